@@ -1,0 +1,102 @@
+// Command storaged is the mail store server and its admin verbs. It wires
+// packages together and holds no logic of its own.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/storaged/storaged/config"
+)
+
+const usage = `storaged: a mail store and access server
+
+Usage:
+  storaged [-config FILE] serve                 run LMTP (more protocols follow)
+  storaged [-config FILE] deliver -f SENDER -a RECIPIENT < message
+  storaged [-config FILE] user add NAME [-password-stdin]
+  storaged [-config FILE] user passwd NAME [-password-stdin]
+  storaged [-config FILE] user del NAME
+  storaged [-config FILE] user list
+  storaged [-config FILE] config                print the effective configuration
+
+Without -config, embedded defaults apply and data lives in $STORAGED_DATA or ./data.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run is main without the process: tests call it directly.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("storaged", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, usage) }
+	cfgPath := fs.String("config", "", "configuration file (TOML)")
+	if err := fs.Parse(args); err != nil {
+		return exUsage
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exUsage
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		fmt.Fprintln(stderr, "storaged:", err)
+		return exConfig
+	}
+	logger := newLogger(cfg, stderr)
+	switch rest[0] {
+	case "serve":
+		return serve(cfg, logger, stdout)
+	case "deliver":
+		return deliverCmd(cfg, logger, rest[1:], stdin, stderr)
+	case "user":
+		return userCmd(cfg, logger, rest[1:], stdin, stdout, stderr)
+	case "config":
+		if err := cfg.Write(stdout); err != nil {
+			fmt.Fprintln(stderr, "storaged:", err)
+			return exSoftware
+		}
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "storaged: unknown command %q\n%s", rest[0], usage)
+	return exUsage
+}
+
+// Exit codes from sysexits.h, which MTAs read from an LDA.
+const (
+	exUsage     = 64
+	exDataErr   = 65
+	exNoUser    = 67
+	exSoftware  = 70
+	exIOErr     = 74
+	exTempFail  = 75
+	exConfig    = 78
+	exNoPerm    = 77
+	exUnavail   = 69
+	exCantCreat = 73
+)
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.Log.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+var errUsage = errors.New("usage")
+
+func trimNL(s string) string { return strings.TrimRight(s, "\r\n") }

@@ -1,0 +1,56 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/storaged/storaged/config"
+	"github.com/storaged/storaged/server"
+)
+
+// drainTimeout bounds how long SIGTERM waits for transactions in flight.
+const drainTimeout = 30 * time.Second
+
+func serve(cfg *config.Config, logger *slog.Logger, stdout io.Writer) int {
+	srv, err := server.New(cfg, logger, 2*time.Second)
+	if err != nil {
+		logger.Error("cannot start", "err", err)
+		return exCantCreat
+	}
+	pw, err := randomPassword()
+	if err == nil {
+		err = srv.FirstStart(stdout, pw)
+	}
+	if err != nil {
+		logger.Error("cannot create the demo user", "err", err)
+		srv.Close()
+		return exCantCreat
+	}
+	if err := srv.Start(); err != nil {
+		logger.Error("cannot start", "err", err)
+		srv.Close()
+		return exUnavail
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	code := 0
+	select {
+	case s := <-sig:
+		logger.Info("shutting down: draining deliveries in flight", "signal", s.String())
+	case err := <-srv.Err():
+		logger.Error("listener failed", "err", err)
+		code = exSoftware
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		logger.Warn("shutdown", "err", err)
+	}
+	logger.Info("stopped")
+	return code
+}

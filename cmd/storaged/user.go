@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bufio"
+	"crypto/rand"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/storaged/storaged/auth"
+	"github.com/storaged/storaged/config"
+	"github.com/storaged/storaged/server"
+)
+
+func userCmd(cfg *config.Config, logger *slog.Logger, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exUsage
+	}
+	verb, args := args[0], args[1:]
+	fs := flag.NewFlagSet("user "+verb, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	if err := fs.Parse(args); err != nil {
+		return exUsage
+	}
+	if err := server.EnsureDataDir(cfg); err != nil {
+		fmt.Fprintln(stderr, "storaged:", err)
+		return exCantCreat
+	}
+	db, err := auth.Open(cfg.Users.File, logger)
+	if err != nil {
+		fmt.Fprintln(stderr, "storaged:", err)
+		return exIOErr
+	}
+	needName := func() (string, bool) {
+		if fs.NArg() != 1 {
+			fmt.Fprintf(stderr, "storaged: user %s takes one NAME\n", verb)
+			return "", false
+		}
+		return fs.Arg(0), true
+	}
+	password := func() (string, bool, error) {
+		if !*fromStdin {
+			p, err := randomPassword()
+			return p, true, err
+		}
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return "", false, fmt.Errorf("no password on standard input")
+		}
+		p := trimNL(line)
+		if p == "" {
+			return "", false, fmt.Errorf("empty password")
+		}
+		return p, false, nil
+	}
+	switch verb {
+	case "add", "passwd":
+		name, ok := needName()
+		if !ok {
+			return exUsage
+		}
+		pw, generated, err := password()
+		if err != nil {
+			fmt.Fprintln(stderr, "storaged:", err)
+			return exDataErr
+		}
+		if verb == "add" {
+			err = db.Add(name, pw, nil)
+		} else {
+			err = db.SetPassword(name, pw)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "storaged:", err)
+			return exDataErr
+		}
+		if generated {
+			fmt.Fprintf(stdout, "%s: password %s\n", name, pw)
+		} else {
+			fmt.Fprintf(stdout, "%s: password set\n", name)
+		}
+		return 0
+	case "del":
+		name, ok := needName()
+		if !ok {
+			return exUsage
+		}
+		if err := db.Delete(name); err != nil {
+			fmt.Fprintln(stderr, "storaged:", err)
+			return exNoUser
+		}
+		fmt.Fprintf(stdout, "%s: deleted from %s (the mail under %s stays)\n", name, cfg.Users.File, cfg.Mail.Dir)
+		return 0
+	case "list":
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tSCHEME\tEXTRA")
+		for _, u := range db.List() {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, scheme(u.Hash), u.ExtraRaw)
+		}
+		tw.Flush()
+		return 0
+	}
+	fmt.Fprintf(stderr, "storaged: unknown user command %q\n", verb)
+	return exUsage
+}
+
+func scheme(hash string) string {
+	if strings.HasPrefix(hash, "{") {
+		if i := strings.IndexByte(hash, '}'); i > 0 {
+			return hash[1:i]
+		}
+	}
+	return "CRYPT"
+}
+
+// randomPassword gives 16 characters from an alphabet without look-alikes
+// (about 90 bits).
+func randomPassword() (string, error) {
+	const alphabet = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b), nil
+}

@@ -1,0 +1,304 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration.
+type Config struct {
+	// DataDir holds everything storaged writes; $STORAGED_DATA or ./data.
+	DataDir string `toml:"data_dir"`
+	// Hostname names this server in trace headers and greetings.
+	Hostname string `toml:"hostname"`
+	// LocalDomains are the domains whose recipients are ours; empty means
+	// "localhost" and Hostname.
+	LocalDomains []string `toml:"local_domains"`
+	Log          Log      `toml:"log"`
+	Users        Users    `toml:"users"`
+	Mail         Mail     `toml:"mail"`
+	LMTP         LMTP     `toml:"lmtp"`
+}
+
+// Log is where and how storaged logs.
+type Log struct {
+	Level  string `toml:"level"`  // debug, info, warn, error
+	Format string `toml:"format"` // text or json
+}
+
+// Users is the user database.
+type Users struct {
+	File string `toml:"file"` // passwd-file, relative to data_dir
+}
+
+// Mail is the message store.
+type Mail struct {
+	Dir      string `toml:"dir"`       // mail/<user>/, relative to data_dir
+	IndexDir string `toml:"index_dir"` // index/<user>/index.db
+	Format   string `toml:"format"`    // maildir
+}
+
+// LMTP is the delivery listener.
+type LMTP struct {
+	// Listen addresses: host:port for TCP, unix:PATH for a socket.
+	Listen         []string `toml:"listen"`
+	SocketMode     string   `toml:"socket_mode"` // octal permissions of unix sockets
+	MaxMessageSize Size     `toml:"max_message_size"`
+	MaxRecipients  int      `toml:"max_recipients"`
+	// MaxLineLength bounds one line of a message; longer lines refuse the
+	// message (500 5.5.2) and close the connection.
+	MaxLineLength Size `toml:"max_line_length"`
+	// ReadTimeout bounds each command and the whole DATA upload, so it
+	// must fit the largest message at the slowest acceptable rate.
+	ReadTimeout  Duration `toml:"read_timeout"`
+	WriteTimeout Duration `toml:"write_timeout"`
+}
+
+// Defaults is the embedded configuration.
+func Defaults() Config {
+	return Config{
+		DataDir: "./data",
+		Log:     Log{Level: "info", Format: "text"},
+		Users:   Users{File: "users"},
+		Mail:    Mail{Dir: "mail", IndexDir: "index", Format: "maildir"},
+		LMTP: LMTP{
+			Listen:         []string{"127.0.0.1:2424", "unix:lmtp.sock"},
+			SocketMode:     "0660",
+			MaxMessageSize: 50 << 20,
+			MaxRecipients:  1000,
+			MaxLineLength:  2 << 20,
+			ReadTimeout:    Duration(10 * time.Minute),
+			WriteTimeout:   Duration(time.Minute),
+		},
+	}
+}
+
+// Load reads the file at path over the defaults; path "" means defaults
+// only. The environment variable STORAGED_DATA sets data_dir unless the
+// file does.
+func Load(path string) (*Config, error) {
+	c := Defaults()
+	if env := os.Getenv("STORAGED_DATA"); env != "" {
+		c.DataDir = env
+	}
+	if path != "" {
+		md, err := toml.DecodeFile(path, &c)
+		if err != nil {
+			var perr toml.ParseError
+			if errors.As(err, &perr) {
+				return nil, fmt.Errorf("config %s: %s", path, perr.ErrorWithPosition())
+			}
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+		if und := md.Undecoded(); len(und) > 0 {
+			keys := make([]string, len(und))
+			for i, k := range und {
+				keys[i] = k.String()
+			}
+			sort.Strings(keys)
+			return nil, fmt.Errorf("config %s: unknown key %s", path, strings.Join(keys, ", "))
+		}
+	}
+	if err := c.resolve(); err != nil {
+		if path != "" {
+			return nil, fmt.Errorf("config %s: %w", path, err)
+		}
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return &c, nil
+}
+
+func (c *Config) resolve() error {
+	if c.DataDir == "" {
+		return errors.New("data_dir: must not be empty")
+	}
+	abs, err := filepath.Abs(c.DataDir)
+	if err != nil {
+		return fmt.Errorf("data_dir: %w", err)
+	}
+	c.DataDir = abs
+	if c.Hostname == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			h = "localhost"
+		}
+		c.Hostname = h
+	}
+	if strings.ContainsAny(c.Hostname, " \t\r\n()<>[];") {
+		return fmt.Errorf("hostname: %q is not a host name", c.Hostname)
+	}
+	if len(c.LocalDomains) == 0 {
+		c.LocalDomains = []string{"localhost", c.Hostname}
+	}
+	for i, d := range c.LocalDomains {
+		d = strings.ToLower(strings.TrimSpace(d))
+		if d == "" || strings.ContainsAny(d, " @<>") {
+			return fmt.Errorf("local_domains: %q is not a domain", c.LocalDomains[i])
+		}
+		c.LocalDomains[i] = d
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		return fmt.Errorf("log.format: %q is not text or json", c.Log.Format)
+	}
+	for _, p := range []struct {
+		key string
+		v   *string
+	}{{"users.file", &c.Users.File}, {"mail.dir", &c.Mail.Dir}, {"mail.index_dir", &c.Mail.IndexDir}} {
+		if *p.v == "" {
+			return fmt.Errorf("%s: must not be empty", p.key)
+		}
+		*p.v = c.Path(*p.v)
+	}
+	if c.Mail.Format != "maildir" {
+		return fmt.Errorf("mail.format: %q is not supported (maildir)", c.Mail.Format)
+	}
+	if len(c.LMTP.Listen) == 0 {
+		return errors.New("lmtp.listen: at least one address is needed")
+	}
+	for i, l := range c.LMTP.Listen {
+		if p, ok := strings.CutPrefix(l, "unix:"); ok {
+			if p == "" {
+				return fmt.Errorf("lmtp.listen: %q has no path", l)
+			}
+			c.LMTP.Listen[i] = "unix:" + c.Path(p)
+			continue
+		}
+		if _, _, err := net.SplitHostPort(l); err != nil {
+			return fmt.Errorf("lmtp.listen: %q: %w", l, err)
+		}
+	}
+	if m, err := strconv.ParseUint(c.LMTP.SocketMode, 8, 32); err != nil || m > 0o777 {
+		return fmt.Errorf("lmtp.socket_mode: %q is not an octal mode like 0660", c.LMTP.SocketMode)
+	}
+	if c.LMTP.MaxMessageSize <= 0 {
+		return errors.New("lmtp.max_message_size: must be positive")
+	}
+	if c.LMTP.MaxLineLength < 1000 {
+		return errors.New("lmtp.max_line_length: must be at least 1000 (RFC 5322 allows 998 octets plus CRLF)")
+	}
+	if c.LMTP.MaxRecipients <= 0 {
+		return errors.New("lmtp.max_recipients: must be positive")
+	}
+	if c.LMTP.ReadTimeout <= 0 || c.LMTP.WriteTimeout <= 0 {
+		return errors.New("lmtp.read_timeout, lmtp.write_timeout: must be positive")
+	}
+	return nil
+}
+
+// Path resolves p against DataDir.
+func (c *Config) Path(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.DataDir, p)
+}
+
+// SocketPerm is LMTP.SocketMode as a file mode.
+func (c *Config) SocketPerm() os.FileMode {
+	m, _ := strconv.ParseUint(c.LMTP.SocketMode, 8, 32)
+	return os.FileMode(m)
+}
+
+// Write prints the configuration as TOML.
+func (c *Config) Write(w io.Writer) error {
+	return toml.NewEncoder(w).Encode(c)
+}
+
+// Size is a byte count written as 1048576, "50M", "50MiB" or "1G".
+type Size int64
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *Size) UnmarshalText(b []byte) error {
+	v, err := ParseSize(string(b))
+	if err != nil {
+		return err
+	}
+	*s = Size(v)
+	return nil
+}
+
+// UnmarshalTOML accepts plain integers as well as strings.
+func (s *Size) UnmarshalTOML(v any) error {
+	switch x := v.(type) {
+	case int64:
+		if x < 0 {
+			return fmt.Errorf("size %d is negative", x)
+		}
+		*s = Size(x)
+		return nil
+	case string:
+		return s.UnmarshalText([]byte(x))
+	}
+	return fmt.Errorf("size must be a number or a string like \"50M\", not %T", v)
+}
+
+// MarshalText prints the size in the largest exact binary unit.
+func (s Size) MarshalText() ([]byte, error) {
+	v := int64(s)
+	for _, u := range []struct {
+		suffix string
+		n      int64
+	}{{"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}} {
+		if v >= u.n && v%u.n == 0 {
+			return []byte(strconv.FormatInt(v/u.n, 10) + u.suffix), nil
+		}
+	}
+	return []byte(strconv.FormatInt(v, 10)), nil
+}
+
+// ParseSize reads "123", "50K", "50M", "2G" (binary units; "MiB"/"MB"
+// spellings accepted).
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(strings.ToUpper(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		n      int64
+	}{{"GIB", 1 << 30}, {"MIB", 1 << 20}, {"KIB", 1 << 10}, {"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1}} {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.n
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("%q is not a size like 1048576, \"50M\" or \"1G\"", s)
+	}
+	return n * mult, nil
+}
+
+// Duration is a time.Duration written as "10m" or "30s".
+type Duration time.Duration
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration like \"30s\" or \"10m\"", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }

@@ -1,0 +1,107 @@
+package config
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/BurntSushi/toml"
+)
+
+func write(t *testing.T, body string) string {
+	p := filepath.Join(t.TempDir(), "storaged.toml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaults(t *testing.T) {
+	t.Setenv("STORAGED_DATA", "")
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, _ := os.Getwd()
+	if c.DataDir != filepath.Join(wd, "data") {
+		t.Errorf("data_dir = %s", c.DataDir)
+	}
+	if c.LMTP.Listen[0] != "127.0.0.1:2424" || c.LMTP.Listen[1] != "unix:"+filepath.Join(wd, "data", "lmtp.sock") {
+		t.Errorf("lmtp.listen = %v", c.LMTP.Listen)
+	}
+	if len(c.LocalDomains) != 2 || c.LocalDomains[0] != "localhost" {
+		t.Errorf("local_domains = %v", c.LocalDomains)
+	}
+}
+
+func TestEnvData(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("STORAGED_DATA", dir)
+	c, err := Load("")
+	if err != nil || c.DataDir != dir || c.Users.File != filepath.Join(dir, "users") {
+		t.Fatalf("%+v %v", c, err)
+	}
+}
+
+func TestOverrides(t *testing.T) {
+	p := write(t, `
+data_dir = "/srv/mail"
+local_domains = ["Example.ORG"]
+[lmtp]
+listen = ["127.0.0.1:0"]
+max_message_size = "10M"
+read_timeout = "30s"
+`)
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DataDir != "/srv/mail" || c.LocalDomains[0] != "example.org" || c.LMTP.MaxMessageSize != 10<<20 || c.LMTP.ReadTimeout.D().Seconds() != 30 {
+		t.Fatalf("%+v", c)
+	}
+	// Untouched keys keep their defaults.
+	if c.LMTP.MaxRecipients != 1000 || c.Mail.Dir != "/srv/mail/mail" {
+		t.Fatalf("defaults lost: %+v", c)
+	}
+}
+
+func TestErrorsNameTheKey(t *testing.T) {
+	cases := map[string]string{
+		"lmtp.listn = []\n":                   "lmtp.listn",
+		"[lmtp]\nmax_message_size = \"lots\"": "max_message_size",
+		"[log]\nlevel = \"loud\"":             "log.level",
+		"[lmtp]\nread_timeout = \"soon\"":     "read_timeout",
+		"[lmtp]\nlisten = [\"nocolon\"]":      "lmtp.listen",
+		"[mail]\nformat = \"mbox\"":           "mail.format",
+		"[lmtp]\nsocket_mode = \"999\"":       "lmtp.socket_mode",
+		"hostname = \"a b\"":                  "hostname",
+		"bogus = 1":                           "bogus",
+	}
+	for body, key := range cases {
+		_, err := Load(write(t, body))
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("%q: error %v does not name %s", body, err, key)
+		}
+	}
+}
+
+// What Write prints loads back to the same configuration.
+func TestWriteRoundTrip(t *testing.T) {
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := c.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	var back Config
+	if _, err := toml.Decode(b.String(), &back); err != nil {
+		t.Fatalf("%v\n%s", err, b.String())
+	}
+	if back.LMTP.MaxMessageSize != c.LMTP.MaxMessageSize || back.LMTP.ReadTimeout != c.LMTP.ReadTimeout {
+		t.Fatalf("round trip: %+v", back.LMTP)
+	}
+}

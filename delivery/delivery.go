@@ -1,0 +1,159 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/storaged/storaged/auth"
+	"github.com/storaged/storaged/folder"
+	"github.com/storaged/storaged/message"
+	"github.com/storaged/storaged/store"
+)
+
+// Users is what delivery needs of the user database.
+type Users interface {
+	Lookup(name string) (auth.User, bool)
+}
+
+// Deliverer delivers messages to local users.
+type Deliverer struct {
+	Users    Users
+	Accounts *store.Accounts
+	// Hostname names this server in Received fields.
+	Hostname string
+	// Domains are the local domains (lower case).
+	Domains []string
+	// DetailDelimiter separates user and detail in a local part
+	// ("user+detail"); empty disables details.
+	DetailDelimiter string
+	Log             *slog.Logger
+}
+
+// Recipient is a resolved local recipient.
+type Recipient struct {
+	Address string // as the client gave it
+	User    string // the user database's name
+	Detail  string // the part after the delimiter, for Sieve later
+}
+
+// Resolve maps an address to a local user: the domain must be local, the
+// local part matches a user name case-insensitively, first whole and then
+// without its detail.
+func (d *Deliverer) Resolve(addr string) (Recipient, error) {
+	local, domain := addr, ""
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		local, domain = addr[:i], strings.ToLower(addr[i+1:])
+	}
+	local = unquoteLocal(local)
+	r := Recipient{Address: addr}
+	if domain != "" && !d.isLocal(domain) {
+		return r, &Error{Kind: NoSuchUser, Msg: "not a local domain"}
+	}
+	if u, ok := d.Users.Lookup(local); ok && local != "" {
+		r.User = u.Name
+		return r, nil
+	}
+	if d.DetailDelimiter != "" {
+		if user, detail, ok := strings.Cut(local, d.DetailDelimiter); ok && user != "" {
+			if u, ok := d.Users.Lookup(user); ok {
+				r.User, r.Detail = u.Name, detail
+				return r, nil
+			}
+		}
+	}
+	return r, &Error{Kind: NoSuchUser, Msg: "no such user here"}
+}
+
+func unquoteLocal(s string) string {
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		var b strings.Builder
+		for i := 1; i < len(s)-1; i++ {
+			if s[i] == '\\' && i+1 < len(s)-1 {
+				i++
+			}
+			b.WriteByte(s[i])
+		}
+		return b.String()
+	}
+	return s
+}
+
+func (d *Deliverer) isLocal(domain string) bool {
+	domain = strings.TrimSuffix(domain, ".")
+	// An address literal for loopback is us as well (RFC 5321 §4.1.3).
+	if domain == "[127.0.0.1]" || domain == "[ipv6:::1]" {
+		return true
+	}
+	for _, l := range d.Domains {
+		if l == domain {
+			return true
+		}
+	}
+	return false
+}
+
+// Envelope is what the front end knows about how the message came.
+type Envelope struct {
+	From     string // MAIL FROM, "" for the null sender
+	Helo     string // the client's LHLO/HELO name
+	Remote   string // the client's address
+	Protocol string // "LMTP", "local"
+	ID       string // the transaction's id, for logs and Received
+}
+
+// Deliver stores msg (as received: line endings are made canonical) in
+// the recipient's INBOX.
+func (d *Deliverer) Deliver(ctx context.Context, env Envelope, rcpt Recipient, msg []byte) error {
+	acct, err := d.Accounts.Open(ctx, rcpt.User)
+	if err != nil {
+		return &Error{Kind: TempFail, Msg: "mailbox unavailable, try again later", Err: err}
+	}
+	mb, err := acct.Mailbox(folder.Inbox)
+	if err != nil {
+		return &Error{Kind: TempFail, Msg: "mailbox unavailable, try again later", Err: err}
+	}
+	full := d.withTrace(env, rcpt, message.Canonical(msg), time.Now())
+	if _, err := mb.Append(ctx, full, store.AppendOptions{Sender: env.From}); err != nil {
+		return &Error{Kind: TempFail, Msg: "could not store the message, try again later", Err: err}
+	}
+	return nil
+}
+
+// withTrace prepends Return-Path, Delivered-To and Received (RFC 5321
+// §4.4) to a canonical message.
+func (d *Deliverer) withTrace(env Envelope, rcpt Recipient, msg []byte, now time.Time) []byte {
+	var b bytes.Buffer
+	b.Grow(len(msg) + 512)
+	fmt.Fprintf(&b, "Return-Path: <%s>\r\n", sanitize(env.From))
+	fmt.Fprintf(&b, "Delivered-To: %s\r\n", sanitize(rcpt.Address))
+	b.WriteString("Received: from ")
+	helo := sanitize(env.Helo)
+	if helo == "" {
+		helo = "unknown"
+	}
+	b.WriteString(helo)
+	if env.Remote != "" {
+		fmt.Fprintf(&b, " (%s)", sanitize(env.Remote))
+	}
+	fmt.Fprintf(&b, "\r\n\tby %s (storaged) with %s", d.Hostname, env.Protocol)
+	if env.ID != "" {
+		fmt.Fprintf(&b, " id %s", sanitize(env.ID))
+	}
+	fmt.Fprintf(&b, "\r\n\tfor <%s>; %s\r\n", sanitize(rcpt.Address), now.Format(time.RFC1123Z))
+	b.Write(msg)
+	return b.Bytes()
+}
+
+// sanitize keeps what a peer sent from breaking the header it is put in.
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == '<' || r == '>' || r == '(' || r == ')' {
+			return -1
+		}
+		return r
+	}, s)
+}

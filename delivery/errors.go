@@ -1,0 +1,46 @@
+package delivery
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind classifies a delivery failure; front ends map kinds to codes.
+type Kind int
+
+const (
+	// NoSuchUser: the recipient is not ours (SMTP 550 5.1.1, EX_NOUSER).
+	NoSuchUser Kind = iota + 1
+	// TooBig: over the size limit (552 5.3.4, EX_DATAERR).
+	TooBig
+	// TempFail: the store could not take it now (451 4.3.0, EX_TEMPFAIL).
+	TempFail
+	// Refused: the message is unacceptable as it is (554 5.6.0).
+	Refused
+)
+
+// Error is a delivery failure for one recipient.
+type Error struct {
+	Kind Kind
+	Msg  string // for the peer
+	Err  error  // the cause, for the log
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %v", e.Msg, e.Err)
+	}
+	return e.Msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// KindOf returns the Kind of err, TempFail for errors that are not an
+// *Error: an unknown failure must never turn into a permanent bounce.
+func KindOf(err error) Kind {
+	var de *Error
+	if errors.As(err, &de) {
+		return de.Kind
+	}
+	return TempFail
+}

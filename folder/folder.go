@@ -1,0 +1,88 @@
+package folder
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Errors a format returns, so callers can map them to protocol replies.
+var (
+	ErrNotFound = errors.New("no such mailbox")
+	ErrExists   = errors.New("mailbox already exists")
+	ErrGone     = errors.New("message file is gone")
+	ErrBadName  = errors.New("invalid mailbox name")
+)
+
+// Entry is one message as the format sees it.
+type Entry struct {
+	Key   string    // stable identity within the folder
+	Name  string    // where it is now (format-specific locator, e.g. "cur/<key>:2,S")
+	Flags Flags     // what the format records of the flags; may be partial
+	Size  int64     // octets on disk
+	Date  time.Time // when it arrived (the format's idea: Maildir uses the file's mtime)
+}
+
+// NewMessage is what Append stores.
+type NewMessage struct {
+	// Canonical is the message in canonical (CRLF) form.
+	Canonical []byte
+	Flags     Flags
+	// Date becomes the arrival date the format records where it can.
+	Date time.Time
+	// Sender is the envelope sender, for formats that record it (mbox From_).
+	Sender string
+	// Reserve, if set, is called with the message's key before the
+	// message becomes visible in the folder, so the store can tell its own
+	// appends from files that other programs drop in.
+	Reserve func(key string)
+}
+
+// Token is a cheap summary of a folder's on-disk state. Equal tokens mean
+// nothing changed since the scan that produced the first one.
+type Token []byte
+
+// Folder is one mailbox's message files.
+type Folder interface {
+	// Append stores m durably; see the package invariants.
+	Append(ctx context.Context, m NewMessage) (Entry, error)
+	// Open returns the message in canonical form. It returns ErrGone when
+	// the message no longer exists; a stale Name is resolved through Key.
+	Open(e Entry) (io.ReadCloser, error)
+	// Scan lists every message. The token describes the state just before
+	// the listing began, so a change during the scan is seen next time.
+	Scan(ctx context.Context) ([]Entry, Token, error)
+	// Token returns the current token without listing anything.
+	Token() (Token, error)
+	// Settled reports whether tok is old enough that any later change
+	// is bound to change it (file times have a coarse clock: two changes
+	// in one tick leave the same time). Only settled tokens may be kept
+	// to skip later scans.
+	Settled(tok Token) bool
+	// Stat fills Size and Date from the file.
+	Stat(e Entry) (Entry, error)
+	// SetFlags records flags where the format has a place for them and
+	// returns the entry as it is now. Flush makes it durable.
+	SetFlags(e Entry, f Flags) (Entry, error)
+	// Flush makes every earlier SetFlags durable.
+	Flush() error
+	// Remove deletes messages; ones already gone are not an error.
+	Remove(entries []Entry) error
+}
+
+// Store is one user's collection of folders in one format.
+type Store interface {
+	// Folder opens an existing mailbox.
+	Folder(name string) (Folder, error)
+	// Create makes a mailbox (and no parents: callers create those).
+	Create(name string) error
+	// Delete removes a mailbox and its messages, not its children.
+	Delete(name string) error
+	// Rename moves a mailbox and its children.
+	Rename(oldName, newName string) error
+	// List returns every mailbox name, INBOX included.
+	List() ([]string, error)
+	// Exists tells whether name is a mailbox on disk.
+	Exists(name string) bool
+}

@@ -1,0 +1,81 @@
+package folder
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// Separator is the hierarchy separator of mailbox names everywhere in
+// storaged (IMAP shows it; formats map it to their own layout).
+const Separator = "/"
+
+// Inbox is the one name compared case-insensitively (RFC 9051 §5.1).
+const Inbox = "INBOX"
+
+// MaxNameLen bounds a mailbox name in octets: deep enough for any real
+// hierarchy, short enough that every format's path stays under PATH_MAX.
+const MaxNameLen = 512
+
+// CanonicalName returns name with any case of INBOX as a first level
+// spelled "INBOX".
+func CanonicalName(name string) string {
+	first, rest, hasRest := strings.Cut(name, Separator)
+	if strings.EqualFold(first, Inbox) {
+		if hasRest {
+			return Inbox + Separator + rest
+		}
+		return Inbox
+	}
+	return name
+}
+
+// CheckName refuses every name that could escape a user's store or that
+// some format cannot hold: empty levels, "." and "..", a level starting
+// with '.' (Maildir++ would read it as a separator), control characters,
+// invalid UTF-8, '\' and more than MaxNameLen octets.
+func CheckName(name string) error {
+	if name == "" {
+		return fmt.Errorf("%w: empty name", ErrBadName)
+	}
+	if len(name) > MaxNameLen {
+		return fmt.Errorf("%w: longer than %d octets", ErrBadName, MaxNameLen)
+	}
+	if !utf8.ValidString(name) {
+		return fmt.Errorf("%w: not UTF-8", ErrBadName)
+	}
+	for _, r := range name {
+		switch {
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			return fmt.Errorf("%w: control character", ErrBadName)
+		case r == '\\':
+			return fmt.Errorf("%w: '\\' is not allowed", ErrBadName)
+		case r == '.':
+			// Maildir++ spells the hierarchy with dots; Dovecot refuses
+			// them in names for the same reason.
+			return fmt.Errorf("%w: '.' is not allowed", ErrBadName)
+		case r == '%' || r == '*':
+			// LIST wildcards: a name holding them could never be listed
+			// on its own (RFC 9051 §5.1).
+			return fmt.Errorf("%w: '%c' is not allowed", ErrBadName, r)
+		}
+	}
+	for _, level := range strings.Split(name, Separator) {
+		if level == "" {
+			return fmt.Errorf("%w: empty hierarchy level", ErrBadName)
+		}
+		if strings.TrimSpace(level) != level {
+			return fmt.Errorf("%w: level %q starts or ends with space", ErrBadName, level)
+		}
+	}
+	return nil
+}
+
+// Parent returns the name's parent and whether it has one.
+func Parent(name string) (string, bool) {
+	i := strings.LastIndex(name, Separator)
+	if i < 0 {
+		return "", false
+	}
+	return name[:i], true
+}

@@ -1,0 +1,211 @@
+package index
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/storaged/storaged/folder"
+)
+
+var errCorrupt = errors.New("index: corrupt record")
+
+// Mailbox is one mailbox's state.
+type Mailbox struct {
+	ID            uint64
+	Name          string
+	UIDValidity   uint32
+	UIDNext       uint32
+	HighestModSeq uint64
+	// RecentUID: messages with UID ≥ RecentUID have not yet been seen by
+	// any session, so the next session to select the mailbox gets them as
+	// \Recent (RFC 3501 §2.3.2: recent in exactly one session).
+	RecentUID  uint32
+	SpecialUse string // "\Sent", "\Drafts", … or ""
+	Messages   uint32
+	Unseen     uint32
+	Deleted    uint32 // messages with \Deleted
+	Size       int64  // sum of canonical sizes (STATUS SIZE)
+	// Token is the folder's on-disk state at the last complete sync.
+	Token []byte
+}
+
+// Message is one message's state.
+type Message struct {
+	UID          uint32
+	Key          string // the folder's stable key
+	Name         string // the folder's locator, may go stale (folder.Open resolves Key)
+	Flags        folder.Flags
+	ModSeq       uint64
+	InternalDate time.Time
+	Size         int64 // octets on disk
+	CRLFSize     int64 // canonical octets: RFC822.SIZE
+}
+
+const recordVersion = 1
+
+func putUvarint(b []byte, v uint64) []byte { return binary.AppendUvarint(b, v) }
+
+func putString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) uvarint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.err = errCorrupt
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) varint() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.err = errCorrupt
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) byte1() byte {
+	if r.err != nil || len(r.b) == 0 {
+		r.err = errCorrupt
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func (r *reader) bytes() []byte {
+	n := r.uvarint()
+	if r.err != nil || n > uint64(len(r.b)) {
+		r.err = errCorrupt
+		return nil
+	}
+	s := r.b[:n:n]
+	r.b = r.b[n:]
+	return s
+}
+
+func (r *reader) string() string { return string(r.bytes()) }
+
+func encodeMessage(m *Message) []byte {
+	b := make([]byte, 0, 64+len(m.Key)+len(m.Name))
+	b = append(b, recordVersion, byte(m.Flags.Sys))
+	b = putUvarint(b, m.ModSeq)
+	b = binary.AppendVarint(b, m.InternalDate.Unix())
+	_, off := m.InternalDate.Zone()
+	b = binary.AppendVarint(b, int64(off))
+	b = putUvarint(b, uint64(m.Size))
+	b = putUvarint(b, uint64(m.CRLFSize))
+	b = putString(b, m.Key)
+	b = putString(b, m.Name)
+	b = putUvarint(b, uint64(len(m.Flags.Keywords)))
+	for _, k := range m.Flags.Keywords {
+		b = putString(b, k)
+	}
+	return b
+}
+
+func decodeMessage(uid uint32, b []byte, m *Message) error {
+	r := reader{b: b}
+	if r.byte1() != recordVersion {
+		return fmt.Errorf("%w: message %d version", errCorrupt, uid)
+	}
+	m.UID = uid
+	m.Flags.Sys = folder.SysFlags(r.byte1())
+	m.ModSeq = r.uvarint()
+	sec := r.varint()
+	off := r.varint()
+	m.InternalDate = time.Unix(sec, 0).In(zone(int(off)))
+	m.Size = int64(r.uvarint())
+	m.CRLFSize = int64(r.uvarint())
+	m.Key = r.string()
+	m.Name = r.string()
+	n := r.uvarint()
+	m.Flags.Keywords = nil
+	if n > 0 && n <= uint64(len(r.b)) {
+		m.Flags.Keywords = make([]string, 0, n)
+		for i := uint64(0); i < n; i++ {
+			m.Flags.Keywords = append(m.Flags.Keywords, r.string())
+		}
+	}
+	if r.err != nil {
+		return fmt.Errorf("%w: message %d", r.err, uid)
+	}
+	return nil
+}
+
+// zone returns a fixed zone for an offset, sharing UTC for offset 0 so
+// that times compare and print as clients expect.
+func zone(off int) *time.Location {
+	if off == 0 {
+		return time.UTC
+	}
+	return time.FixedZone("", off)
+}
+
+func encodeMailbox(mb *Mailbox) []byte {
+	b := make([]byte, 0, 64+len(mb.Token))
+	b = append(b, recordVersion)
+	b = putString(b, mb.Name)
+	b = putUvarint(b, uint64(mb.UIDValidity))
+	b = putUvarint(b, uint64(mb.UIDNext))
+	b = putUvarint(b, mb.HighestModSeq)
+	b = putUvarint(b, uint64(mb.RecentUID))
+	b = putString(b, mb.SpecialUse)
+	b = putUvarint(b, uint64(mb.Messages))
+	b = putUvarint(b, uint64(mb.Unseen))
+	b = putUvarint(b, uint64(mb.Deleted))
+	b = putUvarint(b, uint64(mb.Size))
+	b = putString(b, string(mb.Token))
+	return b
+}
+
+func decodeMailbox(id uint64, b []byte, mb *Mailbox) error {
+	r := reader{b: b}
+	if r.byte1() != recordVersion {
+		return fmt.Errorf("%w: mailbox %d version", errCorrupt, id)
+	}
+	mb.ID = id
+	mb.Name = r.string()
+	mb.UIDValidity = uint32(r.uvarint())
+	mb.UIDNext = uint32(r.uvarint())
+	mb.HighestModSeq = r.uvarint()
+	mb.RecentUID = uint32(r.uvarint())
+	mb.SpecialUse = r.string()
+	mb.Messages = uint32(r.uvarint())
+	mb.Unseen = uint32(r.uvarint())
+	mb.Deleted = uint32(r.uvarint())
+	mb.Size = int64(r.uvarint())
+	mb.Token = r.bytes()
+	if r.err != nil {
+		return fmt.Errorf("%w: mailbox %d", r.err, id)
+	}
+	return nil
+}
+
+func uidKey(uid uint32) []byte {
+	return binary.BigEndian.AppendUint32(nil, uid)
+}
+
+func idKey(id uint64) []byte {
+	return binary.BigEndian.AppendUint64(nil, id)
+}

@@ -1,0 +1,295 @@
+package maildir
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/storaged/storaged/folder"
+	"github.com/storaged/storaged/message"
+)
+
+// Folder is one Maildir directory (cur/, new/, tmp/).
+type Folder struct {
+	dir  string
+	st   *Store
+	kw   *keywords
+	sync *folder.DirSyncer
+}
+
+var _ folder.Folder = (*Folder)(nil)
+
+// Append implements folder.Folder.
+func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return folder.Entry{}, err
+	}
+	data, _ := message.StorageLF(m.Canonical)
+	now := time.Now()
+	key := f.st.uniq.next(now, int64(len(data)), int64(len(m.Canonical)))
+	tmp := filepath.Join(f.dir, "tmp", key)
+	if err := writeSynced(tmp, data, m.Date); err != nil {
+		return folder.Entry{}, err
+	}
+	name := "new/" + key
+	flags := folder.Flags{Sys: m.Flags.Sys, Keywords: folder.NormalizeKeywords(m.Flags.Keywords)}
+	if flags.Sys != 0 || len(flags.Keywords) > 0 {
+		info, err := formatInfo(flags, f.kw)
+		if err != nil {
+			os.Remove(tmp)
+			return folder.Entry{}, err
+		}
+		name = "cur/" + key + ":" + info
+	}
+	if m.Reserve != nil {
+		m.Reserve(key)
+	}
+	if err := renameNoReplace(tmp, filepath.Join(f.dir, name)); err != nil {
+		os.Remove(tmp)
+		return folder.Entry{}, fmt.Errorf("maildir: move into place: %w", err)
+	}
+	if err := f.sync.Sync(filepath.Join(f.dir, filepath.Dir(name))); err != nil {
+		return folder.Entry{}, err
+	}
+	date := m.Date
+	if date.IsZero() {
+		date = now
+	}
+	return folder.Entry{Key: key, Name: name, Flags: flags, Size: int64(len(data)), Date: date}, nil
+}
+
+func writeSynced(path string, data []byte, date time.Time) error {
+	fd, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("maildir: create in tmp: %w", err)
+	}
+	_, err = fd.Write(data)
+	if err == nil && !date.IsZero() {
+		// The mtime is the arrival date other Maildir readers (and our
+		// own rescans) take for INTERNALDATE.
+		err = os.Chtimes(path, date, date)
+	}
+	if err == nil {
+		err = fd.Sync()
+	}
+	if cerr := fd.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return fmt.Errorf("maildir: write %s: %w", path, err)
+	}
+	return nil
+}
+
+// renameNoReplace moves a file without ever replacing one that exists:
+// a clash would silently destroy a stored message.
+func renameNoReplace(from, to string) error {
+	err := unix.Renameat2(unix.AT_FDCWD, from, unix.AT_FDCWD, to, unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINVAL) {
+		if err = os.Link(from, to); err == nil {
+			return os.Remove(from)
+		}
+	}
+	return err
+}
+
+// Open implements folder.Folder.
+func (f *Folder) Open(e folder.Entry) (io.ReadCloser, error) {
+	fd, err := os.Open(filepath.Join(f.dir, e.Name))
+	if errors.Is(err, fs.ErrNotExist) {
+		// Another program may have renamed it (a flag change): find the
+		// key again.
+		var name string
+		if name, err = f.find(e.Key); err == nil {
+			fd, err = os.Open(filepath.Join(f.dir, name))
+		}
+	}
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, folder.ErrGone
+		}
+		return nil, fmt.Errorf("maildir: open: %w", err)
+	}
+	return &canonicalFile{CRLFReader: message.NewCRLFReader(fd), f: fd}, nil
+}
+
+type canonicalFile struct {
+	*message.CRLFReader
+	f *os.File
+}
+
+func (c *canonicalFile) Close() error { return c.f.Close() }
+
+// find locates the current name of key, or reports fs.ErrNotExist.
+func (f *Folder) find(key string) (string, error) {
+	for _, sub := range []string{"new", "cur"} {
+		names, err := readNames(filepath.Join(f.dir, sub))
+		if err != nil {
+			return "", err
+		}
+		for _, n := range names {
+			if k, _ := splitName(n); k == key {
+				return sub + "/" + n, nil
+			}
+		}
+	}
+	return "", fs.ErrNotExist
+}
+
+func readNames(dir string) ([]string, error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("maildir: %w", err)
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("maildir: read %s: %w", dir, err)
+	}
+	return names, nil
+}
+
+// Token implements folder.Folder: the mtimes of new/ and cur/.
+func (f *Folder) Token() (folder.Token, error) {
+	tok := make([]byte, 0, 16)
+	for _, sub := range []string{"new", "cur"} {
+		st, err := os.Stat(filepath.Join(f.dir, sub))
+		if err != nil {
+			return nil, fmt.Errorf("maildir: %w", err)
+		}
+		tok = binary.BigEndian.AppendUint64(tok, uint64(st.ModTime().UnixNano()))
+	}
+	return tok, nil
+}
+
+// Settled implements folder.Folder: a change in the same clock tick as
+// the last one leaves a directory's mtime as it was, so a token is only
+// trusted once its mtimes are clearly in the past.
+func (f *Folder) Settled(tok folder.Token) bool {
+	now := time.Now()
+	if len(tok) == 0 {
+		return false
+	}
+	for i := 0; i+8 <= len(tok); i += 8 {
+		mt := time.Unix(0, int64(binary.BigEndian.Uint64(tok[i:])))
+		if now.Sub(mt) < 2*time.Second {
+			return false
+		}
+	}
+	return true
+}
+
+// Scan implements folder.Folder. Size and Date are filled from the name
+// where it records them; Stat gives the rest.
+func (f *Folder) Scan(ctx context.Context) ([]folder.Entry, folder.Token, error) {
+	tok, err := f.Token()
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []folder.Entry
+	seen := make(map[string]bool)
+	for _, sub := range []string{"new", "cur"} {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		names, err := readNames(filepath.Join(f.dir, sub))
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, n := range names {
+			if strings.HasPrefix(n, ".") {
+				continue
+			}
+			key, info := splitName(n)
+			if seen[key] {
+				// Moved between our two reads: keep the first.
+				continue
+			}
+			seen[key] = true
+			e := folder.Entry{Key: key, Name: sub + "/" + n}
+			if sub == "cur" {
+				e.Flags = parseInfo(info, f.kw)
+			}
+			e.Size, _ = sizeFromKey(key, "S")
+			out = append(out, e)
+		}
+	}
+	return out, tok, nil
+}
+
+// Stat fills Size and Date of an entry from the file itself.
+func (f *Folder) Stat(e folder.Entry) (folder.Entry, error) {
+	st, err := os.Stat(filepath.Join(f.dir, e.Name))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return e, folder.ErrGone
+		}
+		return e, fmt.Errorf("maildir: %w", err)
+	}
+	e.Size, e.Date = st.Size(), st.ModTime()
+	return e, nil
+}
+
+// SetFlags implements folder.Folder. The rename is made durable by Flush.
+func (f *Folder) SetFlags(e folder.Entry, fl folder.Flags) (folder.Entry, error) {
+	info, err := formatInfo(fl, f.kw)
+	if err != nil {
+		return e, err
+	}
+	name := "cur/" + e.Key + ":" + info
+	if name == e.Name {
+		e.Flags = fl
+		return e, nil
+	}
+	from := filepath.Join(f.dir, e.Name)
+	err = os.Rename(from, filepath.Join(f.dir, name))
+	if errors.Is(err, fs.ErrNotExist) {
+		var cur string
+		if cur, err = f.find(e.Key); err == nil {
+			err = os.Rename(filepath.Join(f.dir, cur), filepath.Join(f.dir, name))
+		}
+	}
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return e, folder.ErrGone
+		}
+		return e, fmt.Errorf("maildir: set flags: %w", err)
+	}
+	e.Name, e.Flags = name, fl
+	return e, nil
+}
+
+// Flush makes earlier SetFlags renames durable.
+func (f *Folder) Flush() error {
+	if err := f.sync.Sync(filepath.Join(f.dir, "new")); err != nil {
+		return err
+	}
+	return f.sync.Sync(filepath.Join(f.dir, "cur"))
+}
+
+// Remove implements folder.Folder.
+func (f *Folder) Remove(entries []folder.Entry) error {
+	for _, e := range entries {
+		err := os.Remove(filepath.Join(f.dir, e.Name))
+		if errors.Is(err, fs.ErrNotExist) {
+			var cur string
+			if cur, err = f.find(e.Key); err == nil {
+				err = os.Remove(filepath.Join(f.dir, cur))
+			}
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("maildir: remove: %w", err)
+		}
+	}
+	return f.Flush()
+}

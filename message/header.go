@@ -1,0 +1,113 @@
+package message
+
+import (
+	"bytes"
+	"strings"
+)
+
+// Field is one header field: its name as written and its value unfolded
+// (CRLF before white space removed) and trimmed.
+type Field struct {
+	Name  string
+	Value string
+}
+
+// Header is a parsed header block, fields in order.
+type Header []Field
+
+// Get returns the first field of that name (case-insensitive).
+func (h Header) Get(name string) (string, bool) {
+	for _, f := range h {
+		if strings.EqualFold(f.Name, name) {
+			return f.Value, true
+		}
+	}
+	return "", false
+}
+
+// splitHeader finds the end of the header block that starts at b[0]: the
+// offset of the body (after the empty line) and the header bytes. A block
+// with no empty line runs to the end (RFC 5322 allows an absent body).
+func splitHeader(b []byte) (hdr []byte, bodyOff int) {
+	if bytes.HasPrefix(b, []byte("\r\n")) {
+		return nil, 2
+	}
+	if bytes.HasPrefix(b, []byte("\n")) {
+		return nil, 1
+	}
+	for i := 0; ; {
+		j := bytes.IndexByte(b[i:], '\n')
+		if j < 0 {
+			return b, len(b)
+		}
+		next := i + j + 1
+		if next < len(b) && b[next] == '\n' {
+			return b[:next], next + 1
+		}
+		if next+1 < len(b) && b[next] == '\r' && b[next+1] == '\n' {
+			return b[:next], next + 2
+		}
+		i = next
+	}
+}
+
+// parseHeader splits a header block into fields. A line that is neither a
+// field nor a continuation (no colon) is skipped, not taken as the end of
+// the header: mail from broken clients keeps its real fields.
+func parseHeader(b []byte) Header {
+	var h Header
+	var cur []byte
+	flush := func() {
+		if cur == nil {
+			return
+		}
+		i := bytes.IndexByte(cur, ':')
+		name := string(bytes.TrimRight(cur[:i], " \t"))
+		val := unfold(cur[i+1:])
+		if name != "" {
+			h = append(h, Field{Name: name, Value: val})
+		}
+		cur = nil
+	}
+	for len(b) > 0 {
+		j := bytes.IndexByte(b, '\n')
+		var line []byte
+		if j < 0 {
+			line, b = b, nil
+		} else {
+			line, b = b[:j+1], b[j+1:]
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			if cur != nil {
+				cur = append(cur, line...)
+			}
+			continue
+		}
+		flush()
+		if bytes.IndexByte(line, ':') > 0 {
+			cur = append([]byte(nil), line...)
+		}
+	}
+	flush()
+	return h
+}
+
+// unfold removes line breaks before white space and trims the value.
+func unfold(v []byte) string {
+	if bytes.IndexByte(v, '\n') < 0 && bytes.IndexByte(v, '\r') < 0 {
+		return string(bytes.Trim(v, " \t"))
+	}
+	out := make([]byte, 0, len(v))
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c == '\r' && i+1 < len(v) && v[i+1] == '\n' {
+			i++
+			continue
+		}
+		if c == '\n' {
+			continue
+		}
+		out = append(out, c)
+	}
+	return string(bytes.Trim(out, " \t"))
+}

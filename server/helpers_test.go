@@ -1,0 +1,234 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/storaged/storaged/auth"
+	"github.com/storaged/storaged/config"
+	"github.com/storaged/storaged/index"
+	"github.com/storaged/storaged/server"
+	"github.com/storaged/storaged/store"
+)
+
+// testServer is a whole storaged on loopback in a temporary directory.
+type testServer struct {
+	*server.Server
+	t    testing.TB
+	dir  string
+	lmtp string // TCP address
+	sock string // unix socket path
+}
+
+func newConfig(t testing.TB, dir string) *config.Config {
+	t.Helper()
+	t.Setenv("STORAGED_DATA", dir)
+	cfg, err := config.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.LocalDomains = []string{"example.org", "localhost"}
+	cfg.Hostname = "mx.example.org"
+	cfg.LMTP.Listen = []string{"127.0.0.1:0", "unix:" + filepath.Join(dir, "lmtp.sock")}
+	return cfg
+}
+
+func startServer(t testing.TB, dir string, mutate func(*config.Config), users ...string) *testServer {
+	t.Helper()
+	cfg := newConfig(t, dir)
+	if mutate != nil {
+		mutate(cfg)
+	}
+	var logger *slog.Logger
+	if _, bench := t.(*testing.B); bench {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	} else {
+		logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	srv, err := server.New(cfg, logger, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Users.SetHashParams(cheapHash)
+	for _, u := range users {
+		if _, ok := srv.Users.Lookup(u); !ok {
+			if err := srv.Users.Add(u, "secret-"+u, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ts := &testServer{Server: srv, t: t, dir: dir, sock: filepath.Join(dir, "lmtp.sock")}
+	for _, a := range srv.Addrs("lmtp") {
+		if a.Network() == "tcp" {
+			ts.lmtp = a.String()
+		}
+	}
+	<-srv.Repaired()
+	t.Cleanup(ts.stop)
+	return ts
+}
+
+func (ts *testServer) stop() {
+	if ts.Server == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := ts.Shutdown(ctx); err != nil {
+		ts.t.Errorf("shutdown: %v", err)
+	}
+	ts.Server = nil
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// lmtpClient dials the server's TCP LMTP listener.
+func (ts *testServer) lmtpClient() *smtp.Client {
+	ts.t.Helper()
+	conn, err := net.Dial("tcp", ts.lmtp)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	c := smtp.NewClientLMTP(conn)
+	if err := c.Hello("client.example.net"); err != nil {
+		ts.t.Fatal(err)
+	}
+	return c
+}
+
+// send delivers one message and returns the per-recipient replies (nil
+// for 250), or the error of a command before DATA.
+func send(c *smtp.Client, from string, rcpts []string, msg []byte) (map[string]*smtp.SMTPError, error) {
+	if err := c.Mail(from, nil); err != nil {
+		return nil, err
+	}
+	for _, r := range rcpts {
+		if err := c.Rcpt(r, nil); err != nil {
+			return nil, err
+		}
+	}
+	return lmtpData(c, msg)
+}
+
+// lmtpData sends DATA and returns every recipient's reply: nil for 250.
+func lmtpData(c *smtp.Client, msg []byte) (map[string]*smtp.SMTPError, error) {
+	w, err := c.Data()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(msg); err != nil {
+		return nil, err
+	}
+	ok, err := w.CloseWithLMTPResponse()
+	out := make(map[string]*smtp.SMTPError)
+	for r := range ok {
+		out[r] = nil
+	}
+	var lerr smtp.LMTPDataError
+	if errors.As(err, &lerr) {
+		for r, se := range lerr {
+			out[r] = se
+		}
+		return out, nil
+	}
+	return out, err
+}
+
+// cheapHash keeps argon2id fast in tests; production costs are in auth.
+var cheapHash = auth.HashParams{Memory: 1024, Time: 1, Threads: 1}
+
+// mailFiles returns the messages in a user's INBOX directories, by name.
+func mailFiles(t *testing.T, dir, user string) map[string][]byte {
+	t.Helper()
+	out := make(map[string][]byte)
+	for _, sub := range []string{"new", "cur"} {
+		p := filepath.Join(dir, "mail", user, sub)
+		ents, err := os.ReadDir(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join(p, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[sub+"/"+e.Name()] = b
+		}
+	}
+	return out
+}
+
+// indexed reads a user's INBOX from the index (the server must be stopped).
+func indexed(t *testing.T, dir, user string) (index.Mailbox, []index.Message) {
+	t.Helper()
+	db, err := index.Open(filepath.Join(dir, "index", user, "index.db"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var mb index.Mailbox
+	var msgs []index.Message
+	err = db.View(func(tx *index.Tx) error {
+		var err error
+		if mb, err = tx.Mailbox("INBOX"); err != nil {
+			return err
+		}
+		return tx.ForEachMessage(mb.ID, func(m *index.Message) error {
+			msgs = append(msgs, *m)
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Slice(msgs, func(i, j int) bool { return msgs[i].UID < msgs[j].UID })
+	return mb, msgs
+}
+
+func readAllFile(t *testing.T, p string) []byte {
+	t.Helper()
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(f)
+	return b
+}
+
+func acctMailbox(t *testing.T, ts *testServer, user string) *store.Mailbox {
+	t.Helper()
+	acct, err := ts.Accounts.Open(context.Background(), user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, err := acct.Mailbox("INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mb
+}
+
+func startServerB(b *testing.B, dir string, users []string) *testServer {
+	return startServer(b, dir, nil, users...)
+}

@@ -1,0 +1,256 @@
+// Package server wires a configuration into a running storaged: the user
+// database, the accounts, delivery and the protocol listeners, with
+// start-up repair and a draining shutdown. cmd/storaged and end-to-end
+// tests both start storaged through it.
+//
+// Invariants:
+//   - Shutdown refuses new work first, lets every delivery in flight
+//     finish, and closes the accounts (their indexes) last.
+//   - A demo user is only ever created when every listener is on
+//     loopback.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/storaged/storaged/auth"
+	"github.com/storaged/storaged/config"
+	"github.com/storaged/storaged/delivery"
+	"github.com/storaged/storaged/lmtp"
+	"github.com/storaged/storaged/store"
+)
+
+// Server is one storaged instance.
+type Server struct {
+	Config    *config.Config
+	Log       *slog.Logger
+	Users     *auth.DB
+	Accounts  *store.Accounts
+	Deliverer *delivery.Deliverer
+
+	lmtp      *lmtp.Server
+	listeners map[string][]net.Listener // by protocol
+	wg        sync.WaitGroup
+	errc      chan error
+	cancel    context.CancelFunc
+	repaired  chan struct{}
+}
+
+// EnsureDataDir creates the directories the configuration names.
+func EnsureDataDir(cfg *config.Config) error {
+	for _, d := range []string{cfg.DataDir, cfg.Mail.Dir, cfg.Mail.IndexDir, filepath.Dir(cfg.Users.File)} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("create %s: %w", d, err)
+		}
+	}
+	return nil
+}
+
+// New opens the user database and the account registry; nothing listens
+// yet. lockWait is how long to wait for an index another process holds.
+func New(cfg *config.Config, logger *slog.Logger, lockWait time.Duration) (*Server, error) {
+	if err := EnsureDataDir(cfg); err != nil {
+		return nil, err
+	}
+	users, err := auth.Open(cfg.Users.File, logger)
+	if err != nil {
+		return nil, err
+	}
+	accounts := store.NewAccounts(store.Options{
+		MailDir: cfg.Mail.Dir, IndexDir: cfg.Mail.IndexDir, LockWait: lockWait, Logger: logger,
+	})
+	return &Server{
+		Config: cfg, Log: logger, Users: users, Accounts: accounts,
+		Deliverer: &delivery.Deliverer{
+			Users: users, Accounts: accounts, Hostname: cfg.Hostname,
+			Domains: cfg.LocalDomains, DetailDelimiter: "+", Log: logger,
+		},
+		listeners: make(map[string][]net.Listener),
+		errc:      make(chan error, 8),
+		repaired:  make(chan struct{}),
+	}, nil
+}
+
+// Start listens on every configured address and starts the start-up
+// repair in the background.
+func (s *Server) Start() error {
+	cfg := s.Config
+	s.lmtp = lmtp.New(lmtp.Config{
+		Hostname:       cfg.Hostname,
+		MaxMessageSize: int64(cfg.LMTP.MaxMessageSize),
+		MaxRecipients:  cfg.LMTP.MaxRecipients,
+		MaxLineLength:  int(cfg.LMTP.MaxLineLength),
+		ReadTimeout:    cfg.LMTP.ReadTimeout.D(),
+		WriteTimeout:   cfg.LMTP.WriteTimeout.D(),
+	}, s.Deliverer, s.Log)
+	for _, addr := range cfg.LMTP.Listen {
+		l, err := listen(addr, cfg.SocketPerm())
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("lmtp: listen %s: %w", addr, err)
+		}
+		s.listeners["lmtp"] = append(s.listeners["lmtp"], l)
+		s.Log.Info("listening", "proto", "lmtp", "addr", l.Addr().String())
+	}
+	for _, l := range s.listeners["lmtp"] {
+		s.wg.Add(1)
+		go func(l net.Listener) {
+			defer s.wg.Done()
+			if err := s.lmtp.Serve(l); err != nil {
+				s.errc <- fmt.Errorf("lmtp %s: %w", l.Addr(), err)
+			}
+		}(l)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.cancel = cancel
+	go s.repair(ctx)
+	return nil
+}
+
+// Addrs returns the addresses a protocol listens on.
+func (s *Server) Addrs(proto string) []net.Addr {
+	var out []net.Addr
+	for _, l := range s.listeners[proto] {
+		out = append(out, l.Addr())
+	}
+	return out
+}
+
+// Err delivers the first listener failure.
+func (s *Server) Err() <-chan error { return s.errc }
+
+// Repaired is closed when the start-up repair has finished.
+func (s *Server) Repaired() <-chan struct{} { return s.repaired }
+
+func (s *Server) closeListeners() {
+	for _, ls := range s.listeners {
+		for _, l := range ls {
+			l.Close()
+		}
+	}
+}
+
+// Shutdown drains and stops everything; see the package invariants.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s.cancel != nil {
+		s.cancel()
+	}
+	var err error
+	if s.lmtp != nil {
+		if derr := s.lmtp.Shutdown(ctx); derr != nil {
+			s.Log.Warn("drain timed out; open transactions were cut (none had been acknowledged)", "err", derr)
+			err = derr
+		}
+	}
+	s.wg.Wait()
+	if s.cancel != nil {
+		<-s.repaired
+	}
+	return errors.Join(err, s.Accounts.Close())
+}
+
+// Close releases what New opened, for a Server that was never started.
+func (s *Server) Close() error { return s.Accounts.Close() }
+
+func (s *Server) repair(ctx context.Context) {
+	defer close(s.repaired)
+	start := time.Now()
+	n := 0
+	for _, u := range s.Users.List() {
+		if ctx.Err() != nil {
+			return
+		}
+		if _, err := os.Stat(filepath.Join(s.Config.Mail.Dir, u.Name)); err != nil {
+			continue
+		}
+		acct, err := s.Accounts.Open(ctx, u.Name)
+		if err == nil {
+			err = acct.SyncAll(ctx)
+		}
+		if err != nil {
+			s.Log.Error("repair failed", "user", u.Name, "err", err)
+			continue
+		}
+		n++
+	}
+	s.Log.Info("startup repair finished", "accounts", n, "ms", time.Since(start).Milliseconds())
+}
+
+// FirstStart creates a demo user on a fresh data directory, so that a
+// newcomer can deliver and read at once, and prints how to use it.
+func (s *Server) FirstStart(out io.Writer, password string) error {
+	cfg := s.Config
+	if _, err := os.Stat(cfg.Users.File); !errors.Is(err, os.ErrNotExist) {
+		if s.Users.Len() == 0 {
+			s.Log.Warn("no users yet: add one with 'storaged user add NAME'", "users_file", cfg.Users.File)
+		}
+		return nil
+	}
+	for _, addr := range cfg.LMTP.Listen {
+		if !loopbackOnly(addr) {
+			s.Log.Warn("no users yet: add one with 'storaged user add NAME'", "users_file", cfg.Users.File)
+			return nil
+		}
+	}
+	if err := s.Users.Add("demo", password, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, `
+  First start: created the user "demo" with password %s
+  (shown once; change it with: storaged user passwd demo).
+  Deliver a message:  swaks --server 127.0.0.1:2424 --protocol LMTP --to demo@localhost
+  It lands in %s
+
+`, password, filepath.Join(cfg.Mail.Dir, "demo"))
+	return nil
+}
+
+func loopbackOnly(addr string) bool {
+	if strings.HasPrefix(addr, "unix:") {
+		return true
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// listen opens a TCP address or unix:PATH. A socket file left by a crash
+// is replaced; one a live server answers on is not.
+func listen(addr string, perm os.FileMode) (net.Listener, error) {
+	path, ok := strings.CutPrefix(addr, "unix:")
+	if !ok {
+		return net.Listen("tcp", addr)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("%s: another server is answering there", path)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, perm); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}

@@ -1,0 +1,252 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/storaged/storaged/folder"
+	"github.com/storaged/storaged/index"
+	"github.com/storaged/storaged/message"
+)
+
+// Errors callers map to protocol replies.
+var (
+	ErrNoMailbox = errors.New("no such mailbox")
+	ErrExists    = errors.New("mailbox already exists")
+)
+
+// Account is one user's mail: folders, index and change hub.
+type Account struct {
+	user  string
+	root  string // the user's mail directory
+	idx   *index.DB
+	files folder.Store
+	log   *slog.Logger
+	hub   Hub
+
+	// mu guards mailboxes and serialises changes to the set of mailboxes
+	// (create, delete, rename).
+	mu        sync.Mutex
+	mailboxes map[uint64]*Mailbox
+}
+
+// User is the account's user name.
+func (a *Account) User() string { return a.user }
+
+// Hub is the account's change hub.
+func (a *Account) Hub() *Hub { return &a.hub }
+
+// Index gives read access to the index, for views that answer from it.
+func (a *Account) View(fn func(*index.Tx) error) error { return a.idx.View(fn) }
+
+func (a *Account) close() error { return a.idx.Close() }
+
+// Mailbox is an open handle on one mailbox, shared by all its users in
+// the process.
+type Mailbox struct {
+	acct *Account
+	id   uint64
+	f    folder.Folder
+
+	// wmu serialises sync, flag changes and expunges (see package doc).
+	wmu sync.Mutex
+
+	pmu     sync.Mutex
+	pending map[string]int
+}
+
+// ID is the mailbox's index id, stable across renames.
+func (m *Mailbox) ID() uint64 { return m.id }
+
+// Mailbox returns the handle of the named mailbox.
+func (a *Account) Mailbox(name string) (*Mailbox, error) {
+	if err := folder.CheckName(name); err != nil {
+		return nil, err
+	}
+	name = folder.CanonicalName(name)
+	var mb index.Mailbox
+	err := a.idx.View(func(tx *index.Tx) (err error) { mb, err = tx.Mailbox(name); return err })
+	if errors.Is(err, index.ErrNoMailbox) {
+		return nil, fmt.Errorf("%w: %s", ErrNoMailbox, name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if h, ok := a.mailboxes[mb.ID]; ok {
+		return h, nil
+	}
+	f, err := a.files.Folder(name)
+	if errors.Is(err, folder.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrNoMailbox, name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	h := &Mailbox{acct: a, id: mb.ID, f: f, pending: make(map[string]int)}
+	a.mailboxes[mb.ID] = h
+	return h, nil
+}
+
+// Info returns the mailbox's index record.
+func (m *Mailbox) Info() (index.Mailbox, error) {
+	var mb index.Mailbox
+	err := m.acct.idx.View(func(tx *index.Tx) (err error) { mb, err = tx.MailboxByID(m.id); return err })
+	if errors.Is(err, index.ErrNoMailbox) {
+		err = ErrNoMailbox
+	}
+	return mb, err
+}
+
+// AppendOptions are the extras of one append.
+type AppendOptions struct {
+	Flags  folder.Flags
+	Date   time.Time // INTERNALDATE; now when zero
+	Sender string    // envelope sender, for formats that keep it
+	// Origin is the caller's own subscription, if any, carried in the event.
+	Origin *Sub
+}
+
+// Appended says where a message went.
+type Appended struct {
+	UIDValidity uint32
+	UID         uint32
+	Size        int64 // canonical octets
+}
+
+// Append stores a message (canonical form) durably, indexes it and tells
+// the mailbox's subscribers. See the package invariants.
+func (m *Mailbox) Append(ctx context.Context, msg []byte, opt AppendOptions) (Appended, error) {
+	info, err := message.ParseBytes(msg)
+	if err != nil {
+		return Appended{}, fmt.Errorf("store: parse: %w", err)
+	}
+	envBytes, bodyBytes, err := encodeInfo(info)
+	if err != nil {
+		return Appended{}, err
+	}
+	date := opt.Date
+	if date.IsZero() {
+		date = time.Now()
+	}
+	var key string
+	defer func() {
+		if key != "" {
+			m.unpend(key)
+		}
+	}()
+	e, err := m.f.Append(ctx, folder.NewMessage{
+		Canonical: msg, Flags: opt.Flags, Date: date, Sender: opt.Sender,
+		Reserve: func(k string) { key = k; m.pend(k) },
+	})
+	if err != nil {
+		return Appended{}, err
+	}
+	var rec index.Message
+	var mb index.Mailbox
+	err = m.acct.idx.Commit(func(tx *index.Tx) error {
+		var err error
+		rec, err = tx.AddMessage(m.id, index.NewMessage{
+			Key: e.Key, Name: e.Name, Flags: e.Flags, InternalDate: date,
+			Size: e.Size, CRLFSize: int64(len(msg)), Envelope: envBytes, Body: bodyBytes,
+		})
+		if err != nil {
+			return err
+		}
+		mb, err = tx.MailboxByID(m.id)
+		return err
+	})
+	if err != nil {
+		// The file stays: the next Sync indexes it, so nothing the
+		// caller may retry is lost, and nothing is acknowledged.
+		return Appended{}, fmt.Errorf("store: index append: %w", err)
+	}
+	m.acct.hub.Publish(Event{Mailbox: m.id, Kind: Added, UIDs: []uint32{rec.UID}, ModSeq: rec.ModSeq, Origin: opt.Origin})
+	return Appended{UIDValidity: mb.UIDValidity, UID: rec.UID, Size: int64(len(msg))}, nil
+}
+
+func (m *Mailbox) pend(key string) {
+	m.pmu.Lock()
+	m.pending[key]++
+	m.pmu.Unlock()
+}
+
+func (m *Mailbox) unpend(key string) {
+	m.pmu.Lock()
+	if m.pending[key]--; m.pending[key] <= 0 {
+		delete(m.pending, key)
+	}
+	m.pmu.Unlock()
+}
+
+func (m *Mailbox) isPending(key string) bool {
+	m.pmu.Lock()
+	defer m.pmu.Unlock()
+	return m.pending[key] > 0
+}
+
+// Open returns a message's bytes in canonical form.
+func (m *Mailbox) Open(msg index.Message) (io.ReadCloser, error) {
+	return m.f.Open(folder.Entry{Key: msg.Key, Name: msg.Name})
+}
+
+// encodeInfo is the cache form of a parsed message kept in the index.
+func encodeInfo(info *message.Info) (env, body []byte, err error) {
+	env, err = info.Envelope.MarshalBinary()
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: encode envelope: %w", err)
+	}
+	if info.Body != nil {
+		if body, err = info.Body.MarshalBinary(); err != nil {
+			return nil, nil, fmt.Errorf("store: encode body structure: %w", err)
+		}
+	}
+	return env, body, nil
+}
+
+// CreateMailbox makes a mailbox, creating missing parents as RFC 9051
+// §6.3.4 says.
+func (a *Account) CreateMailbox(name, specialUse string) error {
+	if err := folder.CheckName(name); err != nil {
+		return err
+	}
+	name = folder.CanonicalName(name)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var chain []string
+	for n, ok := name, true; ok; n, ok = folder.Parent(n) {
+		chain = append([]string{n}, chain...)
+	}
+	for i, n := range chain {
+		exists := a.files.Exists(n)
+		if exists && i == len(chain)-1 {
+			return fmt.Errorf("%w: %s", ErrExists, n)
+		}
+		if !exists {
+			if err := a.files.Create(n); err != nil {
+				return err
+			}
+		}
+		use := ""
+		if i == len(chain)-1 {
+			use = specialUse
+		}
+		err := a.idx.Commit(func(tx *index.Tx) error {
+			if _, err := tx.Mailbox(n); err == nil {
+				return nil
+			}
+			_, err := tx.CreateMailbox(n, use)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return a.markUIDValidity()
+}

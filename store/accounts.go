@@ -1,0 +1,252 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/storaged/storaged/folder"
+	"github.com/storaged/storaged/index"
+	"github.com/storaged/storaged/maildir"
+)
+
+// Options say where accounts live.
+type Options struct {
+	// MailDir holds one store per user: MailDir/<user>/.
+	MailDir string
+	// IndexDir holds one index per user: IndexDir/<user>/index.db. It may
+	// be on another disk than the mail.
+	IndexDir string
+	// LockWait is how long to wait for an index another process holds.
+	LockWait time.Duration
+	Logger   *slog.Logger
+}
+
+// DefaultMailboxes are created with every new account, with their
+// special-use attributes (RFC 6154).
+var DefaultMailboxes = []struct{ Name, SpecialUse string }{
+	{"Drafts", `\Drafts`}, {"Sent", `\Sent`}, {"Trash", `\Trash`},
+	{"Junk", `\Junk`}, {"Archive", `\Archive`},
+}
+
+// Accounts is the registry of open accounts: one per user per process,
+// because an index file has one owner.
+type Accounts struct {
+	opts Options
+	log  *slog.Logger
+
+	mu      sync.Mutex
+	open    map[string]*Account
+	opening map[string]chan struct{}
+}
+
+// NewAccounts returns an empty registry.
+func NewAccounts(opts Options) *Accounts {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.LockWait == 0 {
+		opts.LockWait = 2 * time.Second
+	}
+	return &Accounts{opts: opts, log: opts.Logger, open: make(map[string]*Account), opening: make(map[string]chan struct{})}
+}
+
+// Open returns the user's account, creating its store and index on first
+// use. user must already be a valid user name (auth.ValidName).
+func (a *Accounts) Open(ctx context.Context, user string) (*Account, error) {
+	for {
+		a.mu.Lock()
+		if acct, ok := a.open[user]; ok {
+			a.mu.Unlock()
+			return acct, nil
+		}
+		wait, busy := a.opening[user]
+		if !busy {
+			done := make(chan struct{})
+			a.opening[user] = done
+			a.mu.Unlock()
+			acct, err := a.openAccount(ctx, user)
+			a.mu.Lock()
+			delete(a.opening, user)
+			if err == nil {
+				a.open[user] = acct
+			}
+			a.mu.Unlock()
+			close(done)
+			return acct, err
+		}
+		a.mu.Unlock()
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+}
+
+// Close closes every account.
+func (a *Accounts) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var errs []error
+	for u, acct := range a.open {
+		errs = append(errs, acct.close())
+		delete(a.open, u)
+	}
+	return errors.Join(errs...)
+}
+
+func (a *Accounts) openAccount(ctx context.Context, user string) (*Account, error) {
+	log := a.log.With("user", user)
+	root := filepath.Join(a.opts.MailDir, user)
+	_, statErr := os.Stat(root)
+	newStore := errors.Is(statErr, fs.ErrNotExist)
+	files, err := maildir.Open(root)
+	if err != nil {
+		return nil, err
+	}
+	idxDir := filepath.Join(a.opts.IndexDir, user)
+	if err := os.MkdirAll(idxDir, 0o700); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	idxPath := filepath.Join(idxDir, "index.db")
+	_, statErr = os.Stat(idxPath)
+	rebuild := errors.Is(statErr, fs.ErrNotExist) && !newStore
+	idx, err := index.Open(idxPath, a.opts.LockWait)
+	if err != nil && !errors.Is(err, index.ErrLocked) && !errors.Is(err, index.ErrVersion) {
+		// Unreadable: keep it for a post-mortem and start afresh. UIDs
+		// change, so every mailbox gets a new UIDVALIDITY (the clock
+		// guarantees one larger than clients have cached).
+		aside := fmt.Sprintf("%s.broken-%d", idxPath, time.Now().Unix())
+		log.Error("index unreadable; rebuilding from the mail files with new UIDVALIDITY", "err", err, "moved_to", aside)
+		if rerr := os.Rename(idxPath, aside); rerr != nil {
+			return nil, fmt.Errorf("store: move broken index aside: %w", rerr)
+		}
+		rebuild = true
+		idx, err = index.Open(idxPath, a.opts.LockWait)
+	}
+	if err != nil {
+		return nil, err
+	}
+	acct := &Account{user: user, root: root, idx: idx, files: files, log: log, mailboxes: make(map[uint64]*Mailbox)}
+	if rebuild {
+		log.Warn("index missing; rebuilding from the mail files with new UIDVALIDITY", "index", idxPath)
+		// The clock alone could repeat a value the lost index gave out in
+		// the same second; the store remembers the last one.
+		if last := readUIDValidityMark(root); last > 0 {
+			if err := idx.Commit(func(tx *index.Tx) error { return tx.RaiseUIDValidity(last) }); err != nil {
+				idx.Close()
+				return nil, err
+			}
+		}
+	}
+	if err := acct.reconcileMailboxes(ctx, newStore); err != nil {
+		idx.Close()
+		return nil, err
+	}
+	if rebuild {
+		if err := acct.SyncAll(ctx); err != nil {
+			idx.Close()
+			return nil, err
+		}
+	}
+	return acct, nil
+}
+
+// uidValidityMark is a file in the mail root holding the last UIDVALIDITY
+// handed out, so that an index rebuilt after loss never repeats one.
+const uidValidityMark = "storaged-uidvalidity"
+
+func readUIDValidityMark(root string) uint32 {
+	b, err := os.ReadFile(filepath.Join(root, uidValidityMark))
+	if err != nil {
+		return 0
+	}
+	v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32)
+	if err != nil {
+		return 0
+	}
+	return uint32(v)
+}
+
+// markUIDValidity records the index's last UIDVALIDITY beside the mail.
+func (a *Account) markUIDValidity() error {
+	var last uint32
+	a.idx.View(func(tx *index.Tx) error { last = tx.LastUIDValidity(); return nil })
+	if last == 0 || last == readUIDValidityMark(a.root) {
+		return nil
+	}
+	p := filepath.Join(a.root, uidValidityMark)
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(uint64(last), 10)+"\n"), 0o600); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if err := os.Rename(tmp, p); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return folder.SyncDir(a.root)
+}
+
+// reconcileMailboxes makes index and folders name the same mailboxes:
+// folders another program made get an index entry; index entries whose
+// folder vanished are dropped. A new account gets the default set.
+func (a *Account) reconcileMailboxes(ctx context.Context, newStore bool) error {
+	if newStore {
+		for _, d := range DefaultMailboxes {
+			if err := a.files.Create(d.Name); err != nil && !errors.Is(err, folder.ErrExists) {
+				return err
+			}
+		}
+	}
+	names, err := a.files.List()
+	if err != nil {
+		return err
+	}
+	special := make(map[string]string)
+	for _, d := range DefaultMailboxes {
+		special[d.Name] = d.SpecialUse
+	}
+	onDisk := make(map[string]bool, len(names))
+	for _, n := range names {
+		onDisk[n] = true
+	}
+	defer a.markUIDValidity()
+	return a.idx.Commit(func(tx *index.Tx) error {
+		have, err := tx.Mailboxes()
+		if err != nil {
+			return err
+		}
+		known := make(map[string]bool, len(have))
+		for _, mb := range have {
+			known[mb.Name] = true
+			if !onDisk[mb.Name] {
+				a.log.Warn("mailbox folder gone; dropping it from the index", "mailbox", mb.Name)
+				if err := tx.DeleteMailbox(mb.Name); err != nil {
+					return err
+				}
+			}
+		}
+		for _, n := range names {
+			if known[n] {
+				continue
+			}
+			if _, err := tx.CreateMailbox(n, special[n]); err != nil {
+				return err
+			}
+			if newStore {
+				if err := tx.Subscribe(n); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}

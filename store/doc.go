@@ -1,0 +1,22 @@
+// Package store is a user's account: their mailboxes, kept in step between
+// the folder format (which holds the message bytes) and the index (which
+// holds UIDs, flags and MODSEQs), and the change hub that tells every
+// session of one account what the others did.
+//
+// Invariants (check every change against them):
+//   - Append: the file is durable (folder.Append) before the index commit,
+//     and the index commit is durable before Deliver returns. A crash in
+//     between leaves a file the index does not know; the next Sync gives it
+//     the next UID. Nothing acknowledged is lost.
+//   - Remove: files go first, then the index. A crash in between leaves
+//     index entries without files, which Sync expunges. An expunged message
+//     can never come back under a new UID.
+//   - A key being appended is in the mailbox's pending set from before its
+//     file becomes visible until after its index commit, and Sync never
+//     adopts a pending key: no message gets two UIDs.
+//   - Sync, flag changes and expunges of one mailbox hold that mailbox's
+//     write lock; appends do not (they would serialise deliveries) and rely
+//     on the pending set instead.
+//   - Events are published only after the index commit they describe.
+//   - One Account per user per process; its index has one open handle.
+package store

@@ -1,0 +1,106 @@
+package store
+
+import "sync"
+
+// EventKind says what changed.
+type EventKind uint8
+
+const (
+	Added    EventKind = iota + 1 // UIDs were appended
+	Expunged                      // UIDs were removed
+	FlagsSet                      // UIDs have new flags
+	Renamed                       // the mailbox has a new name
+	Removed                       // the mailbox was deleted
+)
+
+// Event is one committed change to one mailbox.
+type Event struct {
+	Mailbox uint64 // index mailbox id
+	Kind    EventKind
+	UIDs    []uint32
+	ModSeq  uint64 // the mailbox's HIGHESTMODSEQ after the change
+	// Origin is the subscription whose owner made the change (nil for
+	// deliveries and external changes), so a session can skip its own.
+	Origin *Sub
+}
+
+// maxQueued bounds the events a subscriber may leave unread; past it the
+// subscriber is told to resynchronise from the index instead.
+const maxQueued = 4096
+
+// Hub fans events out to the subscribers of each mailbox.
+type Hub struct {
+	mu   sync.Mutex
+	subs map[uint64]map[*Sub]struct{}
+}
+
+// Sub is one subscriber's queue of events for one mailbox.
+type Sub struct {
+	hub     *Hub
+	mailbox uint64
+	// C has a value whenever events are waiting.
+	C chan struct{}
+
+	mu       sync.Mutex
+	queue    []Event
+	overflow bool
+}
+
+// Subscribe starts queueing the events of a mailbox.
+func (h *Hub) Subscribe(mailbox uint64) *Sub {
+	s := &Sub{hub: h, mailbox: mailbox, C: make(chan struct{}, 1)}
+	h.mu.Lock()
+	if h.subs == nil {
+		h.subs = make(map[uint64]map[*Sub]struct{})
+	}
+	if h.subs[mailbox] == nil {
+		h.subs[mailbox] = make(map[*Sub]struct{})
+	}
+	h.subs[mailbox][s] = struct{}{}
+	h.mu.Unlock()
+	return s
+}
+
+// Close stops the subscription.
+func (s *Sub) Close() {
+	h := s.hub
+	h.mu.Lock()
+	delete(h.subs[s.mailbox], s)
+	if len(h.subs[s.mailbox]) == 0 {
+		delete(h.subs, s.mailbox)
+	}
+	h.mu.Unlock()
+}
+
+// Take returns the waiting events. overflow means events were dropped and
+// the subscriber must rebuild its view from the index.
+func (s *Sub) Take() (events []Event, overflow bool) {
+	s.mu.Lock()
+	events, overflow = s.queue, s.overflow
+	s.queue, s.overflow = nil, false
+	s.mu.Unlock()
+	return events, overflow
+}
+
+// Publish delivers an event to every subscriber of its mailbox.
+func (h *Hub) Publish(e Event) {
+	h.mu.Lock()
+	subs := make([]*Sub, 0, len(h.subs[e.Mailbox]))
+	for s := range h.subs[e.Mailbox] {
+		subs = append(subs, s)
+	}
+	h.mu.Unlock()
+	for _, s := range subs {
+		s.mu.Lock()
+		if len(s.queue) >= maxQueued {
+			s.overflow, s.queue = true, nil
+		} else if !s.overflow {
+			s.queue = append(s.queue, e)
+		}
+		s.mu.Unlock()
+		select {
+		case s.C <- struct{}{}:
+		default:
+		}
+	}
+}

@@ -1,0 +1,271 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/storaged/storaged/folder"
+	"github.com/storaged/storaged/index"
+	"github.com/storaged/storaged/message"
+)
+
+// scanRetries bounds the scans one Sync makes of a folder that keeps
+// changing under it.
+const scanRetries = 3
+
+// SyncAll syncs every mailbox of the account.
+func (a *Account) SyncAll(ctx context.Context) error {
+	var names []string
+	err := a.idx.View(func(tx *index.Tx) error {
+		mbs, err := tx.Mailboxes()
+		for _, mb := range mbs {
+			names = append(names, mb.Name)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		mb, err := a.Mailbox(n)
+		if err != nil {
+			return err
+		}
+		if err := mb.Sync(ctx); err != nil {
+			return fmt.Errorf("sync %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// Sync brings the index in line with the files: files other programs
+// added get the next UIDs, files they removed are expunged, flags they
+// changed are taken over. It is cheap when the folder's token has not
+// moved since the last complete sync.
+func (m *Mailbox) Sync(ctx context.Context) error {
+	m.wmu.Lock()
+	defer m.wmu.Unlock()
+	return m.syncLocked(ctx)
+}
+
+type known struct {
+	uid   uint32
+	name  string
+	flags folder.Flags
+}
+
+func (m *Mailbox) syncLocked(ctx context.Context) error {
+	a := m.acct
+	var info index.Mailbox
+	if err := a.idx.View(func(tx *index.Tx) (err error) { info, err = tx.MailboxByID(m.id); return err }); err != nil {
+		return err
+	}
+	tok, err := m.f.Token()
+	if err != nil {
+		return err
+	}
+	if len(info.Token) > 0 && bytes.Equal(tok, info.Token) {
+		return nil
+	}
+	for attempt := 1; ; attempt++ {
+		done, err := m.syncOnce(ctx, attempt == scanRetries)
+		if err != nil || done {
+			return err
+		}
+	}
+}
+
+// syncOnce does one scan. It reports done=false when the folder changed
+// during the scan in a way that makes missing files uncertain; the caller
+// scans again, and on the last attempt (final) the uncertain expunges are
+// left for a later sync.
+func (m *Mailbox) syncOnce(ctx context.Context, final bool) (bool, error) {
+	a := m.acct
+	// Messages indexed before the scan starts must have their files in
+	// it; those indexed later may not, and are not judged.
+	var before index.Mailbox
+	if err := a.idx.View(func(tx *index.Tx) (err error) { before, err = tx.MailboxByID(m.id); return err }); err != nil {
+		return false, err
+	}
+	entries, tok, err := m.f.Scan(ctx)
+	if err != nil {
+		return false, err
+	}
+	idx := make(map[string]known)
+	err = a.idx.View(func(tx *index.Tx) error {
+		return tx.ForEachMessage(m.id, func(msg *index.Message) error {
+			idx[msg.Key] = known{uid: msg.UID, name: msg.Name, flags: msg.Flags}
+			return nil
+		})
+	})
+	if err != nil {
+		return false, err
+	}
+	onDisk := make(map[string]bool, len(entries))
+	var added []folder.Entry
+	var renamed []folder.Entry
+	for _, e := range entries {
+		onDisk[e.Key] = true
+		k, ok := idx[e.Key]
+		switch {
+		case !ok && !m.isPending(e.Key):
+			added = append(added, e)
+		case ok && k.name != e.Name:
+			// Another program renamed it: a flag change (Maildir) that we
+			// take over. Keywords the format cannot spell (Maildir has 26
+			// letters) are lost at that point; they were never visible to
+			// that program anyway.
+			renamed = append(renamed, e)
+		}
+	}
+	var missing []uint32
+	for key, k := range idx {
+		if k.uid < before.UIDNext && !onDisk[key] {
+			missing = append(missing, k.uid)
+		}
+	}
+	if len(missing) > 0 {
+		// A rename by another program during our readdir can hide a file
+		// from both reads; only trust absences from an unchanging folder.
+		after, err := m.f.Token()
+		if err != nil {
+			return false, err
+		}
+		if !bytes.Equal(after, tok) {
+			if !final {
+				return false, nil
+			}
+			missing, tok = nil, nil
+		}
+	}
+	if !m.f.Settled(tok) {
+		tok = nil
+	}
+	adds, err := m.prepareAdds(ctx, added)
+	if err != nil {
+		return false, err
+	}
+	var events []Event
+	err = a.idx.Commit(func(tx *index.Tx) error {
+		events = events[:0]
+		var addUIDs, flagUIDs []uint32
+		var modseq uint64
+		for _, nm := range adds {
+			if _, dup := tx.UIDOfKey(m.id, nm.Key); dup {
+				continue
+			}
+			rec, err := tx.AddMessage(m.id, nm)
+			if err != nil {
+				return err
+			}
+			addUIDs, modseq = append(addUIDs, rec.UID), rec.ModSeq
+		}
+		for _, e := range renamed {
+			k := idx[e.Key]
+			rec, err := tx.UpdateMessage(m.id, k.uid, e.Flags, e.Name)
+			if err != nil {
+				return err
+			}
+			if !rec.Flags.Equal(k.flags) {
+				flagUIDs, modseq = append(flagUIDs, rec.UID), rec.ModSeq
+			}
+		}
+		gone, err := tx.Expunge(m.id, missing)
+		if err != nil {
+			return err
+		}
+		cur, err := tx.MailboxByID(m.id)
+		if err != nil {
+			return err
+		}
+		if len(gone) > 0 {
+			modseq = cur.HighestModSeq
+		}
+		cur.Token = tok
+		if err := tx.PutMailbox(cur); err != nil {
+			return err
+		}
+		if len(gone) > 0 {
+			events = append(events, Event{Mailbox: m.id, Kind: Expunged, UIDs: gone, ModSeq: modseq})
+		}
+		if len(flagUIDs) > 0 {
+			events = append(events, Event{Mailbox: m.id, Kind: FlagsSet, UIDs: flagUIDs, ModSeq: modseq})
+		}
+		if len(addUIDs) > 0 {
+			events = append(events, Event{Mailbox: m.id, Kind: Added, UIDs: addUIDs, ModSeq: modseq})
+		}
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	if n := len(adds); n > 0 || len(missing) > 0 {
+		m.acct.log.Info("synced mailbox with external changes", "mailbox_id", m.id, "added", n, "expunged", len(missing))
+	}
+	for _, e := range events {
+		m.acct.hub.Publish(e)
+	}
+	return true, nil
+}
+
+// prepareAdds reads and parses files other programs dropped in, oldest
+// first so their UIDs follow arrival order.
+func (m *Mailbox) prepareAdds(ctx context.Context, added []folder.Entry) ([]index.NewMessage, error) {
+	out := make([]index.NewMessage, 0, len(added))
+	for _, e := range added {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		st, err := m.f.Stat(e)
+		if errors.Is(err, folder.ErrGone) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		r, err := m.f.Open(st)
+		if errors.Is(err, folder.ErrGone) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		cr := &countingReader{r: r}
+		info, err := message.Parse(cr)
+		io.Copy(io.Discard, cr)
+		r.Close()
+		if err != nil {
+			return nil, fmt.Errorf("store: parse %s: %w", e.Name, err)
+		}
+		env, body, err := encodeInfo(info)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, index.NewMessage{
+			Key: st.Key, Name: st.Name, Flags: st.Flags, InternalDate: st.Date,
+			Size: st.Size, CRLFSize: cr.n, Envelope: env, Body: body,
+		})
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if !out[i].InternalDate.Equal(out[j].InternalDate) {
+			return out[i].InternalDate.Before(out[j].InternalDate)
+		}
+		return out[i].Key < out[j].Key
+	})
+	return out, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
