@@ -201,6 +201,10 @@ func (p *parser) part(start, end int, h Header, bodyOff int, depth int, digest b
 		}
 	case lower == "text":
 		pt.Lines = countLines(body)
+		if pt.Param("charset") == "" {
+			// RFC 2045 §5.2 default, reported as Dovecot and Cyrus do.
+			pt.Params = append(pt.Params, Param{"charset", "us-ascii"})
+		}
 	}
 	return pt
 }
