@@ -232,3 +232,18 @@ func acctMailbox(t *testing.T, ts *testServer, user string) *store.Mailbox {
 func startServerB(b *testing.B, dir string, users []string) *testServer {
 	return startServer(b, dir, nil, users...)
 }
+
+// lmtpClientOrNil dials like lmtpClient but returns nil when the server
+// no longer accepts or greets.
+func (ts *testServer) lmtpClientOrNil() *smtp.Client {
+	conn, err := net.Dial("tcp", ts.lmtp)
+	if err != nil {
+		return nil
+	}
+	c := smtp.NewClientLMTP(conn)
+	if err := c.Hello("client.example.net"); err != nil {
+		c.Close()
+		return nil
+	}
+	return c
+}
