@@ -2,14 +2,14 @@ package index
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/storaged/storaged/folder"
+	"github.com/storaged/storaged/internal/codec"
 )
 
-var errCorrupt = errors.New("index: corrupt record")
+var errCorrupt = fmt.Errorf("index: %w", codec.ErrCorrupt)
 
 // Mailbox is one mailbox's state.
 type Mailbox struct {
@@ -47,65 +47,6 @@ const recordVersion = 1
 
 func putUvarint(b []byte, v uint64) []byte { return binary.AppendUvarint(b, v) }
 
-func putString(b []byte, s string) []byte {
-	b = binary.AppendUvarint(b, uint64(len(s)))
-	return append(b, s...)
-}
-
-type reader struct {
-	b   []byte
-	err error
-}
-
-func (r *reader) uvarint() uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.err = errCorrupt
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) varint() int64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.err = errCorrupt
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-func (r *reader) byte1() byte {
-	if r.err != nil || len(r.b) == 0 {
-		r.err = errCorrupt
-		return 0
-	}
-	c := r.b[0]
-	r.b = r.b[1:]
-	return c
-}
-
-func (r *reader) bytes() []byte {
-	n := r.uvarint()
-	if r.err != nil || n > uint64(len(r.b)) {
-		r.err = errCorrupt
-		return nil
-	}
-	s := r.b[:n:n]
-	r.b = r.b[n:]
-	return s
-}
-
-func (r *reader) string() string { return string(r.bytes()) }
-
 func encodeMessage(m *Message) []byte {
 	b := make([]byte, 0, 64+len(m.Key)+len(m.Name))
 	b = append(b, recordVersion, byte(m.Flags.Sys))
@@ -115,40 +56,40 @@ func encodeMessage(m *Message) []byte {
 	b = binary.AppendVarint(b, int64(off))
 	b = putUvarint(b, uint64(m.Size))
 	b = putUvarint(b, uint64(m.CRLFSize))
-	b = putString(b, m.Key)
-	b = putString(b, m.Name)
+	b = codec.AppendString(b, m.Key)
+	b = codec.AppendString(b, m.Name)
 	b = putUvarint(b, uint64(len(m.Flags.Keywords)))
 	for _, k := range m.Flags.Keywords {
-		b = putString(b, k)
+		b = codec.AppendString(b, k)
 	}
 	return b
 }
 
 func decodeMessage(uid uint32, b []byte, m *Message) error {
-	r := reader{b: b}
-	if r.byte1() != recordVersion {
+	r := codec.Reader{B: b}
+	if r.Byte() != recordVersion {
 		return fmt.Errorf("%w: message %d version", errCorrupt, uid)
 	}
 	m.UID = uid
-	m.Flags.Sys = folder.SysFlags(r.byte1())
-	m.ModSeq = r.uvarint()
-	sec := r.varint()
-	off := r.varint()
+	m.Flags.Sys = folder.SysFlags(r.Byte())
+	m.ModSeq = r.Uvarint()
+	sec := r.Varint()
+	off := r.Varint()
 	m.InternalDate = time.Unix(sec, 0).In(zone(int(off)))
-	m.Size = int64(r.uvarint())
-	m.CRLFSize = int64(r.uvarint())
-	m.Key = r.string()
-	m.Name = r.string()
-	n := r.uvarint()
+	m.Size = int64(r.Uvarint())
+	m.CRLFSize = int64(r.Uvarint())
+	m.Key = r.String()
+	m.Name = r.String()
+	n := r.Uvarint()
 	m.Flags.Keywords = nil
-	if n > 0 && n <= uint64(len(r.b)) {
+	if n > 0 && n <= uint64(len(r.B)) {
 		m.Flags.Keywords = make([]string, 0, n)
 		for i := uint64(0); i < n; i++ {
-			m.Flags.Keywords = append(m.Flags.Keywords, r.string())
+			m.Flags.Keywords = append(m.Flags.Keywords, r.String())
 		}
 	}
-	if r.err != nil {
-		return fmt.Errorf("%w: message %d", r.err, uid)
+	if r.Err != nil {
+		return fmt.Errorf("%w: message %d", r.Err, uid)
 	}
 	return nil
 }
@@ -165,39 +106,39 @@ func zone(off int) *time.Location {
 func encodeMailbox(mb *Mailbox) []byte {
 	b := make([]byte, 0, 64+len(mb.Token))
 	b = append(b, recordVersion)
-	b = putString(b, mb.Name)
+	b = codec.AppendString(b, mb.Name)
 	b = putUvarint(b, uint64(mb.UIDValidity))
 	b = putUvarint(b, uint64(mb.UIDNext))
 	b = putUvarint(b, mb.HighestModSeq)
 	b = putUvarint(b, uint64(mb.RecentUID))
-	b = putString(b, mb.SpecialUse)
+	b = codec.AppendString(b, mb.SpecialUse)
 	b = putUvarint(b, uint64(mb.Messages))
 	b = putUvarint(b, uint64(mb.Unseen))
 	b = putUvarint(b, uint64(mb.Deleted))
 	b = putUvarint(b, uint64(mb.Size))
-	b = putString(b, string(mb.Token))
+	b = codec.AppendString(b, string(mb.Token))
 	return b
 }
 
 func decodeMailbox(id uint64, b []byte, mb *Mailbox) error {
-	r := reader{b: b}
-	if r.byte1() != recordVersion {
+	r := codec.Reader{B: b}
+	if r.Byte() != recordVersion {
 		return fmt.Errorf("%w: mailbox %d version", errCorrupt, id)
 	}
 	mb.ID = id
-	mb.Name = r.string()
-	mb.UIDValidity = uint32(r.uvarint())
-	mb.UIDNext = uint32(r.uvarint())
-	mb.HighestModSeq = r.uvarint()
-	mb.RecentUID = uint32(r.uvarint())
-	mb.SpecialUse = r.string()
-	mb.Messages = uint32(r.uvarint())
-	mb.Unseen = uint32(r.uvarint())
-	mb.Deleted = uint32(r.uvarint())
-	mb.Size = int64(r.uvarint())
-	mb.Token = r.bytes()
-	if r.err != nil {
-		return fmt.Errorf("%w: mailbox %d", r.err, id)
+	mb.Name = r.String()
+	mb.UIDValidity = uint32(r.Uvarint())
+	mb.UIDNext = uint32(r.Uvarint())
+	mb.HighestModSeq = r.Uvarint()
+	mb.RecentUID = uint32(r.Uvarint())
+	mb.SpecialUse = r.String()
+	mb.Messages = uint32(r.Uvarint())
+	mb.Unseen = uint32(r.Uvarint())
+	mb.Deleted = uint32(r.Uvarint())
+	mb.Size = int64(r.Uvarint())
+	mb.Token = r.Bytes()
+	if r.Err != nil {
+		return fmt.Errorf("%w: mailbox %d", r.Err, id)
 	}
 	return nil
 }

@@ -2,7 +2,9 @@ package message
 
 import (
 	"encoding/binary"
-	"errors"
+	"fmt"
+
+	"github.com/storaged/storaged/internal/codec"
 )
 
 // Encoding versions; bump on any layout change.
@@ -11,14 +13,11 @@ const (
 	partVersion     = 1
 )
 
-var errDecode = errors.New("message: corrupt cached structure")
+var errDecode = fmt.Errorf("message: cached structure: %w", codec.ErrCorrupt)
 
 type enc struct{ b []byte }
 
-func (e *enc) str(s string) {
-	e.b = binary.AppendUvarint(e.b, uint64(len(s)))
-	e.b = append(e.b, s...)
-}
+func (e *enc) str(s string) { e.b = codec.AppendString(e.b, s) }
 
 func (e *enc) num(n int64) { e.b = binary.AppendVarint(e.b, n) }
 
@@ -99,133 +98,82 @@ func (p *Part) MarshalBinary() ([]byte, error) {
 	return e.b, nil
 }
 
-type dec struct {
-	b   []byte
-	err error
-}
-
-func (d *dec) uv() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.err = errDecode
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *dec) num() int64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.err = errDecode
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *dec) str() string {
-	n := d.uv()
-	if d.err != nil || n > uint64(len(d.b)) {
-		d.err = errDecode
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
-
-// count reads a list length, refusing lengths the remaining bytes cannot
-// hold (each element takes at least one byte).
-func (d *dec) count() int {
-	n := d.uv()
-	if d.err != nil || n > uint64(len(d.b)) {
-		d.err = errDecode
-		return 0
-	}
-	return int(n)
-}
+type dec struct{ codec.Reader }
 
 func (d *dec) addrs() []Address {
-	n := d.count()
+	n := d.Count()
 	if n == 0 {
 		return nil
 	}
 	out := make([]Address, n)
 	for i := range out {
-		out[i] = Address{Name: d.str(), Route: d.str(), Mailbox: d.str(), Host: d.str()}
+		out[i] = Address{Name: d.String(), Route: d.String(), Mailbox: d.String(), Host: d.String()}
 	}
 	return out
 }
 
 func (d *dec) params() []Param {
-	n := d.count()
+	n := d.Count()
 	if n == 0 {
 		return nil
 	}
 	out := make([]Param, n)
 	for i := range out {
-		out[i] = Param{Name: d.str(), Value: d.str()}
+		out[i] = Param{Name: d.String(), Value: d.String()}
 	}
 	return out
 }
 
 func (d *dec) envelope(v *Envelope) {
-	v.Date = d.str()
-	v.Subject = d.str()
+	v.Date = d.String()
+	v.Subject = d.String()
 	v.From = d.addrs()
 	v.Sender = d.addrs()
 	v.ReplyTo = d.addrs()
 	v.To = d.addrs()
 	v.Cc = d.addrs()
 	v.Bcc = d.addrs()
-	v.InReplyTo = d.str()
-	v.MessageID = d.str()
+	v.InReplyTo = d.String()
+	v.MessageID = d.String()
 }
 
 func (d *dec) part(depth int) *Part {
 	if depth > MaxDepth+2 {
-		d.err = errDecode
+		d.Err = errDecode
 		return nil
 	}
-	p := &Part{Type: d.str(), Subtype: d.str()}
+	p := &Part{Type: d.String(), Subtype: d.String()}
 	p.Params = d.params()
-	p.ID = d.str()
-	p.Description = d.str()
-	p.Encoding = d.str()
-	p.MD5 = d.str()
-	p.Disposition = d.str()
+	p.ID = d.String()
+	p.Description = d.String()
+	p.Encoding = d.String()
+	p.MD5 = d.String()
+	p.Disposition = d.String()
 	p.DispositionParams = d.params()
-	if n := d.count(); n > 0 {
+	if n := d.Count(); n > 0 {
 		p.Language = make([]string, n)
 		for i := range p.Language {
-			p.Language[i] = d.str()
+			p.Language[i] = d.String()
 		}
 	}
-	p.Location = d.str()
-	p.Size = d.num()
-	p.Lines = d.num()
-	p.HeaderOffset = d.num()
-	p.BodyOffset = d.num()
-	p.EndOffset = d.num()
-	if n := d.count(); n > 0 {
+	p.Location = d.String()
+	p.Size = d.Varint()
+	p.Lines = d.Varint()
+	p.HeaderOffset = d.Varint()
+	p.BodyOffset = d.Varint()
+	p.EndOffset = d.Varint()
+	if n := d.Count(); n > 0 {
 		p.Children = make([]*Part, 0, n)
-		for i := 0; i < n && d.err == nil; i++ {
+		for i := 0; i < n && d.Err == nil; i++ {
 			p.Children = append(p.Children, d.part(depth+1))
 		}
 	}
-	if d.err != nil || len(d.b) == 0 {
-		d.err = errDecode
+	if d.Err != nil || len(d.B) == 0 {
+		d.Err = errDecode
 		return p
 	}
-	has := d.b[0]
-	d.b = d.b[1:]
+	has := d.B[0]
+	d.B = d.B[1:]
 	if has == 1 {
 		p.Envelope = new(Envelope)
 		d.envelope(p.Envelope)
@@ -239,9 +187,9 @@ func (v *Envelope) UnmarshalBinary(b []byte) error {
 	if len(b) == 0 || b[0] != envelopeVersion {
 		return errDecode
 	}
-	d := dec{b: b[1:]}
+	d := dec{codec.Reader{B: b[1:]}}
 	d.envelope(v)
-	return d.err
+	return d.Err
 }
 
 // UnmarshalBinary decodes what MarshalBinary wrote.
@@ -249,10 +197,10 @@ func (p *Part) UnmarshalBinary(b []byte) error {
 	if len(b) == 0 || b[0] != partVersion {
 		return errDecode
 	}
-	d := dec{b: b[1:]}
+	d := dec{codec.Reader{B: b[1:]}}
 	q := d.part(0)
-	if d.err != nil {
-		return d.err
+	if d.Err != nil {
+		return d.Err
 	}
 	*p = *q
 	return nil
