@@ -28,6 +28,17 @@ type Config struct {
 	Users        Users    `toml:"users"`
 	Mail         Mail     `toml:"mail"`
 	LMTP         LMTP     `toml:"lmtp"`
+	IMAP         IMAP     `toml:"imap"`
+}
+
+// IMAP is the mail access listener.
+type IMAP struct {
+	// Listen addresses (host:port); several are allowed.
+	Listen []string `toml:"listen"`
+	// AuthFailDelay is how long a failed login waits for its answer.
+	AuthFailDelay Duration `toml:"auth_fail_delay"`
+	// MaxMessageSize is the APPENDLIMIT.
+	MaxMessageSize Size `toml:"max_message_size"`
 }
 
 // Log is where and how storaged logs.
@@ -79,6 +90,11 @@ func Defaults() Config {
 			MaxLineLength:  2 << 20,
 			ReadTimeout:    Duration(10 * time.Minute),
 			WriteTimeout:   Duration(time.Minute),
+		},
+		IMAP: IMAP{
+			Listen:         []string{"127.0.0.1:1143"},
+			AuthFailDelay:  Duration(time.Second),
+			MaxMessageSize: 50 << 20,
 		},
 	}
 }
@@ -183,6 +199,17 @@ func (c *Config) resolve() error {
 		if _, _, err := net.SplitHostPort(l); err != nil {
 			return fmt.Errorf("lmtp.listen: %q: %w", l, err)
 		}
+	}
+	for _, l := range c.IMAP.Listen {
+		if _, _, err := net.SplitHostPort(l); err != nil {
+			return fmt.Errorf("imap.listen: %q: %w", l, err)
+		}
+	}
+	if c.IMAP.AuthFailDelay < 0 {
+		return errors.New("imap.auth_fail_delay: must not be negative")
+	}
+	if c.IMAP.MaxMessageSize <= 0 || c.IMAP.MaxMessageSize > 1<<32-1 {
+		return errors.New("imap.max_message_size: must be positive and under 4G")
 	}
 	if m, err := strconv.ParseUint(c.LMTP.SocketMode, 8, 32); err != nil || m > 0o777 {
 		return fmt.Errorf("lmtp.socket_mode: %q is not an octal mode like 0660", c.LMTP.SocketMode)

@@ -339,6 +339,21 @@ func (t *Tx) ForEachMessage(mailboxID uint64, fn func(m *Message) error) error {
 	return nil
 }
 
+// ForEachUID calls fn for every UID in order, decoding nothing else.
+func (t *Tx) ForEachUID(mailboxID uint64, fn func(uid uint32) error) error {
+	b := t.mbxBucket(mailboxID)
+	if b == nil {
+		return fmt.Errorf("%w: id %d", ErrNoMailbox, mailboxID)
+	}
+	c := b.Bucket(bMsgs).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if err := fn(binary.BigEndian.Uint32(k)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Envelope returns the cached ENVELOPE; the slice is valid only inside
 // the transaction.
 func (t *Tx) Envelope(mailboxID uint64, uid uint32) []byte {

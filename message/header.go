@@ -111,3 +111,7 @@ func unfold(v []byte) string {
 	}
 	return string(bytes.Trim(out, " \t"))
 }
+
+// ParseHeaderBlock parses a header block (the bytes before the empty
+// line) into its fields.
+func ParseHeaderBlock(b []byte) Header { return parseHeader(b) }

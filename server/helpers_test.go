@@ -29,6 +29,7 @@ type testServer struct {
 	dir  string
 	lmtp string // TCP address
 	sock string // unix socket path
+	imap string // IMAP address
 }
 
 func newConfig(t testing.TB, dir string) *config.Config {
@@ -41,6 +42,8 @@ func newConfig(t testing.TB, dir string) *config.Config {
 	cfg.LocalDomains = []string{"example.org", "localhost"}
 	cfg.Hostname = "mx.example.org"
 	cfg.LMTP.Listen = []string{"127.0.0.1:0", "unix:" + filepath.Join(dir, "lmtp.sock")}
+	cfg.IMAP.Listen = []string{"127.0.0.1:0"}
+	cfg.IMAP.AuthFailDelay = config.Duration(50 * time.Millisecond)
 	return cfg
 }
 
@@ -76,6 +79,9 @@ func startServer(t testing.TB, dir string, mutate func(*config.Config), users ..
 		if a.Network() == "tcp" {
 			ts.lmtp = a.String()
 		}
+	}
+	if a := srv.Addrs("imap"); len(a) > 0 {
+		ts.imap = a[0].String()
 	}
 	<-srv.Repaired()
 	t.Cleanup(ts.stop)

@@ -26,6 +26,7 @@ import (
 	"github.com/storaged/storaged/auth"
 	"github.com/storaged/storaged/config"
 	"github.com/storaged/storaged/delivery"
+	"github.com/storaged/storaged/imap"
 	"github.com/storaged/storaged/lmtp"
 	"github.com/storaged/storaged/store"
 )
@@ -39,6 +40,7 @@ type Server struct {
 	Deliverer *delivery.Deliverer
 
 	lmtp      *lmtp.Server
+	imap      *imap.Server
 	listeners map[string][]net.Listener // by protocol
 	wg        sync.WaitGroup
 	errc      chan error
@@ -102,14 +104,33 @@ func (s *Server) Start() error {
 		s.listeners["lmtp"] = append(s.listeners["lmtp"], l)
 		s.Log.Info("listening", "proto", "lmtp", "addr", l.Addr().String())
 	}
-	for _, l := range s.listeners["lmtp"] {
-		s.wg.Add(1)
-		go func(l net.Listener) {
-			defer s.wg.Done()
-			if err := s.lmtp.Serve(l); err != nil {
-				s.errc <- fmt.Errorf("lmtp %s: %w", l.Addr(), err)
-			}
-		}(l)
+	s.imap = imap.New(imap.Config{
+		MaxMessageSize: int64(cfg.IMAP.MaxMessageSize),
+		AuthFailDelay:  cfg.IMAP.AuthFailDelay.D(),
+	}, s.Users, s.Accounts, s.Log)
+	for _, addr := range cfg.IMAP.Listen {
+		l, err := listen(addr, cfg.SocketPerm())
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("imap: listen %s: %w", addr, err)
+		}
+		if !loopbackOnly(addr) {
+			s.Log.Warn("IMAP without TLS on a non-loopback address: passwords cross the network in the clear", "addr", addr)
+		}
+		s.listeners["imap"] = append(s.listeners["imap"], l)
+		s.Log.Info("listening", "proto", "imap", "addr", l.Addr().String())
+	}
+	serve := map[string]func(net.Listener) error{"lmtp": s.lmtp.Serve, "imap": s.imap.Serve}
+	for proto, ls := range s.listeners {
+		for _, l := range ls {
+			s.wg.Add(1)
+			go func(proto string, l net.Listener) {
+				defer s.wg.Done()
+				if err := serve[proto](l); err != nil {
+					s.errc <- fmt.Errorf("%s %s: %w", proto, l.Addr(), err)
+				}
+			}(proto, l)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -146,6 +167,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.cancel()
 	}
 	var err error
+	if s.imap != nil {
+		s.imap.Shutdown()
+	}
 	if s.lmtp != nil {
 		if derr := s.lmtp.Shutdown(ctx); derr != nil {
 			s.Log.Warn("drain timed out; open transactions were cut (none had been acknowledged)", "err", derr)

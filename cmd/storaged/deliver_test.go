@@ -125,7 +125,7 @@ func TestFirstStartDemoUser(t *testing.T) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "lmtp.sock")
 	cfg := filepath.Join(dir, "c.toml")
-	os.WriteFile(cfg, []byte("data_dir = \""+dir+"\"\n[lmtp]\nlisten = [\"unix:"+sock+"\"]\n"), 0o600)
+	os.WriteFile(cfg, []byte("data_dir = \""+dir+"\"\n[lmtp]\nlisten = [\"unix:"+sock+"\"]\n[imap]\nlisten = [\"127.0.0.1:0\"]\n"), 0o600)
 	e := &env{t: t, dir: dir, cfg: cfg, sock: sock}
 	p := e.start()
 	p.term(t)

@@ -59,7 +59,7 @@ func newEnv(t *testing.T, users ...string) *env {
 	t.Helper()
 	dir := t.TempDir()
 	e := &env{t: t, dir: dir, cfg: filepath.Join(dir, "storaged.toml"), sock: filepath.Join(dir, "lmtp.sock")}
-	conf := fmt.Sprintf("data_dir = %q\nlocal_domains = [\"example.org\"]\n[lmtp]\nlisten = [\"unix:%s\"]\n", dir, e.sock)
+	conf := fmt.Sprintf("data_dir = %q\nlocal_domains = [\"example.org\"]\n[lmtp]\nlisten = [\"unix:%s\"]\n[imap]\nlisten = [\"127.0.0.1:0\"]\n", dir, e.sock)
 	if err := os.WriteFile(e.cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}

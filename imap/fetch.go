@@ -1,0 +1,226 @@
+package imap
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"sort"
+
+	imapv2 "github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"github.com/storaged/storaged/folder"
+	"github.com/storaged/storaged/index"
+	"github.com/storaged/storaged/message"
+	"github.com/storaged/storaged/store"
+)
+
+func sortUIDs(u []uint32) { sort.Slice(u, func(i, j int) bool { return u[i] < u[j] }) }
+
+// fetchBatch bounds how many messages one index read transaction covers:
+// nothing is written to the connection while a transaction is open, and a
+// long-lived one would hold back the index's growth.
+const fetchBatch = 512
+
+type fetched struct {
+	msg  index.Message
+	ok   bool
+	env  *message.Envelope
+	body *message.Part
+}
+
+func (s *session) Fetch(w *imapserver.FetchWriter, set imapv2.NumSet, opts *imapv2.FetchOptions) error {
+	uids := s.uidsOf(set)
+	// RFC 9051 §6.4.5: a non-PEEK body section sets \Seen.
+	if !s.view.ReadOnly() {
+		markSeen := false
+		for _, bs := range opts.BodySection {
+			markSeen = markSeen || !bs.Peek
+		}
+		for _, bs := range opts.BinarySection {
+			markSeen = markSeen || !bs.Peek
+		}
+		if markSeen && len(uids) > 0 {
+			changed, err := s.view.Mailbox().StoreFlags(s.ctx, uids, store.FlagsAdd, folder.Flags{Sys: folder.Seen}, s.view.Sub())
+			if err != nil {
+				return mapErr(s.log, "fetch", err)
+			}
+			if len(changed) > 0 && !opts.Flags {
+				o := *opts
+				o.Flags = true
+				opts = &o
+			}
+		}
+	}
+	return s.fetch(w, uids, opts)
+}
+
+func (s *session) fetch(w *imapserver.FetchWriter, uids []uint32, opts *imapv2.FetchOptions) error {
+	mb := s.view.Mailbox()
+	batch := make([]fetched, 0, min(len(uids), fetchBatch))
+	for start := 0; start < len(uids); start += fetchBatch {
+		chunk := uids[start:min(start+fetchBatch, len(uids))]
+		batch = batch[:0]
+		err := s.acct.View(func(tx *index.Tx) error {
+			for _, uid := range chunk {
+				var f fetched
+				var err error
+				f.msg, f.ok, err = tx.Message(mb.ID(), uid)
+				if err != nil {
+					return err
+				}
+				if f.ok && opts.Envelope {
+					f.env = new(message.Envelope)
+					if err := f.env.UnmarshalBinary(tx.Envelope(mb.ID(), uid)); err != nil {
+						f.env = &message.Envelope{}
+					}
+				}
+				if f.ok && opts.BodyStructure != nil {
+					f.body = new(message.Part)
+					if err := f.body.UnmarshalBinary(tx.BodyStructure(mb.ID(), uid)); err != nil {
+						f.body = &message.Part{Type: "text", Subtype: "plain"}
+					}
+				}
+				batch = append(batch, f)
+			}
+			return nil
+		})
+		if err != nil {
+			return mapErr(s.log, "fetch", err)
+		}
+		for i, f := range batch {
+			if !f.ok {
+				// Expunged by another session and not yet reported: RFC
+				// 9051 §7.5.1 lets the server omit it.
+				continue
+			}
+			if err := s.writeFetch(w, chunk[i], &f, opts); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *session) writeFetch(w *imapserver.FetchWriter, uid uint32, f *fetched, opts *imapv2.FetchOptions) error {
+	seq := s.view.Seq(uid)
+	if seq == 0 {
+		return nil
+	}
+	rw := w.CreateMessage(seq)
+	if opts.UID {
+		rw.WriteUID(imapv2.UID(uid))
+	}
+	if opts.Flags {
+		rw.WriteFlags(toIMAPFlags(f.msg.Flags, s.view.IsRecent(uid)))
+	}
+	if opts.InternalDate {
+		rw.WriteInternalDate(f.msg.InternalDate)
+	}
+	if opts.RFC822Size {
+		rw.WriteRFC822Size(f.msg.CRLFSize)
+	}
+	if opts.Envelope {
+		rw.WriteEnvelope(toIMAPEnvelope(f.env))
+	}
+	if opts.BodyStructure != nil {
+		rw.WriteBodyStructure(toIMAPBody(f.body))
+	}
+	if len(opts.BodySection) > 0 || len(opts.BinarySection) > 0 || len(opts.BinarySectionSize) > 0 {
+		if err := s.writeSections(rw, f, opts); err != nil {
+			rw.Close()
+			return err
+		}
+	}
+	return rw.Close()
+}
+
+// writeSections sends body sections. BODY[] streams from the file with
+// its size from the index; other sections are cut from the message in
+// memory.
+func (s *session) writeSections(rw *imapserver.FetchResponseWriter, f *fetched, opts *imapv2.FetchOptions) error {
+	var whole []byte
+	load := func() ([]byte, error) {
+		if whole != nil {
+			return whole, nil
+		}
+		r, err := s.view.Mailbox().Open(f.msg)
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		b, err := io.ReadAll(r)
+		whole = b
+		return b, err
+	}
+	for _, bs := range opts.BodySection {
+		full := len(bs.Part) == 0 && bs.Specifier == imapv2.PartSpecifierNone && bs.Partial == nil
+		if full && whole == nil {
+			r, err := s.view.Mailbox().Open(f.msg)
+			if err != nil {
+				return s.sectionErr(err)
+			}
+			wc := rw.WriteBodySection(bs, f.msg.CRLFSize)
+			n, err := io.Copy(wc, io.LimitReader(r, f.msg.CRLFSize))
+			r.Close()
+			if err == nil && n < f.msg.CRLFSize {
+				// The file shrank behind our back: pad, so the literal
+				// keeps the size it announced and the stream stays in sync.
+				_, err = io.Copy(wc, io.LimitReader(zeroSpace{}, f.msg.CRLFSize-n))
+			}
+			if cerr := wc.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		b, err := load()
+		if err != nil {
+			return s.sectionErr(err)
+		}
+		sec := imapserver.ExtractBodySection(bytes.NewReader(b), bs)
+		wc := rw.WriteBodySection(bs, int64(len(sec)))
+		wc.Write(sec)
+		if err := wc.Close(); err != nil {
+			return err
+		}
+	}
+	for _, bs := range opts.BinarySection {
+		b, err := load()
+		if err != nil {
+			return s.sectionErr(err)
+		}
+		sec := imapserver.ExtractBinarySection(bytes.NewReader(b), bs)
+		wc := rw.WriteBinarySection(bs, int64(len(sec)))
+		wc.Write(sec)
+		if err := wc.Close(); err != nil {
+			return err
+		}
+	}
+	for _, bss := range opts.BinarySectionSize {
+		b, err := load()
+		if err != nil {
+			return s.sectionErr(err)
+		}
+		rw.WriteBinarySectionSize(bss, imapserver.ExtractBinarySectionSize(bytes.NewReader(b), bss))
+	}
+	return nil
+}
+
+func (s *session) sectionErr(err error) error {
+	if errors.Is(err, folder.ErrGone) {
+		return no(imapv2.ResponseCode("EXPUNGEISSUED"), "message was removed by another program")
+	}
+	return mapErr(s.log, "fetch body", err)
+}
+
+type zeroSpace struct{}
+
+func (zeroSpace) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = ' '
+	}
+	return len(p), nil
+}

@@ -1,0 +1,204 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/storaged/storaged/folder"
+	"github.com/storaged/storaged/index"
+)
+
+// Mailboxes lists the account's mailboxes, sorted by name.
+func (a *Account) Mailboxes() ([]index.Mailbox, error) {
+	var out []index.Mailbox
+	err := a.idx.View(func(tx *index.Tx) (err error) { out, err = tx.Mailboxes(); return err })
+	return out, err
+}
+
+// Subscriptions lists the subscribed names, which need not exist.
+func (a *Account) Subscriptions() ([]string, error) {
+	var out []string
+	err := a.idx.View(func(tx *index.Tx) error { out = tx.Subscriptions(); return nil })
+	return out, err
+}
+
+// Subscribe adds or removes a subscription (RFC 9051 §6.3.7: a name may
+// be subscribed whether or not it exists).
+func (a *Account) Subscribe(name string, on bool) error {
+	if err := folder.CheckName(name); err != nil {
+		return err
+	}
+	name = folder.CanonicalName(name)
+	return a.idx.Commit(func(tx *index.Tx) error {
+		if on {
+			return tx.Subscribe(name)
+		}
+		return tx.Unsubscribe(name)
+	})
+}
+
+// DeleteMailbox removes a mailbox and its messages; its children stay
+// (RFC 9051 §6.3.5). INBOX cannot be deleted.
+func (a *Account) DeleteMailbox(name string) error {
+	if err := folder.CheckName(name); err != nil {
+		return err
+	}
+	name = folder.CanonicalName(name)
+	if name == folder.Inbox {
+		return fmt.Errorf("%w: INBOX cannot be deleted", folder.ErrBadName)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var mb index.Mailbox
+	if err := a.idx.View(func(tx *index.Tx) (err error) { mb, err = tx.Mailbox(name); return err }); err != nil {
+		if errors.Is(err, index.ErrNoMailbox) {
+			return fmt.Errorf("%w: %s", ErrNoMailbox, name)
+		}
+		return err
+	}
+	// Files first: a crash after leaves an index entry whose folder is
+	// gone, which the next start drops.
+	if err := a.files.Delete(name); err != nil && !errors.Is(err, folder.ErrNotFound) {
+		return err
+	}
+	if err := a.idx.Commit(func(tx *index.Tx) error { return tx.DeleteMailbox(name) }); err != nil {
+		return err
+	}
+	delete(a.mailboxes, mb.ID)
+	a.hub.Publish(Event{Mailbox: mb.ID, Kind: Removed})
+	return nil
+}
+
+// RenameMailbox renames a mailbox and its children, keeping their
+// UIDVALIDITY and UIDs. Renaming INBOX moves its messages into a new
+// mailbox and leaves INBOX empty (RFC 9051 §6.3.6).
+func (a *Account) RenameMailbox(ctx context.Context, oldName, newName string) error {
+	for _, n := range []string{oldName, newName} {
+		if err := folder.CheckName(n); err != nil {
+			return err
+		}
+	}
+	oldName, newName = folder.CanonicalName(oldName), folder.CanonicalName(newName)
+	if newName == folder.Inbox || strings.HasPrefix(newName, oldName+folder.Separator) {
+		return fmt.Errorf("%w: cannot rename %s to %s", folder.ErrBadName, oldName, newName)
+	}
+	if oldName == folder.Inbox {
+		return a.renameInbox(ctx, newName)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	mbs, err := a.Mailboxes()
+	if err != nil {
+		return err
+	}
+	var moves [][2]string
+	found := false
+	for _, mb := range mbs {
+		if mb.Name == newName || strings.HasPrefix(mb.Name, newName+folder.Separator) {
+			return fmt.Errorf("%w: %s", ErrExists, mb.Name)
+		}
+		if mb.Name == oldName {
+			found = true
+			moves = append(moves, [2]string{mb.Name, newName})
+		} else if rest, ok := strings.CutPrefix(mb.Name, oldName+folder.Separator); ok {
+			moves = append(moves, [2]string{mb.Name, newName + folder.Separator + rest})
+		}
+	}
+	if !found {
+		return fmt.Errorf("%w: %s", ErrNoMailbox, oldName)
+	}
+	if err := a.files.Rename(oldName, newName); err != nil {
+		return err
+	}
+	// Parents the new name needs exist as mailboxes too.
+	err = a.idx.Commit(func(tx *index.Tx) error {
+		for _, m := range moves {
+			if err := tx.RenameMailbox(m[0], m[1]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// Handles cache folder objects whose directories moved: drop them;
+	// the next Mailbox call opens afresh.
+	a.mailboxes = make(map[uint64]*Mailbox)
+	if parent, ok := folder.Parent(newName); ok && !a.files.Exists(parent) {
+		a.mu.Unlock()
+		err := a.CreateMailbox(parent, "")
+		a.mu.Lock()
+		if err != nil && !errors.Is(err, ErrExists) {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *Account) renameInbox(ctx context.Context, newName string) error {
+	if err := a.CreateMailbox(newName, ""); err != nil {
+		return err
+	}
+	src, err := a.Mailbox(folder.Inbox)
+	if err != nil {
+		return err
+	}
+	dst, err := a.Mailbox(newName)
+	if err != nil {
+		return err
+	}
+	var uids []uint32
+	a.idx.View(func(tx *index.Tx) error {
+		return tx.ForEachUID(src.id, func(uid uint32) error { uids = append(uids, uid); return nil })
+	})
+	if _, _, err := src.CopyTo(ctx, dst, uids); err != nil {
+		return err
+	}
+	_, err = src.Expunge(ctx, uids, nil)
+	return err
+}
+
+// CopyTo copies messages into dst with their flags and internal dates,
+// returning the source UIDs copied and the UIDs they got (UIDPLUS).
+func (m *Mailbox) CopyTo(ctx context.Context, dst *Mailbox, uids []uint32) (src, dest []uint32, err error) {
+	var msgs []index.Message
+	err = m.acct.idx.View(func(tx *index.Tx) error {
+		for _, uid := range uids {
+			msg, ok, err := tx.Message(m.id, uid)
+			if err != nil {
+				return err
+			}
+			if ok {
+				msgs = append(msgs, msg)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, msg := range msgs {
+		r, err := m.Open(msg)
+		if errors.Is(err, folder.ErrGone) {
+			continue
+		}
+		if err != nil {
+			return src, dest, err
+		}
+		b, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			return src, dest, err
+		}
+		res, err := dst.Append(ctx, b, AppendOptions{Flags: msg.Flags, Date: msg.InternalDate})
+		if err != nil {
+			return src, dest, err
+		}
+		src, dest = append(src, msg.UID), append(dest, res.UID)
+	}
+	return src, dest, nil
+}

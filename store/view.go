@@ -1,0 +1,328 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"sort"
+
+	"github.com/storaged/storaged/index"
+)
+
+// A View is one session's picture of a selected mailbox, independent of
+// any protocol: the message sequence (sequence number = position + 1,
+// RFC 9051 §2.3.1.2), which messages are \Recent for this session, and
+// the changes other sessions made that this one has not yet told its
+// client about.
+//
+// Invariants:
+//   - The sequence only changes in Updates: an expunge made elsewhere
+//     keeps its UID in the sequence until Updates is allowed to report
+//     expunges (RFC 9051 §7.5.1: not during FETCH, STORE or SEARCH), so
+//     sequence numbers the client holds stay valid.
+//   - Messages are appended to the sequence in UID order.
+//   - A View is used by one session goroutine at a time.
+type View struct {
+	mb       *Mailbox
+	sub      *Sub
+	readOnly bool
+
+	uids   []uint32
+	recent map[uint32]bool
+
+	// Owed to the client, in hub order.
+	owedExpunge map[uint32]bool
+	owedAdd     []uint32
+	owedFlags   map[uint32]bool
+	resync      bool
+}
+
+// UpdateKind says what an Update reports.
+type UpdateKind uint8
+
+const (
+	UpdateExpunge UpdateKind = iota + 1 // Seq was removed
+	UpdateExists                        // the mailbox now has Count messages
+	UpdateRecent                        // Count messages are \Recent
+	UpdateFlags                         // message Seq/UID has new flags
+)
+
+// Update is one change to tell the client, in order.
+type Update struct {
+	Kind  UpdateKind
+	Seq   uint32
+	UID   uint32
+	Count uint32
+}
+
+// OpenView syncs the mailbox and returns a view of it. A read-write view
+// (SELECT) takes the \Recent messages no other session has seen; a
+// read-only one (EXAMINE) changes nothing.
+func (m *Mailbox) OpenView(ctx context.Context, readOnly bool) (*View, error) {
+	if err := m.Sync(ctx); err != nil {
+		return nil, err
+	}
+	v := &View{mb: m, readOnly: readOnly, recent: map[uint32]bool{}, owedExpunge: map[uint32]bool{}, owedFlags: map[uint32]bool{}}
+	// Subscribe before reading, so that nothing committed in between is
+	// missed; what is both read and announced is filtered by UID.
+	v.sub = m.acct.hub.Subscribe(m.id)
+	if err := v.load(); err != nil {
+		v.sub.Close()
+		return nil, err
+	}
+	return v, nil
+}
+
+func (v *View) load() error {
+	uids := make([]uint32, 0, 64)
+	var recentFrom, uidNext uint32
+	err := v.mb.acct.idx.View(func(tx *index.Tx) error {
+		mb, err := tx.MailboxByID(v.mb.id)
+		if err != nil {
+			return err
+		}
+		recentFrom, uidNext = mb.RecentUID, mb.UIDNext
+		return tx.ForEachUID(v.mb.id, func(uid uint32) error {
+			uids = append(uids, uid)
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	v.uids = uids
+	if !v.readOnly && recentFrom < uidNext {
+		if err := v.claimRecent(uidNext); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// claimRecent makes messages below upTo \Recent in this view if no other
+// session has claimed them (RFC 3501 §2.3.2: recent in one session only).
+func (v *View) claimRecent(upTo uint32) error {
+	var from uint32
+	err := v.mb.acct.idx.Commit(func(tx *index.Tx) error {
+		mb, err := tx.MailboxByID(v.mb.id)
+		if err != nil {
+			return err
+		}
+		from = mb.RecentUID
+		if from >= upTo {
+			return nil
+		}
+		mb.RecentUID = upTo
+		return tx.PutMailbox(mb)
+	})
+	if err != nil {
+		return err
+	}
+	for _, uid := range v.uids {
+		if uid >= from && uid < upTo {
+			v.recent[uid] = true
+		}
+	}
+	return nil
+}
+
+// Close ends the view.
+func (v *View) Close() { v.sub.Close() }
+
+// Mailbox is the viewed mailbox.
+func (v *View) Mailbox() *Mailbox { return v.mb }
+
+// ReadOnly reports whether the view was opened read-only.
+func (v *View) ReadOnly() bool { return v.readOnly }
+
+// Sub is the view's hub subscription, to pass as Origin of its changes.
+func (v *View) Sub() *Sub { return v.sub }
+
+// Changed is ready when other sessions or deliveries changed the mailbox.
+func (v *View) Changed() <-chan struct{} { return v.sub.C }
+
+// Len is the number of messages the client knows.
+func (v *View) Len() int { return len(v.uids) }
+
+// UIDs returns the sequence; do not modify it.
+func (v *View) UIDs() []uint32 { return v.uids }
+
+// UID returns the UID at sequence number seq (1-based), 0 if none.
+func (v *View) UID(seq uint32) uint32 {
+	if seq == 0 || int(seq) > len(v.uids) {
+		return 0
+	}
+	return v.uids[seq-1]
+}
+
+// Seq returns the sequence number of uid, 0 if it is not in the view.
+func (v *View) Seq(uid uint32) uint32 {
+	i := sort.Search(len(v.uids), func(i int) bool { return v.uids[i] >= uid })
+	if i < len(v.uids) && v.uids[i] == uid {
+		return uint32(i + 1)
+	}
+	return 0
+}
+
+// IsRecent reports whether uid is \Recent in this session.
+func (v *View) IsRecent(uid uint32) bool { return v.recent[uid] }
+
+// NumRecent counts this session's \Recent messages.
+func (v *View) NumRecent() int { return len(v.recent) }
+
+// Expunged reports whether uid was expunged and the client not yet told.
+func (v *View) Expunged(uid uint32) bool { return v.owedExpunge[uid] }
+
+// take moves events from the hub into what the view owes.
+func (v *View) take() {
+	events, overflow := v.sub.Take()
+	if overflow {
+		v.resync = true
+	}
+	for _, e := range events {
+		switch e.Kind {
+		case Added:
+			v.owedAdd = append(v.owedAdd, e.UIDs...)
+		case Expunged:
+			for _, uid := range e.UIDs {
+				v.owedExpunge[uid] = true
+				delete(v.owedFlags, uid)
+			}
+		case FlagsSet:
+			if e.Origin == v.sub {
+				// The session reports its own STORE itself.
+				continue
+			}
+			for _, uid := range e.UIDs {
+				v.owedFlags[uid] = true
+			}
+		case Removed:
+			v.resync = true
+		}
+	}
+}
+
+// ErrMailboxGone is returned when the viewed mailbox was deleted.
+var ErrMailboxGone = errors.New("the selected mailbox was deleted")
+
+// Updates applies what the view owes and returns it for the client, in
+// the order to send: expunges (only if allowExpunge), then EXISTS and
+// RECENT for new messages, then flag changes.
+func (v *View) Updates(allowExpunge bool) ([]Update, error) {
+	v.take()
+	var out []Update
+	if v.resync && allowExpunge {
+		if err := v.rebuild(); err != nil {
+			return nil, err
+		}
+	}
+	if allowExpunge {
+		out = v.applyExpunges()
+	}
+	if len(v.owedAdd) > 0 {
+		last := uint32(0)
+		if len(v.uids) > 0 {
+			last = v.uids[len(v.uids)-1]
+		}
+		sort.Slice(v.owedAdd, func(i, j int) bool { return v.owedAdd[i] < v.owedAdd[j] })
+		var maxUID uint32
+		for _, uid := range v.owedAdd {
+			if uid > last {
+				v.uids = append(v.uids, uid)
+				last, maxUID = uid, uid
+			}
+		}
+		v.owedAdd = v.owedAdd[:0]
+		if maxUID > 0 {
+			if !v.readOnly {
+				if err := v.claimRecent(maxUID + 1); err != nil {
+					return nil, err
+				}
+			}
+			out = append(out, Update{Kind: UpdateExists, Count: uint32(len(v.uids))})
+			out = append(out, Update{Kind: UpdateRecent, Count: uint32(len(v.recent))})
+		}
+	}
+	if len(v.owedFlags) > 0 {
+		var uids []uint32
+		for uid := range v.owedFlags {
+			if seq := v.Seq(uid); seq > 0 && !v.owedExpunge[uid] {
+				uids = append(uids, uid)
+			}
+		}
+		sort.Slice(uids, func(i, j int) bool { return uids[i] < uids[j] })
+		for _, uid := range uids {
+			out = append(out, Update{Kind: UpdateFlags, Seq: v.Seq(uid), UID: uid})
+		}
+		v.owedFlags = map[uint32]bool{}
+	}
+	return out, nil
+}
+
+// rebuild recovers from a hub overflow: everything the index no longer
+// has is owed as an expunge, everything new as an addition.
+func (v *View) rebuild() error {
+	v.resync = false
+	have := map[uint32]bool{}
+	err := v.mb.acct.idx.View(func(tx *index.Tx) error {
+		return tx.ForEachUID(v.mb.id, func(uid uint32) error { have[uid] = true; return nil })
+	})
+	if errors.Is(err, index.ErrNoMailbox) {
+		return ErrMailboxGone
+	}
+	if err != nil {
+		return err
+	}
+	last := uint32(0)
+	for _, uid := range v.uids {
+		if !have[uid] {
+			v.owedExpunge[uid] = true
+		}
+		last = uid
+	}
+	v.owedAdd = v.owedAdd[:0]
+	for uid := range have {
+		if uid > last {
+			v.owedAdd = append(v.owedAdd, uid)
+		}
+	}
+	return nil
+}
+
+// ExpungeUpdates applies and returns only the owed expunges, leaving
+// additions and flag changes owed: for responses that can carry nothing
+// else (EXPUNGE, MOVE).
+func (v *View) ExpungeUpdates() ([]Update, error) {
+	v.take()
+	return v.applyExpunges(), nil
+}
+
+// applyExpunges removes owed expunges from the sequence. Each EXPUNGE
+// renumbers the messages after it, so a message's sequence number is its
+// position among those kept so far.
+func (v *View) applyExpunges() []Update {
+	if len(v.owedExpunge) == 0 {
+		return nil
+	}
+	var out []Update
+	kept := v.uids[:0]
+	for _, uid := range v.uids {
+		if v.owedExpunge[uid] {
+			out = append(out, Update{Kind: UpdateExpunge, Seq: uint32(len(kept) + 1), UID: uid})
+			delete(v.recent, uid)
+			continue
+		}
+		kept = append(kept, uid)
+	}
+	v.uids = kept
+	// Messages added and expunged between two polls were never shown:
+	// drop them from the additions too.
+	adds := v.owedAdd[:0]
+	for _, uid := range v.owedAdd {
+		if !v.owedExpunge[uid] {
+			adds = append(adds, uid)
+		}
+	}
+	v.owedAdd = adds
+	v.owedExpunge = map[uint32]bool{}
+	return out
+}
