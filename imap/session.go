@@ -255,6 +255,11 @@ func (s *session) Append(name string, r imapv2.LiteralReader, opts *imapv2.Appen
 		return nil, no(imapv2.ResponseCodeTooBig, "message larger than APPENDLIMIT")
 	}
 	b, err := io.ReadAll(r)
+	if err == nil && int64(len(b)) != r.Size() {
+		// The client went away mid-literal: the reader may say EOF, but
+		// half a message is not a message.
+		err = io.ErrUnexpectedEOF
+	}
 	if err != nil {
 		return nil, err
 	}
