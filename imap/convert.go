@@ -96,9 +96,7 @@ func toIMAPEnvelope(e *message.Envelope) *imapv2.Envelope {
 		To: toIMAPAddrs(e.To), Cc: toIMAPAddrs(e.Cc), Bcc: toIMAPAddrs(e.Bcc),
 		InReplyTo: msgIDs(e.InReplyTo),
 	}
-	if t, ok := message.ParseDate(e.Date); ok {
-		out.Date = t
-	}
+	out.Date = e.Time
 	if ids := msgIDs(e.MessageID); len(ids) > 0 {
 		out.MessageID = ids[0]
 	}

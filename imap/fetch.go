@@ -30,6 +30,10 @@ type fetched struct {
 }
 
 func (s *session) Fetch(w *imapserver.FetchWriter, set imapv2.NumSet, opts *imapv2.FetchOptions) error {
+	if hc, ok := s.conn.NetConn().(*heldConn); ok {
+		hc.Hold()
+		defer hc.Release()
+	}
 	uids := s.uidsOf(set)
 	// RFC 9051 §6.4.5: a non-PEEK body section sets \Seen.
 	if !s.view.ReadOnly() {
@@ -56,50 +60,78 @@ func (s *session) Fetch(w *imapserver.FetchWriter, set imapv2.NumSet, opts *imap
 }
 
 func (s *session) fetch(w *imapserver.FetchWriter, uids []uint32, opts *imapv2.FetchOptions) error {
-	mb := s.view.Mailbox()
-	batch := make([]fetched, 0, min(len(uids), fetchBatch))
-	for start := 0; start < len(uids); start += fetchBatch {
-		chunk := uids[start:min(start+fetchBatch, len(uids))]
-		batch = batch[:0]
-		err := s.acct.View(func(tx *index.Tx) error {
-			for _, uid := range chunk {
-				var f fetched
-				var err error
-				f.msg, f.ok, err = tx.Message(mb.ID(), uid)
-				if err != nil {
-					return err
-				}
-				if f.ok && opts.Envelope {
-					f.env = new(message.Envelope)
-					if err := f.env.UnmarshalBinary(tx.Envelope(mb.ID(), uid)); err != nil {
-						f.env = &message.Envelope{}
-					}
-				}
-				if f.ok && opts.BodyStructure != nil {
-					f.body = new(message.Part)
-					if err := f.body.UnmarshalBinary(tx.BodyStructure(mb.ID(), uid)); err != nil {
-						f.body = &message.Part{Type: "text", Subtype: "plain"}
-					}
-				}
-				batch = append(batch, f)
+	// Reading the index and encoding responses overlap: one goroutine
+	// decodes the next batch while this one writes the current.
+	type batch struct {
+		uids []uint32
+		msgs []fetched
+		err  error
+	}
+	batches := make(chan batch, 2)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		defer close(batches)
+		for start := 0; start < len(uids); start += fetchBatch {
+			chunk := uids[start:min(start+fetchBatch, len(uids))]
+			msgs, err := s.readBatch(chunk, opts)
+			select {
+			case batches <- batch{chunk, msgs, err}:
+			case <-done:
+				return
 			}
-			return nil
-		})
-		if err != nil {
-			return mapErr(s.log, "fetch", err)
+			if err != nil {
+				return
+			}
 		}
-		for i, f := range batch {
-			if !f.ok {
+	}()
+	for b := range batches {
+		if b.err != nil {
+			return mapErr(s.log, "fetch", b.err)
+		}
+		for i := range b.msgs {
+			if !b.msgs[i].ok {
 				// Expunged by another session and not yet reported: RFC
 				// 9051 §7.5.1 lets the server omit it.
 				continue
 			}
-			if err := s.writeFetch(w, chunk[i], &f, opts); err != nil {
+			if err := s.writeFetch(w, b.uids[i], &b.msgs[i], opts); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// readBatch reads what FETCH needs of some messages in one transaction.
+func (s *session) readBatch(uids []uint32, opts *imapv2.FetchOptions) ([]fetched, error) {
+	mbID := s.view.Mailbox().ID()
+	out := make([]fetched, 0, len(uids))
+	err := s.acct.View(func(tx *index.Tx) error {
+		for _, uid := range uids {
+			var f fetched
+			var err error
+			f.msg, f.ok, err = tx.Message(mbID, uid)
+			if err != nil {
+				return err
+			}
+			if f.ok && opts.Envelope {
+				f.env = new(message.Envelope)
+				if err := f.env.UnmarshalBinary(tx.Envelope(mbID, uid)); err != nil {
+					f.env = &message.Envelope{}
+				}
+			}
+			if f.ok && opts.BodyStructure != nil {
+				f.body = new(message.Part)
+				if err := f.body.UnmarshalBinary(tx.BodyStructure(mbID, uid)); err != nil {
+					f.body = &message.Part{Type: "text", Subtype: "plain"}
+				}
+			}
+			out = append(out, f)
+		}
+		return nil
+	})
+	return out, err
 }
 
 func (s *session) writeFetch(w *imapserver.FetchWriter, uid uint32, f *fetched, opts *imapv2.FetchOptions) error {

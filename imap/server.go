@@ -81,7 +81,7 @@ func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver
 
 // Serve accepts connections on l until Shutdown.
 func (s *Server) Serve(l net.Listener) error {
-	err := s.srv.Serve(l)
+	err := s.srv.Serve(heldListener{l})
 	if err == nil || errors.Is(err, net.ErrClosed) || strings.Contains(fmt.Sprint(err), "server closed") {
 		return nil
 	}

@@ -15,6 +15,10 @@ import (
 // Tx is a transaction on one user's index.
 type Tx struct {
 	tx *bolt.Tx
+
+	lastID     uint64
+	lastBucket *bolt.Bucket
+	subs       [5]*bolt.Bucket
 }
 
 func (t *Tx) metaUint(k []byte) uint64 {
@@ -56,9 +60,37 @@ func (t *Tx) newUIDValidity() (uint32, error) {
 	return v, t.setMetaUint(kUIDValidity, uint64(v))
 }
 
+// mbxBucket opens a mailbox's bucket, once per transaction: FETCH reads
+// thousands of messages of one mailbox in one transaction.
 func (t *Tx) mbxBucket(id uint64) *bolt.Bucket {
-	return t.tx.Bucket(bMbx).Bucket(idKey(id))
+	if t.lastBucket != nil && t.lastID == id {
+		return t.lastBucket
+	}
+	b := t.tx.Bucket(bMbx).Bucket(idKey(id))
+	if b != nil {
+		t.lastID, t.lastBucket = id, b
+		t.subs = [5]*bolt.Bucket{}
+	}
+	return b
 }
+
+var subNames = [5][]byte{bMsgs, bKeys, bEnv, bBody, bTombs}
+
+// sub opens a sub-bucket of a mailbox (0 msgs, 1 keys, 2 env, 3 body,
+// 4 tombs), cached like mbxBucket: a read-only bbolt transaction opens a
+// nested bucket afresh on every call.
+func (t *Tx) sub(id uint64, which int) *bolt.Bucket {
+	b := t.mbxBucket(id)
+	if b == nil {
+		return nil
+	}
+	if t.subs[which] == nil {
+		t.subs[which] = b.Bucket(subNames[which])
+	}
+	return t.subs[which]
+}
+
+func (t *Tx) forget() { t.lastID, t.lastBucket, t.subs = 0, nil, [5]*bolt.Bucket{} }
 
 // LastUIDValidity is the largest UIDVALIDITY this DB has handed out.
 func (t *Tx) LastUIDValidity() uint32 { return uint32(t.metaUint(kUIDValidity)) }
@@ -166,6 +198,7 @@ func (t *Tx) DeleteMailbox(name string) error {
 	if err := t.addTotals(-int64(mb.Messages), -mb.Size); err != nil {
 		return err
 	}
+	t.forget()
 	if err := t.tx.Bucket(bMbx).DeleteBucket(idKey(mb.ID)); err != nil {
 		return err
 	}
@@ -295,11 +328,11 @@ func countFlags(mb *Mailbox, f folder.SysFlags, d int) {
 // Message returns one message.
 func (t *Tx) Message(mailboxID uint64, uid uint32) (Message, bool, error) {
 	var m Message
-	b := t.mbxBucket(mailboxID)
-	if b == nil {
+	msgs := t.sub(mailboxID, 0)
+	if msgs == nil {
 		return m, false, fmt.Errorf("%w: id %d", ErrNoMailbox, mailboxID)
 	}
-	v := b.Bucket(bMsgs).Get(uidKey(uid))
+	v := msgs.Get(uidKey(uid))
 	if v == nil {
 		return m, false, nil
 	}
@@ -357,8 +390,8 @@ func (t *Tx) ForEachUID(mailboxID uint64, fn func(uid uint32) error) error {
 // Envelope returns the cached ENVELOPE; the slice is valid only inside
 // the transaction.
 func (t *Tx) Envelope(mailboxID uint64, uid uint32) []byte {
-	if b := t.mbxBucket(mailboxID); b != nil {
-		return b.Bucket(bEnv).Get(uidKey(uid))
+	if b := t.sub(mailboxID, 2); b != nil {
+		return b.Get(uidKey(uid))
 	}
 	return nil
 }
@@ -366,8 +399,8 @@ func (t *Tx) Envelope(mailboxID uint64, uid uint32) []byte {
 // BodyStructure returns the cached BODYSTRUCTURE; valid inside the
 // transaction only.
 func (t *Tx) BodyStructure(mailboxID uint64, uid uint32) []byte {
-	if b := t.mbxBucket(mailboxID); b != nil {
-		return b.Bucket(bBody).Get(uidKey(uid))
+	if b := t.sub(mailboxID, 3); b != nil {
+		return b.Get(uidKey(uid))
 	}
 	return nil
 }

@@ -3,13 +3,14 @@ package message
 import (
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/storaged/storaged/internal/codec"
 )
 
 // Encoding versions; bump on any layout change.
 const (
-	envelopeVersion = 1
+	envelopeVersion = 2
 	partVersion     = 1
 )
 
@@ -41,6 +42,14 @@ func (e *enc) params(ps []Param) {
 
 func (e *enc) envelope(v *Envelope) {
 	e.str(v.Date)
+	if v.Time.IsZero() {
+		e.b = append(e.b, 0)
+	} else {
+		e.b = append(e.b, 1)
+		_, off := v.Time.Zone()
+		e.num(v.Time.Unix())
+		e.num(int64(off))
+	}
 	e.str(v.Subject)
 	for _, as := range [][]Address{v.From, v.Sender, v.ReplyTo, v.To, v.Cc, v.Bcc} {
 		e.addrs(as)
@@ -126,6 +135,10 @@ func (d *dec) params() []Param {
 
 func (d *dec) envelope(v *Envelope) {
 	v.Date = d.String()
+	if d.Byte() == 1 {
+		sec, off := d.Varint(), d.Varint()
+		v.Time = time.Unix(sec, 0).In(fixedZone(int(off)))
+	}
 	v.Subject = d.String()
 	v.From = d.addrs()
 	v.Sender = d.addrs()

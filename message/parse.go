@@ -19,7 +19,10 @@ const MaxDepth = 64
 // for an absent field, addresses parsed. Sender and ReplyTo default to
 // From, as the RFC tells servers to fill them.
 type Envelope struct {
-	Date, Subject                      string
+	Date, Subject string
+	// Time is Date parsed (ParseDate), zero when it cannot be: parsed
+	// once here rather than on every FETCH.
+	Time                               time.Time
 	From, Sender, ReplyTo, To, Cc, Bcc []Address
 	InReplyTo, MessageID               string
 }
@@ -88,9 +91,7 @@ func ParseBytes(b []byte) (*Info, error) {
 	h := parseHeader(hdr)
 	info := &Info{Size: int64(len(b)), HeaderSize: int64(bodyOff)}
 	info.Envelope = envelope(h)
-	if t, ok := ParseDate(info.Envelope.Date); ok {
-		info.Date = t
-	}
+	info.Date = info.Envelope.Time
 	info.Body = p.part(0, len(b), h, bodyOff, 0, false)
 	return info, nil
 }
@@ -118,6 +119,9 @@ func envelope(h Header) Envelope {
 		From: addrs("From"), Sender: addrs("Sender"), ReplyTo: addrs("Reply-To"),
 		To: addrs("To"), Cc: addrs("Cc"), Bcc: addrs("Bcc"),
 		InReplyTo: get("In-Reply-To"), MessageID: get("Message-ID"),
+	}
+	if t, ok := ParseDate(e.Date); ok {
+		e.Time = normTime(t.Unix(), t)
 	}
 	if len(e.Sender) == 0 {
 		e.Sender = e.From
@@ -430,4 +434,18 @@ func fold2231(in []Param) []Param {
 		out = append(out, Param{name, b.String()})
 	}
 	return out
+}
+
+// normTime gives a time the form the cache decodes to, so that a parsed
+// and a decoded envelope compare equal.
+func normTime(sec int64, zoneOf time.Time) time.Time {
+	_, off := zoneOf.Zone()
+	return time.Unix(sec, 0).In(fixedZone(off))
+}
+
+func fixedZone(off int) *time.Location {
+	if off == 0 {
+		return time.UTC
+	}
+	return time.FixedZone("", off)
 }

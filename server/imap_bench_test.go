@@ -1,0 +1,188 @@
+package server_test
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/storaged/storaged/config"
+	"github.com/storaged/storaged/server"
+)
+
+// benchServers caches one server per mailbox size for the whole run: the
+// setup (generate, index) is what it is, and is reported once.
+var (
+	benchMu      sync.Mutex
+	benchServers = map[int]*server.Server{}
+)
+
+// benchInbox returns the IMAP address of a server whose user "ann" has n
+// messages from gen-mailbox.py in INBOX, indexed by the start-up repair.
+func benchInbox(b *testing.B, n int) string {
+	benchMu.Lock()
+	defer benchMu.Unlock()
+	if srv, ok := benchServers[n]; ok {
+		return srv.Addrs("imap")[0].String()
+	}
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		b.Skip("python3 needed to generate the mailbox")
+	}
+	dir, err := os.MkdirTemp("", "storaged-bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if out, err := exec.Command(py, "../testdata/gen-mailbox.py", "--count", strconv.Itoa(n), "--seed", "1",
+		"--format", "maildir", "--out", filepath.Join(dir, "mail", "ann"), "--quiet").CombinedOutput(); err != nil {
+		b.Fatalf("gen-mailbox: %v\n%s", err, out)
+	}
+	os.Setenv("STORAGED_DATA", dir)
+	cfg, err := config.Load("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.LMTP.Listen = []string{"127.0.0.1:0"}
+	cfg.IMAP.Listen = []string{"127.0.0.1:0"}
+	srv, err := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv.Users.SetHashParams(cheapHash)
+	srv.Users.Add("ann", "secret-ann", nil)
+	start := time.Now()
+	if err := srv.Start(); err != nil {
+		b.Fatal(err)
+	}
+	<-srv.Repaired()
+	fmt.Fprintf(os.Stderr, "bench setup: indexed %d messages (rebuild from files) in %v\n", n, time.Since(start).Round(time.Millisecond))
+	benchServers[n] = srv
+	return srv.Addrs("imap")[0].String()
+}
+
+// leanIMAP is a raw-socket client that only counts: it times the server,
+// not a client library.
+type leanIMAP struct {
+	conn net.Conn
+	r    *bufio.Reader
+	n    int
+}
+
+func dialLean(b *testing.B, addr string) *leanIMAP {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	c := &leanIMAP{conn: conn, r: bufio.NewReaderSize(conn, 256<<10)}
+	if _, err := c.r.ReadString('\n'); err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+// do sends a command and reads to its tagged reply, skipping literals;
+// it returns the octets received.
+func (c *leanIMAP) do(b *testing.B, cmd string) int64 {
+	c.n++
+	tag := "b" + strconv.Itoa(c.n)
+	fmt.Fprintf(c.conn, "%s %s\r\n", tag, cmd)
+	var total int64
+	for {
+		line, err := c.r.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			total += int64(len(line))
+			continue
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += int64(len(line))
+		if len(line) > 3 && line[len(line)-3] == '}' {
+			i := strings.LastIndexByte(string(line), '{')
+			sz, _ := strconv.ParseInt(strings.TrimSuffix(string(line[i+1:len(line)-3]), "+"), 10, 64)
+			m, err := io.CopyN(io.Discard, c.r, sz)
+			if err != nil {
+				b.Fatal(err)
+			}
+			total += m
+			continue
+		}
+		if strings.HasPrefix(string(line), tag+" ") {
+			if !strings.HasPrefix(string(line), tag+" OK") {
+				b.Fatalf("%s: %s", cmd, line)
+			}
+			return total
+		}
+	}
+}
+
+func benchSelectFetch(b *testing.B, n int) {
+	addr := benchInbox(b, n)
+	c := dialLean(b, addr)
+	defer c.conn.Close()
+	c.do(b, "LOGIN ann secret-ann")
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c.do(b, "SELECT INBOX")
+		c.do(b, "UID FETCH 1:* (FLAGS RFC822.SIZE ENVELOPE)")
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/select+fetch")
+}
+
+// BenchmarkIMAPSelectFetch10k: SELECT plus UID FETCH 1:* (FLAGS
+// RFC822.SIZE ENVELOPE) on a 10,000-message INBOX.
+func BenchmarkIMAPSelectFetch10k(b *testing.B) { benchSelectFetch(b, 10000) }
+
+// BenchmarkIMAPSelectFetch100k: the same on 100,000 messages (set
+// STORAGED_BENCH_LARGE=1; the setup generates and indexes ~1 GB).
+func BenchmarkIMAPSelectFetch100k(b *testing.B) {
+	if os.Getenv("STORAGED_BENCH_LARGE") == "" {
+		b.Skip("set STORAGED_BENCH_LARGE=1 for the 100,000-message mailbox")
+	}
+	benchSelectFetch(b, 100000)
+}
+
+// BenchmarkIMAPFetchBodies: every body of the 10,000-message INBOX.
+func BenchmarkIMAPFetchBodies(b *testing.B) {
+	addr := benchInbox(b, 10000)
+	c := dialLean(b, addr)
+	defer c.conn.Close()
+	c.do(b, "LOGIN ann secret-ann")
+	c.do(b, "EXAMINE INBOX")
+	b.ResetTimer()
+	var bytes int64
+	for i := 0; i < b.N; i++ {
+		bytes = c.do(b, "UID FETCH 1:* BODY.PEEK[]")
+	}
+	b.StopTimer()
+	b.SetBytes(bytes)
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/all-bodies")
+}
+
+// BenchmarkIMAPLogin: connect, LOGIN (the password verified once before,
+// so the auth cache answers), LOGOUT.
+func BenchmarkIMAPLogin(b *testing.B) {
+	addr := benchInbox(b, 10000)
+	c := dialLean(b, addr)
+	c.do(b, "LOGIN ann secret-ann")
+	c.conn.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c := dialLean(b, addr)
+		c.do(b, "LOGIN ann secret-ann")
+		fmt.Fprintf(c.conn, "z LOGOUT\r\n")
+		c.conn.Close()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/login")
+}
