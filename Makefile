@@ -9,7 +9,7 @@ PKGS    := ./...
 TESTFLAGS ?= -race -count=1 -timeout 20m
 BENCHTIME ?= 3s
 
-.PHONY: build run test bench lint fuzz clean
+.PHONY: build run test test-deps bench bench-large lint fuzz clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/storaged
@@ -17,16 +17,31 @@ build:
 run: build
 	./$(BIN) serve
 
-test: lint
+test: lint test-deps
 	$(GO) test $(TESTFLAGS) $(PKGS)
 
+# Interop tools the tests drive when present (mbsync from isync). Best
+# effort: without apt-get or network the tests that need them skip and
+# say so.
+test-deps:
+	@command -v mbsync >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
+	  { timeout 300 apt-get install -y -qq isync >/dev/null 2>&1 || \
+	    { timeout 300 apt-get update -qq >/dev/null 2>&1 && timeout 300 apt-get install -y -qq isync >/dev/null 2>&1; }; }; } || \
+	  echo "note: isync (mbsync) could not be installed; TestMbsync will skip"
+
+
 lint:
-	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	@out=$$(gofmt -l .); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./lmtp/ ./index/ ./message/ ./auth/
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./server/ ./message/ ./auth/
+	$(GO) test -run '^$$' -bench IdleConnections -benchtime 1x ./cmd/storaged/
+
+# The 100,000-message mailbox: generates and indexes about 1 GB first.
+bench-large:
+	STORAGED_BENCH_LARGE=1 $(GO) test -run '^$$' -bench 'SelectFetch100k' -benchtime 5x -timeout 30m ./server/
 
 # A short run of every fuzz target (go test -fuzz takes one target at a time).
 FUZZTIME ?= 30s

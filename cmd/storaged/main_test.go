@@ -27,8 +27,7 @@ var (
 )
 
 // binary builds storaged once for the tests that run it as a process.
-func binary(t *testing.T) string {
-	t.Helper()
+func binary(t testing.TB) string {
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "storaged-bin")
 		if err != nil {
@@ -42,6 +41,9 @@ func binary(t *testing.T) string {
 		}
 	})
 	if buildErr != nil {
+		if t == nil {
+			panic(buildErr)
+		}
 		t.Fatal(buildErr)
 	}
 	return binPath
@@ -49,7 +51,7 @@ func binary(t *testing.T) string {
 
 // env is a data directory with a config that listens on a unix socket only.
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	cfg  string
 	sock string
@@ -81,6 +83,11 @@ type proc struct {
 
 // start runs serve and returns once its start-up repair has finished,
 // which it reads from the log, not from a clock.
+func (e *env) startB(b *testing.B) *proc {
+	e.t = b
+	return e.start()
+}
+
 func (e *env) start() *proc {
 	e.t.Helper()
 	cmd := exec.Command(binary(e.t), "-config", e.cfg, "serve")
@@ -133,9 +140,8 @@ func (p *proc) kill9() {
 }
 
 func (p *proc) term(t *testing.T) {
-	t.Helper()
 	p.cmd.Process.Signal(syscall.SIGTERM)
-	if err := <-p.done; err != nil {
+	if err := <-p.done; err != nil && t != nil {
 		t.Fatalf("server exit after SIGTERM: %v", err)
 	}
 }
