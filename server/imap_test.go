@@ -489,3 +489,46 @@ func TestIMAPIdleAndTwoSessions(t *testing.T) {
 		t.Fatalf("after EXPUNGE, seq 2 is %+v", msgs)
 	}
 }
+
+// A file another program drops into the Maildir shows up on NOOP; a
+// mailbox renamed by one session stays readable in another that has it
+// selected.
+func TestIMAPExternalAndRename(t *testing.T) {
+	ts := startServer(t, t.TempDir(), nil, "ann")
+	c := ts.login(t, "ann", nil)
+	c.Create("Box", nil).Wait()
+	appendMsg(t, c, "Box", []byte("Subject: in box\r\n\r\nkeep me\r\n"), nil)
+	if _, err := c.Select("Box", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(ts.dir, "mail", "ann", ".Box", "new")
+	if err := os.WriteFile(filepath.Join(dir, "1700000000.M1P1.elsewhere"), []byte("Subject: dropped\n\nfrom procmail\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Mailbox().NumMessages != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("dropped file not seen: %d messages", c.Mailbox().NumMessages)
+		}
+		// Poll syncs with the files at most once a second.
+		time.Sleep(200 * time.Millisecond)
+		if err := c.Noop().Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := ts.login(t, "ann", nil)
+	if err := other.Rename("Box", "Renamed/Box", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := c.Fetch(imap.SeqSetNum(1, 2), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{{Peek: true}}}).Collect()
+	if err != nil || len(msgs) != 2 {
+		t.Fatalf("FETCH after rename elsewhere: %v %v", msgs, err)
+	}
+	if !bytes.Contains(msgs[0].FindBodySection(&imap.FetchItemBodySection{Peek: true}), []byte("keep me")) {
+		t.Fatal("body lost after rename")
+	}
+	st, err := other.Status("Renamed/Box", &imap.StatusOptions{NumMessages: true}).Wait()
+	if err != nil || *st.NumMessages != 2 {
+		t.Fatalf("renamed mailbox: %+v %v", st, err)
+	}
+}

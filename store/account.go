@@ -51,13 +51,23 @@ func (a *Account) close() error { return a.idx.Close() }
 type Mailbox struct {
 	acct *Account
 	id   uint64
-	f    folder.Folder
+
+	// fmu guards f, which a RENAME of this mailbox or a parent replaces
+	// while sessions keep using the handle.
+	fmu sync.RWMutex
+	f   folder.Folder
 
 	// wmu serialises sync, flag changes and expunges (see package doc).
 	wmu sync.Mutex
 
 	pmu     sync.Mutex
 	pending map[string]int
+}
+
+func (m *Mailbox) folder() folder.Folder {
+	m.fmu.RLock()
+	defer m.fmu.RUnlock()
+	return m.f
 }
 
 // ID is the mailbox's index id, stable across renames.
@@ -141,7 +151,7 @@ func (m *Mailbox) Append(ctx context.Context, msg []byte, opt AppendOptions) (Ap
 			m.unpend(key)
 		}
 	}()
-	e, err := m.f.Append(ctx, folder.NewMessage{
+	e, err := m.folder().Append(ctx, folder.NewMessage{
 		Canonical: msg, Flags: opt.Flags, Date: date, Sender: opt.Sender,
 		Reserve: func(k string) { key = k; m.pend(k) },
 	})
@@ -193,7 +203,7 @@ func (m *Mailbox) isPending(key string) bool {
 
 // Open returns a message's bytes in canonical form.
 func (m *Mailbox) Open(msg index.Message) (io.ReadCloser, error) {
-	return m.f.Open(folder.Entry{Key: msg.Key, Name: msg.Name})
+	return m.folder().Open(folder.Entry{Key: msg.Key, Name: msg.Name})
 }
 
 // encodeInfo is the cache form of a parsed message kept in the index.

@@ -78,7 +78,7 @@ func (m *Mailbox) StoreFlags(ctx context.Context, uids []uint32, op FlagOp, f fo
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		e, err := m.f.SetFlags(folder.Entry{Key: c.key, Name: c.name}, c.flags)
+		e, err := m.folder().SetFlags(folder.Entry{Key: c.key, Name: c.name}, c.flags)
 		if errors.Is(err, folder.ErrGone) {
 			// Removed behind our back: the next sync expunges it. The
 			// index still takes the flags so the client sees its STORE.
@@ -89,7 +89,7 @@ func (m *Mailbox) StoreFlags(ctx context.Context, uids []uint32, op FlagOp, f fo
 		}
 		changes[i].name = e.Name
 	}
-	if err := m.f.Flush(); err != nil {
+	if err := m.folder().Flush(); err != nil {
 		return nil, err
 	}
 	var out []index.Message
@@ -137,7 +137,7 @@ func (m *Mailbox) Expunge(ctx context.Context, uids []uint32, origin *Sub) ([]ui
 	if err != nil || len(entries) == 0 {
 		return nil, err
 	}
-	if err := m.f.Remove(entries); err != nil {
+	if err := m.folder().Remove(entries); err != nil {
 		return nil, err
 	}
 	var gone []uint32

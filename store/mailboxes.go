@@ -125,9 +125,26 @@ func (a *Account) RenameMailbox(ctx context.Context, oldName, newName string) er
 	if err != nil {
 		return err
 	}
-	// Handles cache folder objects whose directories moved: drop them;
-	// the next Mailbox call opens afresh.
-	a.mailboxes = make(map[uint64]*Mailbox)
+	// Open handles keep working: their folder object follows the move.
+	// Handles stay the same objects, so their pending sets and write
+	// locks stay the only ones for their mailboxes.
+	for _, mb := range mbs {
+		h, ok := a.mailboxes[mb.ID]
+		if !ok {
+			continue
+		}
+		for _, m := range moves {
+			if m[0] == mb.Name {
+				f, err := a.files.Folder(m[1])
+				if err != nil {
+					return err
+				}
+				h.fmu.Lock()
+				h.f = f
+				h.fmu.Unlock()
+			}
+		}
+	}
 	if parent, ok := folder.Parent(newName); ok && !a.files.Exists(parent) {
 		a.mu.Unlock()
 		err := a.CreateMailbox(parent, "")

@@ -64,7 +64,7 @@ func (m *Mailbox) syncLocked(ctx context.Context) error {
 	if err := a.idx.View(func(tx *index.Tx) (err error) { info, err = tx.MailboxByID(m.id); return err }); err != nil {
 		return err
 	}
-	tok, err := m.f.Token()
+	tok, err := m.folder().Token()
 	if err != nil {
 		return err
 	}
@@ -91,7 +91,7 @@ func (m *Mailbox) syncOnce(ctx context.Context, final bool) (bool, error) {
 	if err := a.idx.View(func(tx *index.Tx) (err error) { before, err = tx.MailboxByID(m.id); return err }); err != nil {
 		return false, err
 	}
-	entries, tok, err := m.f.Scan(ctx)
+	entries, tok, err := m.folder().Scan(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -131,7 +131,7 @@ func (m *Mailbox) syncOnce(ctx context.Context, final bool) (bool, error) {
 	if len(missing) > 0 {
 		// A rename by another program during our readdir can hide a file
 		// from both reads; only trust absences from an unchanging folder.
-		after, err := m.f.Token()
+		after, err := m.folder().Token()
 		if err != nil {
 			return false, err
 		}
@@ -142,7 +142,7 @@ func (m *Mailbox) syncOnce(ctx context.Context, final bool) (bool, error) {
 			missing, tok = nil, nil
 		}
 	}
-	if !m.f.Settled(tok) {
+	if !m.folder().Settled(tok) {
 		tok = nil
 	}
 	adds, err := m.prepareAdds(ctx, added)
@@ -220,14 +220,14 @@ func (m *Mailbox) prepareAdds(ctx context.Context, added []folder.Entry) ([]inde
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		st, err := m.f.Stat(e)
+		st, err := m.folder().Stat(e)
 		if errors.Is(err, folder.ErrGone) {
 			continue
 		}
 		if err != nil {
 			return nil, err
 		}
-		r, err := m.f.Open(st)
+		r, err := m.folder().Open(st)
 		if errors.Is(err, folder.ErrGone) {
 			continue
 		}
