@@ -233,9 +233,9 @@ func (s *Server) FirstStart(out io.Writer, password string) error {
   First start: created the user "demo" with password %s
   (shown once; change it with: storaged user passwd demo).
   Deliver a message:  swaks --server 127.0.0.1:2424 --protocol LMTP --to demo@localhost
-  It lands in %s
+  It lands in %s; read it over IMAP at %s (user demo).
 
-`, password, filepath.Join(cfg.Mail.Dir, "demo"))
+`, password, filepath.Join(cfg.Mail.Dir, "demo"), strings.Join(cfg.IMAP.Listen, ", "))
 	return nil
 }
 
