@@ -25,32 +25,6 @@ func (h Header) Get(name string) (string, bool) {
 	return "", false
 }
 
-// splitHeader finds the end of the header block that starts at b[0]: the
-// offset of the body (after the empty line) and the header bytes. A block
-// with no empty line runs to the end (RFC 5322 allows an absent body).
-func splitHeader(b []byte) (hdr []byte, bodyOff int) {
-	if bytes.HasPrefix(b, []byte("\r\n")) {
-		return nil, 2
-	}
-	if bytes.HasPrefix(b, []byte("\n")) {
-		return nil, 1
-	}
-	for i := 0; ; {
-		j := bytes.IndexByte(b[i:], '\n')
-		if j < 0 {
-			return b, len(b)
-		}
-		next := i + j + 1
-		if next < len(b) && b[next] == '\n' {
-			return b[:next], next + 1
-		}
-		if next+1 < len(b) && b[next] == '\r' && b[next+1] == '\n' {
-			return b[:next], next + 2
-		}
-		i = next
-	}
-}
-
 // parseHeader splits a header block into fields. A line that is neither a
 // field nor a continuation (no colon) is skipped, not taken as the end of
 // the header: mail from broken clients keeps its real fields.
@@ -113,5 +87,6 @@ func unfold(v []byte) string {
 }
 
 // ParseHeaderBlock parses a header block (the bytes before the empty
-// line) into its fields.
+// line) into all its fields, for readers that need more than the parse
+// keeps (SEARCH HEADER, Sieve). It follows the same line rules as Parse.
 func ParseHeaderBlock(b []byte) Header { return parseHeader(b) }

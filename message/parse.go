@@ -1,128 +1,191 @@
 package message
 
+// How the parser reads a message (the rules a change must keep):
+//   - One pass, a line at a time, with an explicit stack of the parts that
+//     are open (root … innermost); no recursion, so depth costs no stack.
+//   - A line starting with "--" is tested against the boundaries of the
+//     open multiparts, innermost first (RFC 2046 §5.1.2: an inner
+//     boundary must not be taken for an outer one). A delimiter line is
+//     "--" boundary, then optionally "--", then only SP/HT (RFC 2046
+//     §5.1.1); "--abc" is never a delimiter of boundary "ab".
+//   - The line break before a delimiter belongs to the delimiter, so a
+//     part ends before it; the empty line ending a header belongs to the
+//     header and is never given away.
+//   - A delimiter of an outer multipart ends every part inside it, even
+//     one still in its header; the end of input ends every open part (a
+//     missing close delimiter is no error).
+//   - Only header fields the ENVELOPE and BODYSTRUCTURE need are kept,
+//     the first of each name, each cut at MaxFieldSize: memory is one
+//     line plus those fields, whatever the input.
+
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
-	"net/url"
-	"sort"
-	"strconv"
 	"strings"
-	"time"
+	"sync"
 )
 
-// MaxDepth bounds MIME nesting. Deeper parts are kept as opaque leaves:
-// enough for any real message, and it bounds recursion on hostile ones.
-const MaxDepth = 64
+// Header fields the parser keeps; the envelope ones only for the root and
+// for embedded messages.
+const (
+	hContentType = iota
+	hEncoding
+	hID
+	hDescription
+	hMD5
+	hDisposition
+	hLanguage
+	hLocation
+	hDate // envelope fields from here on
+	hSubject
+	hFrom
+	hSender
+	hReplyTo
+	hTo
+	hCc
+	hBcc
+	hInReplyTo
+	hMessageID
+	numFields
+)
 
-// Envelope is the IMAP ENVELOPE (RFC 9051 §7.5.2): raw header values, ""
-// for an absent field, addresses parsed. Sender and ReplyTo default to
-// From, as the RFC tells servers to fill them.
-type Envelope struct {
-	Date, Subject string
-	// Time is Date parsed (ParseDate), zero when it cannot be: parsed
-	// once here rather than on every FETCH.
-	Time                               time.Time
-	From, Sender, ReplyTo, To, Cc, Bcc []Address
-	InReplyTo, MessageID               string
-}
-
-// Param is one MIME parameter.
-type Param struct{ Name, Value string }
-
-// Part is one node of the MIME tree, with what IMAP BODYSTRUCTURE reports
-// and where its bytes are.
-type Part struct {
-	Type, Subtype     string // as written; defaults text/plain (RFC 2045 §5.2)
-	Params            []Param
-	ID, Description   string
-	Encoding          string // default 7BIT
-	MD5               string
-	Disposition       string
-	DispositionParams []Param
-	Language          []string
-	Location          string
-	Size              int64 // octets of the body
-	Lines             int64 // text/* and message/rfc822
-	Children          []*Part
-	Envelope          *Envelope // message/rfc822
-	Message           *Part     // message/rfc822: the embedded message's body
-	// Offsets in the whole message: the part's MIME header, its body, and
-	// the end of its body.
-	HeaderOffset, BodyOffset, EndOffset int64
-}
-
-// IsMultipart reports whether p has children.
-func (p *Part) IsMultipart() bool { return strings.EqualFold(p.Type, "multipart") }
-
-// Param returns a parameter's value.
-func (p *Part) Param(name string) string {
-	for _, x := range p.Params {
-		if strings.EqualFold(x.Name, name) {
-			return x.Value
+func fieldID(name []byte, envelope bool) int {
+	if len(name) < 2 || len(name) > 25 {
+		return -1
+	}
+	var buf [25]byte
+	for i, c := range name {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
 		}
+		buf[i] = c
 	}
-	return ""
-}
-
-// Info is everything the index caches about a message.
-type Info struct {
-	Envelope   Envelope
-	Body       *Part
-	Size       int64
-	HeaderSize int64
-	Date       time.Time // the Date field, zero when absent or unreadable
-}
-
-// Parse reads a canonical message and parses it.
-func Parse(r io.Reader) (*Info, error) {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return nil, fmt.Errorf("message: read: %w", err)
+	id := -1
+	switch string(buf[:len(name)]) {
+	case "content-type":
+		id = hContentType
+	case "content-transfer-encoding":
+		id = hEncoding
+	case "content-id":
+		id = hID
+	case "content-description":
+		id = hDescription
+	case "content-md5":
+		id = hMD5
+	case "content-disposition":
+		id = hDisposition
+	case "content-language":
+		id = hLanguage
+	case "content-location":
+		id = hLocation
+	case "date":
+		id = hDate
+	case "subject":
+		id = hSubject
+	case "from":
+		id = hFrom
+	case "sender":
+		id = hSender
+	case "reply-to":
+		id = hReplyTo
+	case "to":
+		id = hTo
+	case "cc":
+		id = hCc
+	case "bcc":
+		id = hBcc
+	case "in-reply-to":
+		id = hInReplyTo
+	case "message-id":
+		id = hMessageID
 	}
-	return ParseBytes(b)
+	if id >= hDate && !envelope {
+		return -1
+	}
+	return id
 }
 
-// ParseBytes parses a message in canonical form. It does not fail on
-// content; the error is for future streaming sources.
-func ParseBytes(b []byte) (*Info, error) {
-	p := &parser{buf: b}
-	hdr, bodyOff := splitHeader(b)
-	h := parseHeader(hdr)
-	info := &Info{Size: int64(len(b)), HeaderSize: int64(bodyOff)}
-	info.Envelope = envelope(h)
-	info.Date = info.Envelope.Time
-	info.Body = p.part(0, len(b), h, bodyOff, 0, false)
-	return info, nil
+// header collects the kept fields of the header block being read.
+type header struct {
+	vals     [numFields][]byte
+	seen     [numFields]bool
+	cur      int // field a continuation line extends, or -1
+	total    int
+	envelope bool
 }
 
-type parser struct {
-	buf   []byte
-	parts int
+func (h *header) reset(envelope bool) {
+	for i := range h.vals {
+		h.vals[i] = h.vals[i][:0]
+	}
+	h.seen = [numFields]bool{}
+	h.cur, h.total, h.envelope = -1, 0, envelope
 }
 
-// maxParts bounds the parts of one message; past it, multiparts become
-// opaque. 10,000 real parts still fit.
-const maxParts = 20000
-
-func envelope(h Header) Envelope {
-	get := func(n string) string { v, _ := h.Get(n); return v }
-	addrs := func(n string) []Address {
-		v, ok := h.Get(n)
-		if !ok {
-			return nil
+// line takes one header line (without its line break). Unfolding (RFC
+// 5322 §2.2.3) is just joining a field's lines without their breaks. A
+// line that is neither a field nor a continuation is skipped rather than
+// taken for the end of the header, so mail from broken clients keeps its
+// real fields; only an empty line ends a header.
+func (h *header) line(text []byte) {
+	if len(text) > 0 && (text[0] == ' ' || text[0] == '\t') {
+		if h.cur >= 0 {
+			h.keep(text)
 		}
-		return ParseAddressList(v)
+		return
 	}
+	h.cur = -1
+	i := bytes.IndexByte(text, ':')
+	if i < 0 {
+		return
+	}
+	id := fieldID(bytes.TrimRight(text[:i], " \t"), h.envelope)
+	if id < 0 || h.seen[id] {
+		return // the first field of a name wins (Content-Type given thrice)
+	}
+	h.seen[id], h.cur = true, id
+	h.keep(bytes.TrimLeft(text[i+1:], " \t"))
+}
+
+func (h *header) keep(b []byte) {
+	room := min(MaxFieldSize-len(h.vals[h.cur]), MaxHeaderSize-h.total)
+	if room <= 0 {
+		return
+	}
+	b = b[:min(len(b), room)]
+	h.vals[h.cur] = append(h.vals[h.cur], b...)
+	h.total += len(b)
+}
+
+func (h *header) get(id int) (string, bool) {
+	return string(bytes.Trim(h.vals[id], " \t")), h.seen[id]
+}
+
+func (h *header) str(id int) string {
+	s, _ := h.get(id)
+	return s
+}
+
+func (h *header) addrs(id int) []Address {
+	if !h.seen[id] {
+		return nil
+	}
+	return ParseAddressList(h.str(id))
+}
+
+func (h *header) envelopeOf() Envelope {
 	e := Envelope{
-		Date: get("Date"), Subject: get("Subject"),
-		From: addrs("From"), Sender: addrs("Sender"), ReplyTo: addrs("Reply-To"),
-		To: addrs("To"), Cc: addrs("Cc"), Bcc: addrs("Bcc"),
-		InReplyTo: get("In-Reply-To"), MessageID: get("Message-ID"),
+		Date: h.str(hDate), Subject: h.str(hSubject),
+		From: h.addrs(hFrom), Sender: h.addrs(hSender), ReplyTo: h.addrs(hReplyTo),
+		To: h.addrs(hTo), Cc: h.addrs(hCc), Bcc: h.addrs(hBcc),
+		InReplyTo: h.str(hInReplyTo), MessageID: h.str(hMessageID),
 	}
 	if t, ok := ParseDate(e.Date); ok {
-		e.Time = normTime(t.Unix(), t)
+		e.Time = t
 	}
+	// RFC 9051 §7.5.2: the server fills Sender and Reply-To from From.
 	if len(e.Sender) == 0 {
 		e.Sender = e.From
 	}
@@ -132,320 +195,300 @@ func envelope(h Header) Envelope {
 	return e
 }
 
-// part parses the part whose header starts at start and which ends at
-// end; h and bodyOff are its parsed header and body offset (absolute).
-func (p *parser) part(start, end int, h Header, bodyOff int, depth int, digest bool) *Part {
-	p.parts++
-	pt := &Part{HeaderOffset: int64(start), BodyOffset: int64(min(bodyOff, end)), EndOffset: int64(end), Encoding: "7BIT"}
-	if bodyOff > end {
-		bodyOff = end
-	}
-	body := p.buf[bodyOff:end]
-	pt.Size = int64(len(body))
-	ct, hasCT := h.Get("Content-Type")
-	typ, sub, params := parseContentType(ct)
-	switch {
-	case !hasCT || typ == "":
-		if digest {
-			typ, sub = "message", "rfc822"
-		} else {
-			typ, sub = "text", "plain"
-		}
-		if !hasCT || typ == "text" {
-			params = []Param{{"charset", "us-ascii"}}
-		}
-	case sub == "":
-		// "Content-Type: text" has no subtype: RFC 2045 §5.2 says to
-		// take it as text/plain.
-		typ, sub, params = "text", "plain", []Param{{"charset", "us-ascii"}}
-	}
-	pt.Type, pt.Subtype, pt.Params = typ, sub, params
-	if v, ok := h.Get("Content-Transfer-Encoding"); ok && v != "" {
-		pt.Encoding = strings.ToUpper(strings.Fields(stripComments(v) + " x")[0])
-		if pt.Encoding == "X" {
-			pt.Encoding = "7BIT"
-		}
-	}
-	pt.ID, _ = h.Get("Content-ID")
-	pt.Description, _ = h.Get("Content-Description")
-	pt.MD5, _ = h.Get("Content-MD5")
-	pt.Location, _ = h.Get("Content-Location")
-	if v, ok := h.Get("Content-Disposition"); ok {
-		d, rest, _ := strings.Cut(v, ";")
-		pt.Disposition = strings.TrimSpace(stripComments(d))
-		pt.DispositionParams = parseParams(rest)
-	}
-	if v, ok := h.Get("Content-Language"); ok {
-		for _, l := range strings.Split(stripComments(v), ",") {
-			if l = strings.TrimSpace(l); l != "" {
-				pt.Language = append(pt.Language, l)
-			}
-		}
-	}
-	lower := strings.ToLower(typ)
-	switch {
-	case lower == "multipart":
-		boundary := pt.Param("boundary")
-		if boundary == "" || depth >= MaxDepth || p.parts >= maxParts {
-			// No boundary (or too deep): nothing delimits the parts, so
-			// the body is one opaque text, as Dovecot reads it.
-			pt.Type, pt.Subtype, pt.Params = "text", "plain", []Param{{"charset", "us-ascii"}}
-			pt.Lines = countLines(body)
-			return pt
-		}
-		p.multipart(pt, bodyOff, end, boundary, depth, strings.EqualFold(sub, "digest"))
-	case lower == "message" && (strings.EqualFold(sub, "rfc822") || strings.EqualFold(sub, "global")):
-		pt.Lines = countLines(body)
-		if enc := strings.ToLower(pt.Encoding); (enc == "7bit" || enc == "8bit" || enc == "binary") && depth < MaxDepth {
-			ih, ibody := splitHeader(body)
-			inner := parseHeader(ih)
-			env := envelope(inner)
-			pt.Envelope = &env
-			pt.Message = p.part(bodyOff, end, inner, bodyOff+ibody, depth+1, false)
-		}
-	case lower == "text":
-		pt.Lines = countLines(body)
-		if pt.Param("charset") == "" {
-			// RFC 2045 §5.2 default, reported as Dovecot and Cyrus do.
-			pt.Params = append(pt.Params, Param{"charset", "us-ascii"})
-		}
-	}
-	return pt
+type frameKind uint8
+
+const (
+	leaf frameKind = iota
+	multipart
+	embedded // message/rfc822 or message/global with a parsed message
+)
+
+// frame is an open part.
+type frame struct {
+	p          *Part
+	depth      int
+	kind       frameKind
+	boundary   []byte // multipart, until its close delimiter
+	digest     bool   // multipart/digest: parts default to message/rfc822
+	inDigest   bool
+	envelope   bool // the header is a message's: keep the envelope fields
+	countLines bool
+	bodyLF     int64 // line feeds before the body
 }
 
-// multipart splits the body at boundary delimiter lines (RFC 2046
-// §5.1.1): "--" boundary, then optionally "--", then only white space to
-// the end of the line. The CRLF before a delimiter belongs to it.
-func (p *parser) multipart(pt *Part, bodyOff, end int, boundary string, depth int, digest bool) {
-	delim := []byte("--" + boundary)
-	var starts []int // offsets where a child's header begins
-	var ends []int   // offsets where a child's body ends
-	closed := false
-	pos := bodyOff
-	for pos < end && !closed {
-		// Find the next delimiter at a line start.
-		i := bytes.Index(p.buf[pos:end], delim)
-		if i < 0 {
+type parser struct {
+	lr       lineReader
+	hdr      header
+	stack    []*frame
+	info     *Info
+	parts    int
+	capped   bool // MaxParts reached: boundaries are no longer looked for
+	inHeader bool // the innermost part is in its header
+	lf       int64
+	// prevEOL is the line break of the last line the innermost part read,
+	// which a delimiter takes; 0 when it has read none or the last was
+	// the empty line ending its header.
+	prevEOL int
+}
+
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufSize) }}
+
+// Parse reads a message in canonical form (see NewCRLFReader) and returns
+// its structure. It holds one line and the kept header fields in memory,
+// never the message. The error is a read error; no content is an error.
+func Parse(r io.Reader) (*Info, error) {
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(r)
+	defer func() { br.Reset(nil); readers.Put(br) }()
+	p := &parser{lr: lineReader{br: br}}
+	info := p.run()
+	if p.lr.err != nil {
+		return nil, fmt.Errorf("message: read: %w", p.lr.err)
+	}
+	return info, nil
+}
+
+// ParseBytes is Parse over a message in memory. It never fails; the error
+// is there to match Parse.
+func ParseBytes(b []byte) (*Info, error) {
+	p := &parser{lr: lineReader{src: b}}
+	return p.run(), nil
+}
+
+func (ps *parser) run() *Info {
+	ps.info = &Info{}
+	ps.parts = 1
+	root := &frame{p: &Part{}, envelope: true}
+	ps.info.Body = root.p
+	ps.stack = append(ps.stack, root)
+	ps.inHeader = true
+	ps.hdr.reset(true)
+	for {
+		keep, dashOnly := 4+MaxBoundary, true
+		if ps.inHeader {
+			// Room for the field name, so a value can be kept whole.
+			keep, dashOnly = MaxFieldSize+256, false
+		}
+		if !ps.lr.next(keep, dashOnly) {
 			break
 		}
-		at := pos + i
-		lineStart := at == bodyOff || p.buf[at-1] == '\n'
-		after := at + len(delim)
-		if !lineStart {
-			pos = after
-			continue
-		}
-		isClose := after+1 < end && p.buf[after] == '-' && p.buf[after+1] == '-'
-		rest := after
-		if isClose {
-			rest += 2
-		}
-		for rest < end && (p.buf[rest] == ' ' || p.buf[rest] == '\t') {
-			rest++
-		}
-		lineEnd := rest
-		switch {
-		case rest >= end:
-		case p.buf[rest] == '\r' && rest+1 < end && p.buf[rest+1] == '\n':
-			lineEnd = rest + 2
-		case p.buf[rest] == '\n':
-			lineEnd = rest + 1
-		default:
-			pos = after // "--boundaryX": another boundary with our prefix
-			continue
-		}
-		if len(starts) > 0 {
-			e := at
-			if e > bodyOff && p.buf[e-1] == '\n' {
-				e--
-				if e > bodyOff && p.buf[e-1] == '\r' {
-					e--
-				}
-			}
-			ends = append(ends, max(e, starts[len(starts)-1]))
-		}
-		if isClose {
-			closed = true
-			break
-		}
-		starts = append(starts, lineEnd)
-		pos = lineEnd
-	}
-	if len(ends) < len(starts) {
-		// No close delimiter: the last part runs to the end.
-		ends = append(ends, end)
-	}
-	for i, s := range starts {
-		if p.parts >= maxParts {
-			break
-		}
-		e := ends[i]
-		hb, bo := splitHeader(p.buf[s:e])
-		child := p.part(s, e, parseHeader(hb), s+bo, depth+1, digest)
-		pt.Children = append(pt.Children, child)
-	}
-	if len(pt.Children) == 0 {
-		// IMAP needs at least one part in a multipart: an empty text one
-		// stands for a boundary that never came.
-		pt.Children = []*Part{{Type: "text", Subtype: "plain", Params: []Param{{"charset", "us-ascii"}}, Encoding: "7BIT",
-			HeaderOffset: int64(end), BodyOffset: int64(end), EndOffset: int64(end)}}
-	}
-}
-
-func countLines(b []byte) int64 {
-	n := int64(bytes.Count(b, []byte("\n")))
-	if len(b) > 0 && b[len(b)-1] != '\n' {
-		n++
-	}
-	return n
-}
-
-// parseContentType splits "type/subtype; params". Malformed values give
-// an empty type, which the caller treats as absent.
-func parseContentType(v string) (typ, sub string, params []Param) {
-	t, rest, _ := strings.Cut(v, ";")
-	t = strings.TrimSpace(stripComments(t))
-	typ, sub, _ = strings.Cut(t, "/")
-	typ, sub = strings.TrimSpace(typ), strings.TrimSpace(sub)
-	if !isToken(typ) || (sub != "" && !isToken(sub)) {
-		return "", "", nil
-	}
-	return typ, sub, parseParams(rest)
-}
-
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?=`, c) >= 0 {
-			return false
-		}
-	}
-	return true
-}
-
-// parseParams reads "; a=b; c="d"" with RFC 2231 continuations and
-// charsets folded into one value per name where they are well-formed.
-func parseParams(s string) []Param {
-	var raw []Param
-	for len(s) > 0 {
-		s = strings.TrimLeft(s, " \t;")
-		if s == "" {
-			break
-		}
-		eq := strings.IndexByte(s, '=')
-		semi := strings.IndexByte(s, ';')
-		if eq < 0 || (semi >= 0 && semi < eq) {
-			if semi < 0 {
-				break
-			}
-			s = s[semi+1:]
-			continue
-		}
-		name := strings.ToLower(strings.TrimSpace(stripComments(s[:eq])))
-		s = strings.TrimLeft(s[eq+1:], " \t")
-		var val string
-		if strings.HasPrefix(s, `"`) {
-			var b strings.Builder
-			i := 1
-			for ; i < len(s) && s[i] != '"'; i++ {
-				if s[i] == '\\' && i+1 < len(s) {
-					i++
-				}
-				b.WriteByte(s[i])
-			}
-			val, s = b.String(), s[min(i+1, len(s)):]
-		} else {
-			j := strings.IndexByte(s, ';')
-			if j < 0 {
-				j = len(s)
-			}
-			val, s = strings.TrimSpace(stripComments(s[:j])), s[j:]
-		}
-		if name != "" {
-			raw = append(raw, Param{name, val})
-		}
-	}
-	return fold2231(raw)
-}
-
-// fold2231 joins name*0, name*1*, … and decodes name*=charset'lang'value
-// (RFC 2231) into plain name=value when the charset is UTF-8 or ASCII;
-// other charsets keep the encoded form under "name*". Broken sequences
-// (a missing piece, a huge index) keep what arrived, in order.
-func fold2231(in []Param) []Param {
-	type piece struct {
-		n   int
-		ext bool
-		v   string
-	}
-	pieces := map[string][]piece{}
-	var order []string
-	var out []Param
-	for _, p := range in {
-		base, idx, ok := strings.Cut(p.Name, "*")
-		if !ok {
-			if _, seen := pieces[base]; !seen {
-				out = append(out, p)
-			}
-			continue
-		}
-		ext := strings.HasSuffix(idx, "*") || idx == ""
-		idx = strings.TrimSuffix(idx, "*")
-		n := 0
-		if idx != "" {
-			v, err := strconv.Atoi(idx)
-			if err != nil || v < 0 || v > 999 {
+		ln := &ps.lr.ln
+		if !ps.capped && len(ln.text) >= 2 && ln.text[0] == '-' && ln.text[1] == '-' {
+			if k, closing := ps.findDelimiter(ln); k >= 0 {
+				ps.delimiter(k, closing, ln)
 				continue
 			}
-			n = v
 		}
-		if _, seen := pieces[base]; !seen {
-			order = append(order, base)
+		if ln.eol > 0 {
+			ps.lf++
 		}
-		pieces[base] = append(pieces[base], piece{n, ext, p.Value})
-	}
-	for _, base := range order {
-		ps := pieces[base]
-		sort.SliceStable(ps, func(i, j int) bool { return ps[i].n < ps[j].n })
-		var b strings.Builder
-		charset := ""
-		for i, pc := range ps {
-			v := pc.v
-			if pc.ext {
-				if i == 0 {
-					parts := strings.SplitN(v, "'", 3)
-					if len(parts) == 3 {
-						charset, v = strings.ToLower(parts[0]), parts[2]
-					}
-				}
-				if dec, err := url.PathUnescape(v); err == nil {
-					v = dec
-				}
+		if ps.inHeader {
+			if ln.eol > 0 && len(ln.text) == 0 && !ln.long {
+				ps.endHeader(ln.start + ln.n)
+				ps.prevEOL = 0
+				continue
 			}
-			b.WriteString(v)
+			ps.hdr.line(ln.text)
 		}
-		name := base
-		if charset != "" && charset != "utf-8" && charset != "us-ascii" {
-			name = base + "*"
-		}
-		out = append(out, Param{name, b.String()})
+		ps.prevEOL = ln.eol
 	}
-	return out
+	ps.closeTo(-1, ps.lr.off, false)
+	ps.info.Size = ps.lr.off
+	ps.info.Lines = ps.lf
+	ps.info.HeaderSize = ps.info.Body.BodyOffset
+	ps.info.Date = ps.info.Envelope.Time
+	return ps.info
 }
 
-// normTime gives a time the form the cache decodes to, so that a parsed
-// and a decoded envelope compare equal.
-func normTime(sec int64, zoneOf time.Time) time.Time {
-	_, off := zoneOf.Zone()
-	return time.Unix(sec, 0).In(fixedZone(off))
+// findDelimiter returns the index in the stack of the multipart whose
+// delimiter ln is, innermost first, or -1.
+func (ps *parser) findDelimiter(ln *line) (int, bool) {
+	for i := len(ps.stack) - 1; i >= 0; i-- {
+		f := ps.stack[i]
+		if f.boundary == nil {
+			continue
+		}
+		b := f.boundary
+		t := ln.text
+		if len(t) < 2+len(b) || !bytes.Equal(t[2:2+len(b)], b) {
+			continue
+		}
+		rest := t[2+len(b):]
+		closing := len(rest) >= 2 && rest[0] == '-' && rest[1] == '-'
+		if closing {
+			rest = rest[2:]
+		}
+		if isWSP(rest) && (!ln.long || ln.wsTail) {
+			return i, closing
+		}
+	}
+	return -1, false
 }
 
-func fixedZone(off int) *time.Location {
-	if off == 0 {
-		return time.UTC
+// delimiter handles a delimiter line of the multipart at stack[k].
+func (ps *parser) delimiter(k int, closing bool, ln *line) {
+	ps.closeTo(k, ln.start-int64(ps.prevEOL), ps.prevEOL > 0)
+	if ln.eol > 0 {
+		ps.lf++
 	}
-	return time.FixedZone("", off)
+	f := ps.stack[k]
+	if closing {
+		// The epilogue is the multipart's own; its boundary is done.
+		f.boundary = nil
+		ps.prevEOL = ln.eol
+		return
+	}
+	ps.open(f, ln.start+ln.n)
+}
+
+// open starts a part inside parent (a multipart or an embedded message)
+// whose header begins at off.
+func (ps *parser) open(parent *frame, off int64) {
+	ps.parts++
+	if ps.parts >= MaxParts {
+		ps.capped = true
+	}
+	f := &frame{p: &Part{HeaderOffset: off}, depth: parent.depth + 1}
+	if parent.kind == multipart {
+		f.inDigest = parent.digest
+		parent.p.Children = append(parent.p.Children, f.p)
+	} else {
+		f.envelope = true
+		parent.p.Message = f.p
+	}
+	ps.stack = append(ps.stack, f)
+	ps.inHeader = true
+	ps.hdr.reset(f.envelope)
+	ps.prevEOL = 0
+}
+
+// endHeader finishes the innermost part's header; its body starts at
+// bodyOff. Depending on the type, the body is split (multipart), holds a
+// message whose header starts right away (message/rfc822), or is opaque.
+func (ps *parser) endHeader(bodyOff int64) {
+	f := ps.stack[len(ps.stack)-1]
+	p := f.p
+	p.BodyOffset = bodyOff
+	ps.inHeader = false
+	ps.describe(f)
+	f.bodyLF = ps.lf
+	if f.envelope {
+		env := ps.hdr.envelopeOf()
+		if len(ps.stack) == 1 {
+			ps.info.Envelope = env
+		} else {
+			ps.stack[len(ps.stack)-2].p.Envelope = &env
+		}
+	}
+	if f.depth >= MaxDepth || ps.capped {
+		return
+	}
+	switch {
+	case strings.EqualFold(p.Type, "multipart"):
+		// Dovecot too reads a multipart without a boundary as one
+		// opaque body of its declared type.
+		if b := p.Param("boundary"); len(b) > 0 && len(b) <= MaxBoundary {
+			f.kind = multipart
+			f.boundary = []byte(b)
+			f.digest = strings.EqualFold(p.Subtype, "digest")
+		}
+	case isMessageType(p.Type, p.Subtype):
+		switch p.Encoding {
+		case "7BIT", "8BIT", "BINARY":
+			// Anything else (base64, quoted-printable) hides the
+			// message; it stays opaque, as RFC 2046 §5.2.1 forbids it.
+			f.kind = embedded
+			ps.open(f, bodyOff)
+		}
+	}
+}
+
+func isMessageType(typ, sub string) bool {
+	return strings.EqualFold(typ, "message") && (strings.EqualFold(sub, "rfc822") || strings.EqualFold(sub, "global"))
+}
+
+// describe fills the part's BODYSTRUCTURE fields from its header.
+func (ps *parser) describe(f *frame) {
+	h, p := &ps.hdr, f.p
+	ct, hasCT := h.get(hContentType)
+	var ok bool
+	if hasCT {
+		p.Type, p.Subtype, p.Params, ok = parseContentType(ct)
+	}
+	switch {
+	case !hasCT && f.inDigest:
+		p.Type, p.Subtype = "message", "rfc822" // RFC 2046 §5.1.5
+	case !ok:
+		// RFC 2045 §5.2: no or invalid Content-Type means text/plain;
+		// charset=us-ascii.
+		p.Type, p.Subtype, p.Params = "text", "plain", nil
+	}
+	if strings.EqualFold(p.Type, "text") {
+		setDefaultCharset(p)
+	}
+	p.Encoding = "7BIT"
+	if v, ok := h.get(hEncoding); ok {
+		if e := parseEncoding(v); e != "" {
+			p.Encoding = e
+		}
+	}
+	p.ID = h.str(hID)
+	p.Description = h.str(hDescription)
+	p.MD5 = h.str(hMD5)
+	p.Location = h.str(hLocation)
+	if v, ok := h.get(hDisposition); ok {
+		p.Disposition, p.DispositionParams = parseDisposition(v)
+	}
+	if v, ok := h.get(hLanguage); ok {
+		p.Language = parseLanguage(v)
+	}
+	f.countLines = strings.EqualFold(p.Type, "text") || isMessageType(p.Type, p.Subtype)
+}
+
+// setDefaultCharset gives a text part without a charset (or with an empty
+// one) charset=us-ascii, RFC 2045 §5.2's default, as Dovecot and Cyrus
+// report it.
+func setDefaultCharset(p *Part) {
+	for i, x := range p.Params {
+		if x.Name == "charset" {
+			if x.Value == "" {
+				p.Params[i].Value = "us-ascii"
+			}
+			return
+		}
+	}
+	p.Params = append(p.Params, Param{"charset", "us-ascii"})
+}
+
+// closeTo ends every part above stack[k] at end. stolen says the last
+// line's break went to a delimiter and is not in those bodies.
+func (ps *parser) closeTo(k int, end int64, stolen bool) {
+	for len(ps.stack) > k+1 {
+		f := ps.stack[len(ps.stack)-1]
+		if ps.inHeader {
+			// The header ran into a delimiter or the end of input: it
+			// is all header, and the body is empty. (An embedded
+			// message opened here gets an empty header in turn.)
+			ps.endHeader(end)
+			continue
+		}
+		p := f.p
+		p.EndOffset = end
+		p.Size = end - p.BodyOffset
+		if f.countLines {
+			n := ps.lf - f.bodyLF
+			if stolen {
+				n--
+			}
+			p.Lines = max(n, 0)
+		}
+		if f.kind == multipart && len(p.Children) == 0 {
+			// The boundary never came: IMAP needs one part, so give
+			// the empty text/plain Dovecot writes.
+			p.Children = []*Part{{Type: "text", Subtype: "plain", Params: []Param{{"charset", "us-ascii"}}, Encoding: "7BIT",
+				HeaderOffset: end, BodyOffset: end, EndOffset: end}}
+		}
+		ps.stack[len(ps.stack)-1] = nil
+		ps.stack = ps.stack[:len(ps.stack)-1]
+	}
 }
