@@ -19,6 +19,11 @@ type Tx struct {
 	lastID     uint64
 	lastBucket *bolt.Bucket
 	subs       [5]*bolt.Bucket
+	// curs are the sub-buckets' cursors, kept because Bucket.Get makes a
+	// cursor (and its stack) per call: FETCH reads two or three records
+	// for each of thousands of messages.
+	curs [5]*bolt.Cursor
+	key  [4]byte
 }
 
 func (t *Tx) metaUint(k []byte) uint64 {
@@ -70,6 +75,7 @@ func (t *Tx) mbxBucket(id uint64) *bolt.Bucket {
 	if b != nil {
 		t.lastID, t.lastBucket = id, b
 		t.subs = [5]*bolt.Bucket{}
+		t.curs = [5]*bolt.Cursor{}
 	}
 	return b
 }
@@ -90,7 +96,29 @@ func (t *Tx) sub(id uint64, which int) *bolt.Bucket {
 	return t.subs[which]
 }
 
-func (t *Tx) forget() { t.lastID, t.lastBucket, t.subs = 0, nil, [5]*bolt.Bucket{} }
+func (t *Tx) forget() {
+	t.lastID, t.lastBucket, t.subs, t.curs = 0, nil, [5]*bolt.Bucket{}, [5]*bolt.Cursor{}
+}
+
+// getUID reads one UID-keyed record of a sub-bucket through its cached
+// cursor. ok is false when the mailbox or sub-bucket does not exist.
+func (t *Tx) getUID(id uint64, which int, uid uint32) (v []byte, ok bool) {
+	b := t.sub(id, which)
+	if b == nil {
+		return nil, false
+	}
+	c := t.curs[which]
+	if c == nil {
+		c = b.Cursor()
+		t.curs[which] = c
+	}
+	binary.BigEndian.PutUint32(t.key[:], uid)
+	k, v := c.Seek(t.key[:])
+	if !bytes.Equal(k, t.key[:]) || v == nil {
+		return nil, true
+	}
+	return v, true
+}
 
 // LastUIDValidity is the largest UIDVALIDITY this DB has handed out.
 func (t *Tx) LastUIDValidity() uint32 { return uint32(t.metaUint(kUIDValidity)) }
@@ -328,11 +356,10 @@ func countFlags(mb *Mailbox, f folder.SysFlags, d int) {
 // Message returns one message.
 func (t *Tx) Message(mailboxID uint64, uid uint32) (Message, bool, error) {
 	var m Message
-	msgs := t.sub(mailboxID, 0)
-	if msgs == nil {
+	v, ok := t.getUID(mailboxID, 0, uid)
+	if !ok {
 		return m, false, fmt.Errorf("%w: id %d", ErrNoMailbox, mailboxID)
 	}
-	v := msgs.Get(uidKey(uid))
 	if v == nil {
 		return m, false, nil
 	}
@@ -390,19 +417,15 @@ func (t *Tx) ForEachUID(mailboxID uint64, fn func(uid uint32) error) error {
 // Envelope returns the cached ENVELOPE; the slice is valid only inside
 // the transaction.
 func (t *Tx) Envelope(mailboxID uint64, uid uint32) []byte {
-	if b := t.sub(mailboxID, 2); b != nil {
-		return b.Get(uidKey(uid))
-	}
-	return nil
+	v, _ := t.getUID(mailboxID, 2, uid)
+	return v
 }
 
 // BodyStructure returns the cached BODYSTRUCTURE; valid inside the
 // transaction only.
 func (t *Tx) BodyStructure(mailboxID uint64, uid uint32) []byte {
-	if b := t.sub(mailboxID, 3); b != nil {
-		return b.Get(uidKey(uid))
-	}
-	return nil
+	v, _ := t.getUID(mailboxID, 3, uid)
+	return v
 }
 
 // UpdateMessage stores new flags and locator for a message. When the
