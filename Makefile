@@ -20,15 +20,19 @@ run: build
 test: lint test-deps
 	$(GO) test $(TESTFLAGS) $(PKGS)
 
-# Interop tools the tests drive when present (mbsync from isync). Best
-# effort: without apt-get or network the tests that need them skip and
-# say so.
+# Interop tools the tests drive when present, as command:package pairs.
+# Best effort: without apt-get or network the tests that need them skip
+# and say so.
+INTEROP ?= mbsync:isync fetchmail:fetchmail
 test-deps:
-	@command -v mbsync >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && \
-	  { timeout 300 apt-get install -y -qq isync >/dev/null 2>&1 || \
-	    { timeout 300 apt-get update -qq >/dev/null 2>&1 && timeout 300 apt-get install -y -qq isync >/dev/null 2>&1; }; }; } || \
-	  echo "note: isync (mbsync) could not be installed; TestMbsync will skip"
-
+	@missing=""; for p in $(INTEROP); do command -v $${p%%:*} >/dev/null 2>&1 || missing="$$missing $${p#*:}"; done; \
+	  if [ -n "$$missing" ]; then \
+	    if command -v apt-get >/dev/null 2>&1; then \
+	      timeout 300 apt-get install -y -qq $$missing >/dev/null 2>&1 || \
+	      { timeout 300 apt-get update -qq >/dev/null 2>&1; timeout 300 apt-get install -y -qq $$missing >/dev/null 2>&1; } || \
+	      echo "note: could not install$$missing; the tests that drive them will skip"; \
+	    else echo "note: no apt-get to install$$missing; the tests that drive them will skip"; fi; \
+	  fi
 
 lint:
 	@out=$$(gofmt -l .); \

@@ -29,6 +29,18 @@ type Config struct {
 	Mail         Mail     `toml:"mail"`
 	LMTP         LMTP     `toml:"lmtp"`
 	IMAP         IMAP     `toml:"imap"`
+	POP3         POP3     `toml:"pop3"`
+}
+
+// POP3 is the POP3 listener.
+type POP3 struct {
+	// Listen addresses (host:port); empty turns POP3 off.
+	Listen []string `toml:"listen"`
+	// AuthFailDelay is how long a failed login waits for its answer.
+	AuthFailDelay Duration `toml:"auth_fail_delay"`
+	// IdleTimeout closes a session that sends nothing for this long; RFC
+	// 1939 §3 asks for at least 10 minutes.
+	IdleTimeout Duration `toml:"idle_timeout"`
 }
 
 // IMAP is the mail access listener.
@@ -95,6 +107,11 @@ func Defaults() Config {
 			Listen:         []string{"127.0.0.1:1143"},
 			AuthFailDelay:  Duration(time.Second),
 			MaxMessageSize: 50 << 20,
+		},
+		POP3: POP3{
+			Listen:        []string{"127.0.0.1:1110"},
+			AuthFailDelay: Duration(time.Second),
+			IdleTimeout:   Duration(10 * time.Minute),
 		},
 	}
 }
@@ -204,6 +221,17 @@ func (c *Config) resolve() error {
 		if _, _, err := net.SplitHostPort(l); err != nil {
 			return fmt.Errorf("imap.listen: %q: %w", l, err)
 		}
+	}
+	for _, l := range c.POP3.Listen {
+		if _, _, err := net.SplitHostPort(l); err != nil {
+			return fmt.Errorf("pop3.listen: %q: %w", l, err)
+		}
+	}
+	if c.POP3.AuthFailDelay < 0 {
+		return errors.New("pop3.auth_fail_delay: must not be negative")
+	}
+	if c.POP3.IdleTimeout <= 0 {
+		return errors.New("pop3.idle_timeout: must be positive")
 	}
 	if c.IMAP.AuthFailDelay < 0 {
 		return errors.New("imap.auth_fail_delay: must not be negative")

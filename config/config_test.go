@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/BurntSushi/toml"
 )
@@ -30,6 +31,9 @@ func TestDefaults(t *testing.T) {
 	}
 	if c.LMTP.Listen[0] != "127.0.0.1:2424" || c.LMTP.Listen[1] != "unix:"+filepath.Join(wd, "data", "lmtp.sock") {
 		t.Errorf("lmtp.listen = %v", c.LMTP.Listen)
+	}
+	if c.IMAP.Listen[0] != "127.0.0.1:1143" || c.POP3.Listen[0] != "127.0.0.1:1110" || c.POP3.IdleTimeout.D() != 10*time.Minute {
+		t.Errorf("imap.listen = %v, pop3 = %+v", c.IMAP.Listen, c.POP3)
 	}
 	if len(c.LocalDomains) != 2 || c.LocalDomains[0] != "localhost" {
 		t.Errorf("local_domains = %v", c.LocalDomains)
@@ -78,6 +82,9 @@ func TestErrorsNameTheKey(t *testing.T) {
 		"[lmtp]\nsocket_mode = \"999\"":       "lmtp.socket_mode",
 		"hostname = \"a b\"":                  "hostname",
 		"bogus = 1":                           "bogus",
+		"[pop3]\nidle_timeout = \"0s\"":       "pop3.idle_timeout",
+		"[pop3]\nlisten = [\"1110\"]":         "pop3.listen",
+		"[imap]\nlisten = [\"x\"]":            "imap.listen",
 	}
 	for body, key := range cases {
 		_, err := Load(write(t, body))

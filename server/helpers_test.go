@@ -30,6 +30,7 @@ type testServer struct {
 	lmtp string // TCP address
 	sock string // unix socket path
 	imap string // IMAP address
+	pop3 string // POP3 address
 }
 
 func newConfig(t testing.TB, dir string) *config.Config {
@@ -44,6 +45,8 @@ func newConfig(t testing.TB, dir string) *config.Config {
 	cfg.LMTP.Listen = []string{"127.0.0.1:0", "unix:" + filepath.Join(dir, "lmtp.sock")}
 	cfg.IMAP.Listen = []string{"127.0.0.1:0"}
 	cfg.IMAP.AuthFailDelay = config.Duration(50 * time.Millisecond)
+	cfg.POP3.Listen = []string{"127.0.0.1:0"}
+	cfg.POP3.AuthFailDelay = config.Duration(50 * time.Millisecond)
 	return cfg
 }
 
@@ -82,6 +85,9 @@ func startServer(t testing.TB, dir string, mutate func(*config.Config), users ..
 	}
 	if a := srv.Addrs("imap"); len(a) > 0 {
 		ts.imap = a[0].String()
+	}
+	if a := srv.Addrs("pop3"); len(a) > 0 {
+		ts.pop3 = a[0].String()
 	}
 	<-srv.Repaired()
 	t.Cleanup(ts.stop)

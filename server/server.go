@@ -28,6 +28,7 @@ import (
 	"github.com/storaged/storaged/delivery"
 	"github.com/storaged/storaged/imap"
 	"github.com/storaged/storaged/lmtp"
+	"github.com/storaged/storaged/pop3"
 	"github.com/storaged/storaged/store"
 )
 
@@ -41,6 +42,7 @@ type Server struct {
 
 	lmtp      *lmtp.Server
 	imap      *imap.Server
+	pop3      *pop3.Server
 	listeners map[string][]net.Listener // by protocol
 	wg        sync.WaitGroup
 	errc      chan error
@@ -120,7 +122,23 @@ func (s *Server) Start() error {
 		s.listeners["imap"] = append(s.listeners["imap"], l)
 		s.Log.Info("listening", "proto", "imap", "addr", l.Addr().String())
 	}
-	serve := map[string]func(net.Listener) error{"lmtp": s.lmtp.Serve, "imap": s.imap.Serve}
+	s.pop3 = pop3.New(pop3.Config{
+		AuthFailDelay: cfg.POP3.AuthFailDelay.D(),
+		IdleTimeout:   cfg.POP3.IdleTimeout.D(),
+	}, s.Users, s.Accounts, s.Log)
+	for _, addr := range cfg.POP3.Listen {
+		l, err := listen(addr, cfg.SocketPerm())
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("pop3: listen %s: %w", addr, err)
+		}
+		if !loopbackOnly(addr) {
+			s.Log.Warn("POP3 without TLS on a non-loopback address: passwords cross the network in the clear", "addr", addr)
+		}
+		s.listeners["pop3"] = append(s.listeners["pop3"], l)
+		s.Log.Info("listening", "proto", "pop3", "addr", l.Addr().String())
+	}
+	serve := map[string]func(net.Listener) error{"lmtp": s.lmtp.Serve, "imap": s.imap.Serve, "pop3": s.pop3.Serve}
 	for proto, ls := range s.listeners {
 		for _, l := range ls {
 			s.wg.Add(1)
@@ -169,6 +187,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	if s.imap != nil {
 		s.imap.Shutdown()
+	}
+	if s.pop3 != nil {
+		s.pop3.Shutdown()
 	}
 	if s.lmtp != nil {
 		if derr := s.lmtp.Shutdown(ctx); derr != nil {
@@ -233,9 +254,10 @@ func (s *Server) FirstStart(out io.Writer, password string) error {
   First start: created the user "demo" with password %s
   (shown once; change it with: storaged user passwd demo).
   Deliver a message:  swaks --server 127.0.0.1:2424 --protocol LMTP --to demo@localhost
-  It lands in %s; read it over IMAP at %s (user demo).
+  It lands in %s; read it over IMAP at %s
+  or POP3 at %s (user demo).
 
-`, password, filepath.Join(cfg.Mail.Dir, "demo"), strings.Join(cfg.IMAP.Listen, ", "))
+`, password, filepath.Join(cfg.Mail.Dir, "demo"), strings.Join(cfg.IMAP.Listen, ", "), strings.Join(cfg.POP3.Listen, ", "))
 	return nil
 }
 

@@ -1,0 +1,31 @@
+// Package pop3 is the POP3 front end (RFC 1939, CAPA and response codes
+// from RFC 2449, SASL PLAIN from RFC 5034) over the same store IMAP uses.
+// It owns the protocol: the command parser, the AUTHORIZATION,
+// TRANSACTION and UPDATE states, dot-stuffing, and the per-user maildrop
+// lock; the messages, their UIDs and the expunge all belong to store.
+//
+// The maildrop is the user's INBOX as it was at login: later deliveries
+// wait for the next session, and a message another session expunges
+// meanwhile answers RETR with -ERR.
+//
+// UIDL is "%08X%08X" of the message's UID and the mailbox's UIDVALIDITY,
+// Dovecot's default pop3_uidl_format (%08Xu%08Xv). It is the same for
+// every storage format (Maildir, mbox and MH have no common file name to
+// build one from), it survives restarts and any re-index that keeps
+// UIDVALIDITY, and mailboxes migrated from Dovecot with their UIDs keep
+// the UIDLs fetchmail and other clients already remember. A rebuilt index
+// with a new UIDVALIDITY changes every UIDL, so clients download the
+// mailbox once more rather than miss a message.
+//
+// Invariants:
+//   - Nothing changes on disk unless the session reaches UPDATE (QUIT
+//     after a successful login): a dropped connection deletes nothing.
+//   - At most one POP3 session per user holds the maildrop (RFC 1939 §8
+//     "exclusive-access lock"); a second one gets -ERR [IN-USE]. IMAP
+//     sessions are not excluded: the store keeps them consistent.
+//   - In UPDATE, messages marked with DELE are expunged through the store,
+//     so IMAP sessions see the EXPUNGE; messages retrieved and kept get
+//     \Seen, as Dovecot does by default.
+//   - A command line is at most 255 octets (RFC 2449 §4); a longer one,
+//     or 10 minutes without a command, ends the session.
+package pop3

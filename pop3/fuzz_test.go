@@ -1,0 +1,137 @@
+package pop3
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/storaged/storaged/auth"
+	"github.com/storaged/storaged/index"
+	"github.com/storaged/storaged/store"
+)
+
+func FuzzParseCommand(f *testing.F) {
+	for _, s := range []string{"STAT", "top 1 10", "PASS a b  c", "AUTH PLAIN AGEAYg==", "LIST", "USER x", "", " ", "RETR \x00", "UIDL 99999999999"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		cmd, err := parseCommand([]byte(line))
+		if err != nil {
+			return
+		}
+		if len(cmd.name) < 3 || len(cmd.name) > 4 || strings.ToUpper(cmd.name) != cmd.name {
+			t.Fatalf("%q: keyword %q", line, cmd.name)
+		}
+		for _, a := range cmd.args {
+			if a == "" || cmd.name != "PASS" && strings.ContainsAny(a, " \t") {
+				t.Fatalf("%q: argument %q", line, a)
+			}
+		}
+	})
+}
+
+// pipeListener hands net.Pipe ends to the server.
+type pipeListener struct {
+	conns  chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+func (l *pipeListener) Close() error   { l.once.Do(func() { close(l.closed) }); return nil }
+func (l *pipeListener) Addr() net.Addr { return &net.UnixAddr{Name: "pipe", Net: "pipe"} }
+
+// panicLog records the server's reports of recovered panics.
+type panicLog struct {
+	mu     sync.Mutex
+	panics []string
+}
+
+func (p *panicLog) Enabled(context.Context, slog.Level) bool { return true }
+func (p *panicLog) Handle(_ context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, "panic") {
+		p.mu.Lock()
+		p.panics = append(p.panics, r.Message)
+		p.mu.Unlock()
+	}
+	return nil
+}
+func (p *panicLog) WithAttrs([]slog.Attr) slog.Handler { return p }
+func (p *panicLog) WithGroup(string) slog.Handler      { return p }
+
+// FuzzSession feeds command lines to a logged-in session over a pipe,
+// then RSET and QUIT: the server must never panic and must end the
+// session (not hang) whatever came before.
+func FuzzSession(f *testing.F) {
+	for _, s := range []string{
+		"STAT\r\nLIST\r\nUIDL\r\nRETR 1\r\nTOP 2 1", "DELE 1\r\nRETR 1\r\nLIST 1", "TOP 1 99999999",
+		"AUTH PLAIN", "USER x\r\nPASS y", "CAPA", "RETR 0\r\nRETR 3\r\nDELE 2\r\nQUIT", "NOOP " + strings.Repeat("x", 300),
+		"LIST 1 2 3", "UIDL 00002", "\r\n\r\n", "XTND XMIT",
+	} {
+		f.Add(s)
+	}
+	dir := f.TempDir()
+	users, err := auth.Open(filepath.Join(dir, "users"), nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	users.SetHashParams(auth.HashParams{Memory: 64, Time: 1, Threads: 1})
+	users.Add("u", "p", nil)
+	accounts := store.NewAccounts(store.Options{MailDir: filepath.Join(dir, "mail"), IndexDir: filepath.Join(dir, "index")})
+	defer accounts.Close()
+	ctx := context.Background()
+	acct, err := accounts.Open(ctx, "u")
+	if err != nil {
+		f.Fatal(err)
+	}
+	inbox, _ := acct.Mailbox("INBOX")
+	logs := &panicLog{}
+	srv := New(Config{AuthFailDelay: time.Millisecond, IdleTimeout: 5 * time.Second}, users, accounts, slog.New(logs))
+	l := &pipeListener{conns: make(chan net.Conn), closed: make(chan struct{})}
+	go srv.Serve(l)
+	defer srv.Shutdown()
+
+	f.Fuzz(func(t *testing.T, lines string) {
+		var n int
+		acct.View(func(tx *index.Tx) error {
+			mb, err := tx.MailboxByID(inbox.ID())
+			n = int(mb.Messages)
+			return err
+		})
+		for ; n < 3; n++ {
+			if _, err := inbox.Append(ctx, []byte("Subject: x\r\n\r\n.dot\r\nbody\r\n"), store.AppendOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		client, server := net.Pipe()
+		l.conns <- server
+		defer client.Close()
+		client.SetDeadline(time.Now().Add(3 * time.Second))
+		go io.WriteString(client, "USER u\r\nPASS p\r\n"+lines+"\r\nRSET\r\nQUIT\r\n")
+		_, err := io.Copy(io.Discard, bufio.NewReader(client))
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("session on %q did not end", lines)
+		}
+		logs.mu.Lock()
+		defer logs.mu.Unlock()
+		if len(logs.panics) > 0 {
+			t.Fatalf("panic on %q: %s", lines, logs.panics[0])
+		}
+	})
+}

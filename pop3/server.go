@@ -1,0 +1,177 @@
+package pop3
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/storaged/storaged/auth"
+	"github.com/storaged/storaged/store"
+)
+
+// Config is the POP3 listener's behaviour.
+type Config struct {
+	// AuthFailDelay is how long a failed login waits for its -ERR.
+	AuthFailDelay time.Duration
+	// IdleTimeout ends a session that sends no command for this long
+	// (RFC 1939 §3: at least 10 minutes).
+	IdleTimeout time.Duration
+}
+
+// Server serves POP3 over the store.
+type Server struct {
+	cfg      Config
+	users    *auth.DB
+	accounts *store.Accounts
+	log      *slog.Logger
+	ctx      context.Context
+	cancel   context.CancelFunc
+
+	mu        sync.Mutex
+	inUse     map[string]bool // users whose maildrop a session holds
+	conns     map[net.Conn]struct{}
+	listeners map[net.Listener]struct{}
+	closing   bool
+	wg        sync.WaitGroup
+}
+
+// New returns a POP3 server.
+func New(cfg Config, users *auth.DB, accounts *store.Accounts, logger *slog.Logger) *Server {
+	if cfg.AuthFailDelay == 0 {
+		cfg.AuthFailDelay = time.Second
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 10 * time.Minute
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Server{
+		cfg: cfg, users: users, accounts: accounts, log: logger, ctx: ctx, cancel: cancel,
+		inUse: map[string]bool{}, conns: map[net.Conn]struct{}{}, listeners: map[net.Listener]struct{}{},
+	}
+}
+
+// Serve accepts connections on l until Shutdown; it returns nil then.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		l.Close()
+		return nil
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	var delay time.Duration
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closing := s.closing
+			s.mu.Unlock()
+			if closing {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Out of descriptors or similar: back off rather than spin.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
+			c.Close()
+			return nil
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.handle(c)
+	}
+}
+
+// Shutdown stops accepting, lets each session finish the command it is
+// running (an UPDATE in progress completes), and ends the sessions.
+// Sessions that were not in UPDATE change nothing, as after a dropped
+// connection.
+func (s *Server) Shutdown() {
+	s.mu.Lock()
+	s.closing = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	for c := range s.conns {
+		// Wakes a session blocked reading its next command; one that is
+		// busy finishes its command first.
+		c.SetReadDeadline(time.Now())
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	s.cancel()
+}
+
+func (s *Server) handle(c net.Conn) {
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		c.Close()
+	}()
+	var id [6]byte
+	rand.Read(id[:])
+	remote := "local"
+	if a := c.RemoteAddr(); a != nil {
+		remote = a.String()
+	}
+	ss := &session{
+		srv:  s,
+		conn: c,
+		r:    bufio.NewReaderSize(c, 1024),
+		w:    bufio.NewWriterSize(c, 32*1024),
+		log:  s.log.With("proto", "pop3", "session", hex.EncodeToString(id[:]), "remote", remote),
+	}
+	defer ss.release()
+	defer func() {
+		// A bug in one session must not take the server (and the
+		// deliveries in flight) down with it; nothing is written outside
+		// UPDATE, so dropping the session loses nothing.
+		if v := recover(); v != nil {
+			ss.log.Error("panic in session", "panic", v, "stack", string(debug.Stack()))
+		}
+	}()
+	ss.run(s.ctx)
+}
+
+// lock takes user's maildrop for one session.
+func (s *Server) lock(user string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inUse[user] {
+		return false
+	}
+	s.inUse[user] = true
+	return true
+}
+
+func (s *Server) unlock(user string) {
+	s.mu.Lock()
+	delete(s.inUse, user)
+	s.mu.Unlock()
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}

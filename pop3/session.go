@@ -1,0 +1,495 @@
+package pop3
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/storaged/storaged/folder"
+	"github.com/storaged/storaged/index"
+	"github.com/storaged/storaged/store"
+)
+
+type state uint8
+
+const (
+	stateAuth state = iota
+	stateTrans
+)
+
+// maxBadCommands ends a session that keeps sending what we cannot parse:
+// it is not a POP3 client.
+const maxBadCommands = 10
+
+// maxSASLLine bounds a client's SASL response line; RFC 5034 §4 lets it
+// exceed the 255 octets of a command line.
+const maxSASLLine = 4096
+
+type entry struct {
+	msg       index.Message
+	deleted   bool
+	retrieved bool
+}
+
+type session struct {
+	srv  *Server
+	conn net.Conn
+	r    *bufio.Reader
+	w    *bufio.Writer
+	log  *slog.Logger
+
+	state state
+	user  string // from USER, until PASS
+	owner string // the user whose maildrop lock this session holds
+	bad   int
+
+	acct        *store.Account
+	mb          *store.Mailbox
+	uidValidity uint32
+	msgs        []entry
+	buf         []byte
+}
+
+// errLineTooLong ends the session: the rest of the line cannot be told
+// from the next command.
+var errLineTooLong = errors.New("line too long")
+
+func (s *session) run(ctx context.Context) {
+	s.reply(true, "", "storaged POP3 ready")
+	s.w.Flush()
+	for {
+		line, err := s.readLine(MaxLine)
+		if err != nil {
+			if errors.Is(err, errLineTooLong) {
+				s.reply(false, "", "line too long (RFC 2449 allows 255 octets)")
+				s.w.Flush()
+			} else if ne, ok := err.(net.Error); ok && ne.Timeout() && !s.srv.isClosing() {
+				s.reply(false, "", "idle for too long, closing")
+				s.w.Flush()
+			} else if s.srv.isClosing() {
+				s.reply(false, "SYS/TEMP", "server shutting down")
+				s.w.Flush()
+			}
+			return
+		}
+		quit := s.dispatch(ctx, line)
+		// Pipelined commands (RFC 2449 PIPELINING) are answered in one
+		// write.
+		if s.r.Buffered() == 0 || quit {
+			s.conn.SetWriteDeadline(time.Now().Add(s.srv.cfg.IdleTimeout))
+			if err := s.w.Flush(); err != nil {
+				return
+			}
+		}
+		if quit {
+			return
+		}
+	}
+}
+
+// readLine reads one line of at most max octets, line end included, and
+// returns it without the line end. A bare LF ends a line too.
+func (s *session) readLine(max int) ([]byte, error) {
+	if s.r.Buffered() == 0 {
+		s.w.Flush()
+	}
+	s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.IdleTimeout))
+	if s.srv.isClosing() {
+		return nil, errShutdown
+	}
+	var line []byte
+	for {
+		frag, err := s.r.ReadSlice('\n')
+		if len(line)+len(frag) > max {
+			return nil, errLineTooLong
+		}
+		line = append(line, frag...)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return nil, err
+		}
+	}
+	line = bytes.TrimSuffix(line, []byte("\n"))
+	return bytes.TrimSuffix(line, []byte("\r")), nil
+}
+
+var errShutdown = errors.New("shutting down")
+
+// reply writes a one-line status response; code is an RFC 2449 response
+// code or "".
+func (s *session) reply(ok bool, code, text string) {
+	if ok {
+		s.w.WriteString("+OK")
+	} else {
+		s.w.WriteString("-ERR")
+	}
+	if code != "" {
+		s.w.WriteString(" [")
+		s.w.WriteString(code)
+		s.w.WriteString("]")
+	}
+	if text != "" {
+		s.w.WriteByte(' ')
+		s.w.WriteString(text)
+	}
+	s.w.WriteString("\r\n")
+}
+
+func (s *session) errf(format string, args ...any) { s.reply(false, "", fmt.Sprintf(format, args...)) }
+
+// dispatch runs one command line and reports whether the session ends.
+func (s *session) dispatch(ctx context.Context, line []byte) bool {
+	cmd, err := parseCommand(line)
+	if err != nil {
+		return s.badCommand(err.Error())
+	}
+	if cmd.name == "CAPA" {
+		s.capa()
+		return false
+	}
+	if cmd.name == "QUIT" {
+		return s.quit(ctx)
+	}
+	if s.state == stateAuth {
+		switch cmd.name {
+		case "USER":
+			return s.cmdUser(cmd)
+		case "PASS":
+			return s.cmdPass(ctx, cmd)
+		case "AUTH":
+			return s.cmdAuth(ctx, cmd)
+		case "APOP":
+			s.errf("APOP is not supported: use USER/PASS or AUTH PLAIN")
+			return false
+		case "STAT", "LIST", "RETR", "DELE", "NOOP", "RSET", "TOP", "UIDL":
+			s.errf("%s is not allowed before login", cmd.name)
+			return false
+		}
+		return s.badCommand("unknown command " + cmd.name)
+	}
+	switch cmd.name {
+	case "STAT":
+		if len(cmd.args) != 0 {
+			return s.badCommand("STAT takes no argument")
+		}
+		n, size := s.totals()
+		s.reply(true, "", strconv.Itoa(n)+" "+strconv.FormatInt(size, 10))
+	case "LIST":
+		s.cmdList(cmd, false)
+	case "UIDL":
+		s.cmdList(cmd, true)
+	case "RETR":
+		if len(cmd.args) != 1 {
+			return s.badCommand("usage: RETR msg")
+		}
+		return s.cmdRetr(cmd.args[0], -1)
+	case "TOP":
+		if len(cmd.args) != 2 {
+			return s.badCommand("usage: TOP msg lines")
+		}
+		n, ok := msgNumber(cmd.args[1])
+		if !ok {
+			return s.badCommand("TOP: the line count must be a non-negative number")
+		}
+		return s.cmdRetr(cmd.args[0], n)
+	case "DELE":
+		if len(cmd.args) != 1 {
+			return s.badCommand("usage: DELE msg")
+		}
+		if e := s.lookup(cmd.args[0]); e != nil {
+			e.deleted = true
+			s.reply(true, "", "message "+cmd.args[0]+" deleted")
+		}
+	case "NOOP":
+		s.reply(true, "", "")
+	case "RSET":
+		for i := range s.msgs {
+			s.msgs[i].deleted = false
+		}
+		n, size := s.totals()
+		s.reply(true, "", fmt.Sprintf("maildrop has %d messages (%d octets)", n, size))
+	case "USER", "PASS", "AUTH", "APOP":
+		s.errf("already logged in")
+	default:
+		return s.badCommand("unknown command " + cmd.name)
+	}
+	return false
+}
+
+func (s *session) badCommand(why string) bool {
+	s.bad++
+	if s.bad >= maxBadCommands {
+		s.errf("too many bad commands, closing")
+		return true
+	}
+	s.errf("%s", why)
+	return false
+}
+
+func (s *session) capa() {
+	s.reply(true, "", "capability list follows")
+	s.w.WriteString("TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nEXPIRE NEVER\r\nIMPLEMENTATION storaged\r\n")
+	if s.state == stateAuth {
+		s.w.WriteString("USER\r\nSASL PLAIN\r\n")
+	}
+	s.w.WriteString(".\r\n")
+}
+
+func (s *session) totals() (int, int64) {
+	n, size := 0, int64(0)
+	for _, e := range s.msgs {
+		if !e.deleted {
+			n++
+			size += e.msg.CRLFSize
+		}
+	}
+	return n, size
+}
+
+// lookup finds a message by its number, answering -ERR itself when there
+// is none.
+func (s *session) lookup(arg string) *entry {
+	n, ok := msgNumber(arg)
+	if !ok {
+		s.errf("%q is not a message number", arg)
+		return nil
+	}
+	if n < 1 || n > len(s.msgs) {
+		s.errf("no message %d (the maildrop has %d)", n, len(s.msgs))
+		return nil
+	}
+	e := &s.msgs[n-1]
+	if e.deleted {
+		s.errf("message %d is deleted", n)
+		return nil
+	}
+	return e
+}
+
+func (s *session) uidl(e *entry) string {
+	return fmt.Sprintf("%08X%08X", e.msg.UID, s.uidValidity)
+}
+
+func (s *session) cmdList(cmd command, uidl bool) {
+	if len(cmd.args) > 1 {
+		s.badCommand("too many arguments")
+		return
+	}
+	val := func(e *entry) string {
+		if uidl {
+			return s.uidl(e)
+		}
+		return strconv.FormatInt(e.msg.CRLFSize, 10)
+	}
+	if len(cmd.args) == 1 {
+		if e := s.lookup(cmd.args[0]); e != nil {
+			s.reply(true, "", cmd.args[0]+" "+val(e))
+		}
+		return
+	}
+	s.reply(true, "", "")
+	var b []byte
+	for i := range s.msgs {
+		e := &s.msgs[i]
+		if e.deleted {
+			continue
+		}
+		b = strconv.AppendInt(b[:0], int64(i+1), 10)
+		b = append(b, ' ')
+		if uidl {
+			b = fmt.Appendf(b, "%08X%08X", e.msg.UID, s.uidValidity)
+		} else {
+			b = strconv.AppendInt(b, e.msg.CRLFSize, 10)
+		}
+		b = append(b, '\r', '\n')
+		s.w.Write(b)
+	}
+	s.w.WriteString(".\r\n")
+}
+
+// cmdRetr answers RETR (bodyLines < 0) and TOP. An error after "+OK"
+// cannot be reported in the protocol: the session ends instead, so the
+// client never takes a truncated message for a whole one.
+func (s *session) cmdRetr(arg string, bodyLines int) bool {
+	e := s.lookup(arg)
+	if e == nil {
+		return false
+	}
+	r, err := s.mb.Open(e.msg)
+	if err != nil {
+		if errors.Is(err, folder.ErrGone) {
+			s.errf("message %s was removed by another session", arg)
+			return false
+		}
+		s.log.Error("open message", "uid", e.msg.UID, "err", err)
+		s.reply(false, "SYS/TEMP", "cannot read the message now")
+		return false
+	}
+	defer r.Close()
+	if bodyLines < 0 {
+		s.reply(true, "", strconv.FormatInt(e.msg.CRLFSize, 10)+" octets")
+	} else {
+		s.reply(true, "", "top of message follows")
+	}
+	if s.buf == nil {
+		s.buf = make([]byte, 32*1024)
+	}
+	if err := writeStuffed(s.w, r, s.buf, bodyLines); err != nil {
+		s.log.Error("read message", "uid", e.msg.UID, "err", err)
+		return true
+	}
+	if bodyLines < 0 {
+		e.retrieved = true
+	}
+	return false
+}
+
+func (s *session) cmdUser(cmd command) bool {
+	if len(cmd.args) != 1 {
+		return s.badCommand("usage: USER name")
+	}
+	s.user = cmd.args[0]
+	s.reply(true, "", "send PASS")
+	return false
+}
+
+func (s *session) cmdPass(ctx context.Context, cmd command) bool {
+	if s.user == "" {
+		s.errf("send USER first")
+		return false
+	}
+	if len(cmd.args) != 1 {
+		return s.badCommand("usage: PASS password")
+	}
+	user := s.user
+	s.user = ""
+	return s.login(ctx, user, cmd.args[0])
+}
+
+// login verifies a password and opens the maildrop. The in-use check
+// comes after the password, so it reveals nothing to a stranger.
+func (s *session) login(ctx context.Context, name, password string) bool {
+	u, err := s.srv.users.Verify(ctx, name, password)
+	if err != nil {
+		s.authFailed(ctx, name)
+		return false
+	}
+	if !s.srv.lock(u.Name) {
+		s.log.Info("maildrop in use", "user", u.Name)
+		s.reply(false, "IN-USE", "another POP3 session holds this maildrop")
+		return false
+	}
+	s.owner = u.Name
+	if err := s.openMaildrop(ctx, u.Name); err != nil {
+		s.log.Error("open maildrop", "user", u.Name, "err", err)
+		s.release()
+		s.reply(false, "SYS/TEMP", "cannot open the maildrop now, try again later")
+		return false
+	}
+	s.state = stateTrans
+	s.log = s.log.With("user", u.Name)
+	n, size := s.totals()
+	s.log.Info("logged in", "messages", n)
+	s.reply(true, "", fmt.Sprintf("maildrop has %d messages (%d octets)", n, size))
+	return false
+}
+
+func (s *session) openMaildrop(ctx context.Context, user string) error {
+	acct, err := s.srv.accounts.Open(ctx, user)
+	if err != nil {
+		return err
+	}
+	mb, err := acct.Mailbox("INBOX")
+	if err != nil {
+		return err
+	}
+	if err := mb.Sync(ctx); err != nil {
+		return err
+	}
+	var msgs []entry
+	err = acct.View(func(tx *index.Tx) error {
+		info, err := tx.MailboxByID(mb.ID())
+		if err != nil {
+			return err
+		}
+		s.uidValidity = info.UIDValidity
+		msgs = make([]entry, 0, info.Messages)
+		return tx.ForEachMessage(mb.ID(), func(m *index.Message) error {
+			msgs = append(msgs, entry{msg: *m})
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	s.acct, s.mb, s.msgs = acct, mb, msgs
+	return nil
+}
+
+// authFailed answers a failed login after the delay that slows down
+// password guessing.
+func (s *session) authFailed(ctx context.Context, name string) {
+	s.log.Info("login failed", "user", name)
+	s.w.Flush()
+	select {
+	case <-time.After(s.srv.cfg.AuthFailDelay):
+	case <-ctx.Done():
+	}
+	s.reply(false, "AUTH", "invalid user name or password")
+}
+
+// release gives the maildrop lock back.
+func (s *session) release() {
+	if s.owner != "" {
+		s.srv.unlock(s.owner)
+		s.owner = ""
+	}
+}
+
+// quit ends the session; in TRANSACTION it is the UPDATE state.
+func (s *session) quit(ctx context.Context) bool {
+	if s.state != stateTrans {
+		s.reply(true, "", "bye")
+		return true
+	}
+	var del, seen []uint32
+	for _, e := range s.msgs {
+		switch {
+		case e.deleted:
+			del = append(del, e.msg.UID)
+		case e.retrieved && !e.msg.Flags.Sys.Has(folder.Seen):
+			seen = append(seen, e.msg.UID)
+		}
+	}
+	// The update must not be cut short by a shutdown that began while
+	// it ran: it is what the client asked for.
+	ctx = context.WithoutCancel(ctx)
+	if len(seen) > 0 {
+		if _, err := s.mb.StoreFlags(ctx, seen, store.FlagsAdd, folder.Flags{Sys: folder.Seen}, nil); err != nil {
+			s.log.Warn("mark retrieved messages seen", "err", err)
+		}
+	}
+	if len(del) > 0 {
+		gone, err := s.mb.Expunge(ctx, del, nil)
+		if err != nil {
+			s.log.Error("expunge", "err", err)
+			s.reply(false, "SYS/TEMP", "some deleted messages were not removed")
+			return true
+		}
+		s.log.Info("expunged", "messages", len(gone))
+	}
+	n := len(s.msgs) - len(del)
+	// Free the maildrop before the client hears +OK, so that it can log
+	// in again at once.
+	s.release()
+	s.reply(true, "", fmt.Sprintf("storaged signing off (%d messages left)", n))
+	return true
+}
