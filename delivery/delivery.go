@@ -3,6 +3,7 @@ package delivery
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -118,6 +119,9 @@ func (d *Deliverer) Deliver(ctx context.Context, env Envelope, rcpt Recipient, m
 	}
 	full := d.withTrace(env, rcpt, message.Canonical(msg), time.Now())
 	if _, err := mb.Append(ctx, full, store.AppendOptions{Sender: env.From}); err != nil {
+		if errors.Is(err, folder.ErrLocked) {
+			return &Error{Kind: Busy, Msg: "mailbox is locked by another program, try again later", Err: err}
+		}
 		return &Error{Kind: TempFail, Msg: "could not store the message, try again later", Err: err}
 	}
 	return nil

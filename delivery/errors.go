@@ -17,6 +17,9 @@ const (
 	TempFail
 	// Refused: the message is unacceptable as it is (554 5.6.0).
 	Refused
+	// Busy: the mailbox is locked by another program (451 4.2.0,
+	// EX_TEMPFAIL), RFC 3463's "mailbox full or busy" class.
+	Busy
 )
 
 // Error is a delivery failure for one recipient.

@@ -13,6 +13,9 @@ var (
 	ErrExists   = errors.New("mailbox already exists")
 	ErrGone     = errors.New("message file is gone")
 	ErrBadName  = errors.New("invalid mailbox name")
+	// ErrLocked: another program holds the mailbox's lock (an mbox
+	// dotlock) longer than the format waits. Temporary by nature.
+	ErrLocked = errors.New("mailbox is locked by another program")
 )
 
 // Entry is one message as the format sees it.
