@@ -403,3 +403,16 @@ func writeAtomic(path string, data []byte) error {
 	}
 	return nil
 }
+
+// MailFormat is the storage format the user's extra fields ask for:
+// "userdb_mail=FORMAT" or "mail=FORMAT", as Dovecot's passwd-file writes
+// them ("mbox:~/mail:INBOX=/var/mail/%u" gives "mbox": locations are
+// storaged's own, under mail.dir). "" when the fields say nothing.
+func (u *User) MailFormat() string {
+	v := u.Extra["userdb_mail"]
+	if v == "" {
+		v = u.Extra["mail"]
+	}
+	f, _, _ := strings.Cut(v, ":")
+	return strings.ToLower(f)
+}

@@ -72,6 +72,15 @@ func New(cfg *config.Config, logger *slog.Logger, lockWait time.Duration) (*Serv
 	}
 	accounts := store.NewAccounts(store.Options{
 		MailDir: cfg.Mail.Dir, IndexDir: cfg.Mail.IndexDir, LockWait: lockWait, Logger: logger,
+		Formats: formats(cfg),
+		UserFormat: func(user string) (string, error) {
+			if u, ok := users.Lookup(user); ok {
+				if f := u.MailFormat(); f != "" {
+					return f, nil
+				}
+			}
+			return cfg.Mail.Format, nil
+		},
 	})
 	return &Server{
 		Config: cfg, Log: logger, Users: users, Accounts: accounts,
@@ -83,6 +92,11 @@ func New(cfg *config.Config, logger *slog.Logger, lockWait time.Duration) (*Serv
 		errc:      make(chan error, 8),
 		repaired:  make(chan struct{}),
 	}, nil
+}
+
+// formats are the storage formats accounts may use.
+func formats(cfg *config.Config) []store.Format {
+	return []store.Format{store.MaildirFormat}
 }
 
 // Start listens on every configured address and starts the start-up

@@ -15,7 +15,6 @@ import (
 
 	"github.com/storaged/storaged/folder"
 	"github.com/storaged/storaged/index"
-	"github.com/storaged/storaged/maildir"
 )
 
 // Options say where accounts live.
@@ -28,6 +27,11 @@ type Options struct {
 	// LockWait is how long to wait for an index another process holds.
 	LockWait time.Duration
 	Logger   *slog.Logger
+	// Formats are the storage formats accounts may use; empty means
+	// Maildir only.
+	Formats []Format
+	// UserFormat names a user's format; nil or "" means "maildir".
+	UserFormat func(user string) (string, error)
 }
 
 // DefaultMailboxes are created with every new account, with their
@@ -109,7 +113,11 @@ func (a *Accounts) openAccount(ctx context.Context, user string) (*Account, erro
 	root := filepath.Join(a.opts.MailDir, user)
 	_, statErr := os.Stat(root)
 	newStore := errors.Is(statErr, fs.ErrNotExist)
-	files, err := maildir.Open(root)
+	format, err := a.formatFor(user, root)
+	if err != nil {
+		return nil, err
+	}
+	files, err := format.Open(root)
 	if err != nil {
 		return nil, err
 	}
