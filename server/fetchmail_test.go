@@ -14,13 +14,15 @@ import (
 // fetch with keep and client-side UIDLs, fetch again (only the new
 // message comes), then fetch all and delete. `make test` installs
 // fetchmail when it can; without it the test skips.
-func TestFetchmail(t *testing.T) {
+func TestFetchmail(t *testing.T) { eachFormat(t, testFetchmail) }
+
+func testFetchmail(t *testing.T, format string) {
 	fetchmail, err := exec.LookPath("fetchmail")
 	if err != nil {
 		t.Skip("fetchmail is not installed; make test installs it when apt-get can")
 	}
 	dir := t.TempDir()
-	ts := startServer(t, dir, nil, "ann")
+	ts := startServer(t, dir, withFormat(format), "ann")
 	var sent [][]byte
 	for i := 1; i <= 5; i++ {
 		sent = append(sent, testMessage(i))
@@ -68,7 +70,7 @@ poll %s port %s protocol POP3 uidl auth password
 	if got := fetched(); len(got) != 5 {
 		t.Fatalf("first fetch got %d messages, want 5\n%s", len(got), log)
 	}
-	if n := len(mailFiles(t, dir, "ann")); n != 5 {
+	if n := ts.stored(t, "ann", "INBOX"); n != 5 {
 		t.Fatalf("keep left %d messages on the server, want 5", n)
 	}
 	// The body arrives intact (fetchmail adds its own Received line and
@@ -89,7 +91,7 @@ poll %s port %s protocol POP3 uidl auth password
 	if got := fetched(); len(got) != 12 {
 		t.Fatalf("fetchall: %d messages in all, want 12\n%s", len(got), log)
 	}
-	if n := len(mailFiles(t, dir, "ann")); n != 0 {
+	if n := ts.stored(t, "ann", "INBOX"); n != 0 {
 		t.Errorf("%d messages left on the server after fetching with nokeep\n%s", n, log)
 	}
 }

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/storaged/storaged/auth"
 	"github.com/storaged/storaged/config"
+	"github.com/storaged/storaged/folder"
 	"github.com/storaged/storaged/index"
 	"github.com/storaged/storaged/server"
 	"github.com/storaged/storaged/store"
@@ -31,6 +33,7 @@ type testServer struct {
 	sock string // unix socket path
 	imap string // IMAP address
 	pop3 string // POP3 address
+	cfg  *config.Config
 }
 
 func newConfig(t testing.TB, dir string) *config.Config {
@@ -77,7 +80,7 @@ func startServer(t testing.TB, dir string, mutate func(*config.Config), users ..
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ts := &testServer{Server: srv, t: t, dir: dir, sock: filepath.Join(dir, "lmtp.sock")}
+	ts := &testServer{Server: srv, t: t, dir: dir, sock: filepath.Join(dir, "lmtp.sock"), cfg: cfg}
 	for _, a := range srv.Addrs("lmtp") {
 		if a.Network() == "tcp" {
 			ts.lmtp = a.String()
@@ -258,4 +261,129 @@ func (ts *testServer) lmtpClientOrNil() *smtp.Client {
 		return nil
 	}
 	return c
+}
+
+// storeFormats are the storage formats the IMAP and POP3 suites run on,
+// each suite once per format.
+var storeFormats = []string{"maildir"}
+
+func eachFormat(t *testing.T, fn func(t *testing.T, format string)) {
+	for _, f := range storeFormats {
+		t.Run(f, func(t *testing.T) { fn(t, f) })
+	}
+}
+
+// withFormat sets the storage format, then applies more changes.
+func withFormat(format string, more ...func(*config.Config)) func(*config.Config) {
+	return func(c *config.Config) {
+		c.Mail.Format = format
+		for _, m := range more {
+			m(c)
+		}
+	}
+}
+
+// diskMessage is a message as its format's files hold it.
+type diskMessage struct {
+	folder.Entry
+	Bytes []byte // canonical
+}
+
+// stored counts the messages of a mailbox on disk.
+func (ts *testServer) stored(t testing.TB, user, mailbox string) int {
+	t.Helper()
+	return len(onDisk(t, ts.cfg, user, mailbox))
+}
+
+// onDisk reads a mailbox through a folder store opened apart from the
+// server's, in the format the server was configured with: what another
+// program reading the files would see.
+func onDisk(t testing.TB, cfg *config.Config, user, mailbox string) []diskMessage {
+	t.Helper()
+	var st folder.Store
+	for _, f := range server.Formats(cfg) {
+		if f.Name == cfg.Mail.Format {
+			var err error
+			if st, err = f.Open(filepath.Join(cfg.Mail.Dir, user)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if st == nil {
+		t.Fatalf("no format %q", cfg.Mail.Format)
+	}
+	fo, err := st.Folder(mailbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, _, err := fo.Scan(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []diskMessage
+	for _, e := range ents {
+		r, err := fo.Open(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, diskMessage{Entry: e, Bytes: b})
+	}
+	return out
+}
+
+// inboxInUIDOrder returns user's INBOX messages through the server's
+// store, in UID order, canonical.
+func (ts *testServer) inboxInUIDOrder(t testing.TB, user string) []diskMessage {
+	t.Helper()
+	mb := acctMailbox(t.(*testing.T), ts, user)
+	acct, _ := ts.Accounts.Open(context.Background(), user)
+	var msgs []index.Message
+	if err := acct.View(func(tx *index.Tx) error {
+		return tx.ForEachMessage(mb.ID(), func(m *index.Message) error {
+			msgs = append(msgs, *m)
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var out []diskMessage
+	for _, m := range msgs {
+		r, err := mb.Open(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, diskMessage{Entry: folder.Entry{Key: m.Key, Name: m.Name, Flags: m.Flags}, Bytes: b})
+	}
+	return out
+}
+
+// dropExternal adds a message to a mailbox the way another program on
+// the same store would (procmail, inc, mutt), behind the server's back.
+// msg has LF line ends, as such programs write.
+func (ts *testServer) dropExternal(t testing.TB, user, mailbox string, msg []byte) {
+	t.Helper()
+	root := filepath.Join(ts.cfg.Mail.Dir, user)
+	switch ts.cfg.Mail.Format {
+	case "maildir":
+		dir := root
+		if mailbox != folder.Inbox {
+			dir = filepath.Join(root, "."+strings.ReplaceAll(mailbox, "/", "."))
+		}
+		name := fmt.Sprintf("%d.M%dP%d.elsewhere", time.Now().Unix(), time.Now().Nanosecond()/1000, os.Getpid())
+		if err := os.WriteFile(filepath.Join(dir, "new", name), msg, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	default:
+		t.Fatalf("dropExternal: no way to write format %q", ts.cfg.Mail.Format)
+	}
 }

@@ -61,8 +61,10 @@ func (c *rawIMAP) until(tag string) ([]string, string) {
 	}
 }
 
-func TestIMAPHostileInput(t *testing.T) {
-	ts := startServer(t, t.TempDir(), nil, "ann")
+func TestIMAPHostileInput(t *testing.T) { eachFormat(t, testIMAPHostileInput) }
+
+func testIMAPHostileInput(t *testing.T, format string) {
+	ts := startServer(t, t.TempDir(), withFormat(format), "ann")
 	c := ts.raw(t)
 	if _, st := c.cmd("LOGIN ann secret-ann"); !strings.HasPrefix(st, "OK") {
 		t.Fatalf("login: %s", st)

@@ -12,8 +12,10 @@ import (
 // Two sessions on one mailbox while mail arrives: one STOREs and
 // EXPUNGEs, the other IDLEs and FETCHes. The sequence numbers the second
 // sees stay coherent with the UIDs, and nothing panics (run with -race).
-func TestIMAPSessionsConsistent(t *testing.T) {
-	ts := startServer(t, t.TempDir(), nil, "ann")
+func TestIMAPSessionsConsistent(t *testing.T) { eachFormat(t, testIMAPSessionsConsistent) }
+
+func testIMAPSessionsConsistent(t *testing.T, format string) {
+	ts := startServer(t, t.TempDir(), withFormat(format), "ann")
 	deliverN(t, ts, "ann", 40, 1)
 	a := ts.login(t, "ann", nil)
 	var mu sync.Mutex

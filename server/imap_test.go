@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-sasl"
 
+	"github.com/storaged/storaged/folder"
 	"github.com/storaged/storaged/message"
 )
 
@@ -45,8 +47,10 @@ func imapCode(err error) imap.ResponseCode {
 	return ""
 }
 
-func TestIMAPLoginAndCapabilities(t *testing.T) {
-	ts := startServer(t, t.TempDir(), nil, "ann")
+func TestIMAPLoginAndCapabilities(t *testing.T) { eachFormat(t, testIMAPLoginAndCapabilities) }
+
+func testIMAPLoginAndCapabilities(t *testing.T, format string) {
+	ts := startServer(t, t.TempDir(), withFormat(format), "ann")
 	c := ts.imapClient(t, nil)
 	err := c.Login("ann", "wrong").Wait()
 	if imapCode(err) != imap.ResponseCodeAuthenticationFailed {
@@ -96,8 +100,10 @@ func hasAttr(attrs []imap.MailboxAttr, a imap.MailboxAttr) bool {
 	return false
 }
 
-func TestIMAPMailboxes(t *testing.T) {
-	ts := startServer(t, t.TempDir(), nil, "ann")
+func TestIMAPMailboxes(t *testing.T) { eachFormat(t, testIMAPMailboxes) }
+
+func testIMAPMailboxes(t *testing.T, format string) {
+	ts := startServer(t, t.TempDir(), withFormat(format), "ann")
 	c := ts.login(t, "ann", nil)
 	all := listNames(t, c, "", "*", nil)
 	for name, use := range map[string]imap.MailboxAttr{"Drafts": imap.MailboxAttrDrafts, "Sent": imap.MailboxAttrSent, "Trash": imap.MailboxAttrTrash, "Junk": imap.MailboxAttrJunk, "Archive": imap.MailboxAttrArchive} {
@@ -204,8 +210,10 @@ func appendMsg(t *testing.T, c *imapclient.Client, mailbox string, msg []byte, o
 // Every corpus message goes in by APPEND and comes back by FETCH BODY[]
 // byte for byte (canonical form), with well-formed ENVELOPE and
 // BODYSTRUCTURE.
-func TestIMAPCorpusRoundTrip(t *testing.T) {
-	ts := startServer(t, t.TempDir(), nil, "ann")
+func TestIMAPCorpusRoundTrip(t *testing.T) { eachFormat(t, testIMAPCorpusRoundTrip) }
+
+func testIMAPCorpusRoundTrip(t *testing.T, format string) {
+	ts := startServer(t, t.TempDir(), withFormat(format), "ann")
 	c := ts.login(t, "ann", nil)
 	files, _ := filepath.Glob("../testdata/messages/*.eml")
 	hostile, _ := filepath.Glob("../testdata/hostile/*.eml")
@@ -245,8 +253,10 @@ func TestIMAPCorpusRoundTrip(t *testing.T) {
 	}
 }
 
-func TestIMAPMessages(t *testing.T) {
-	ts := startServer(t, t.TempDir(), nil, "ann")
+func TestIMAPMessages(t *testing.T) { eachFormat(t, testIMAPMessages) }
+
+func testIMAPMessages(t *testing.T, format string) {
+	ts := startServer(t, t.TempDir(), withFormat(format), "ann")
 	c := ts.login(t, "ann", nil)
 	msg := []byte("From: Alice Example <alice@example.org>\r\nTo: undisclosed-recipients:;\r\nSubject: hello there\r\nDate: Mon, 1 Jan 2024 10:00:00 +0100\r\nMessage-ID: <m1@example.org>\r\n\r\nThe body says xylophone.\r\n")
 	date := time.Date(2023, 5, 6, 7, 8, 9, 0, time.FixedZone("", -5*3600))
@@ -303,17 +313,24 @@ func TestIMAPMessages(t *testing.T) {
 	if !containsFlag(msgs[0].Flags, imap.FlagSeen) {
 		t.Fatalf("BODY[TEXT] did not set \\Seen: %v", msgs[0].Flags)
 	}
-	// STORE, written through to the Maildir file name.
+	// STORE, written through to the files where the format has a place
+	// for the flag (Maildir names, mbox Status:/X-Status:, MH sequences).
 	if _, err := c.Store(imap.SeqSetNum(2), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagAnswered, imap.FlagDeleted}}, nil).Collect(); err != nil {
 		t.Fatal(err)
 	}
-	ents, _ := os.ReadDir(filepath.Join(ts.dir, "mail", "ann", "cur"))
-	names := ""
-	for _, e := range ents {
-		names += e.Name() + " "
+	var got []folder.SysFlags
+	for _, m := range onDisk(t, ts.cfg, "ann", "INBOX") {
+		got = append(got, m.Flags.Sys)
 	}
-	if !strings.Contains(names, ":2,RT") || !strings.Contains(names, ":2,FSa") {
-		t.Fatalf("flags not in file names: %s", names)
+	slices.Sort(got)
+	want := []folder.SysFlags{folder.Seen | folder.Flagged, folder.Answered | folder.Deleted}
+	if format == "mh" {
+		// MH sequences carry unseen, flagged and replied only.
+		want[1] = folder.Answered
+	}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("flags on disk %v, want %v", got, want)
 	}
 	// SEARCH.
 	cases := []struct {
@@ -397,8 +414,10 @@ func equalU32(a, b []uint32) bool {
 
 // EXAMINE is read-only in fact: STORE is refused, FETCH BODY[] does not
 // set \Seen, CLOSE expunges nothing.
-func TestIMAPExamine(t *testing.T) {
-	ts := startServer(t, t.TempDir(), nil, "ann")
+func TestIMAPExamine(t *testing.T) { eachFormat(t, testIMAPExamine) }
+
+func testIMAPExamine(t *testing.T, format string) {
+	ts := startServer(t, t.TempDir(), withFormat(format), "ann")
 	c := ts.login(t, "ann", nil)
 	appendMsg(t, c, "INBOX", []byte("Subject: a\r\n\r\nx\r\n"), &imap.AppendOptions{Flags: []imap.Flag{imap.FlagDeleted}})
 	if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
@@ -419,8 +438,10 @@ func TestIMAPExamine(t *testing.T) {
 
 // IDLE is woken by an LMTP delivery; a second session sees an EXPUNGE
 // made by the first only when it may (NOOP), with coherent numbers.
-func TestIMAPIdleAndTwoSessions(t *testing.T) {
-	ts := startServer(t, t.TempDir(), nil, "ann")
+func TestIMAPIdleAndTwoSessions(t *testing.T) { eachFormat(t, testIMAPIdleAndTwoSessions) }
+
+func testIMAPIdleAndTwoSessions(t *testing.T, format string) {
+	ts := startServer(t, t.TempDir(), withFormat(format), "ann")
 	var mu sync.Mutex
 	exists := make(chan uint32, 16)
 	var expunged []uint32
@@ -493,18 +514,17 @@ func TestIMAPIdleAndTwoSessions(t *testing.T) {
 // A file another program drops into the Maildir shows up on NOOP; a
 // mailbox renamed by one session stays readable in another that has it
 // selected.
-func TestIMAPExternalAndRename(t *testing.T) {
-	ts := startServer(t, t.TempDir(), nil, "ann")
+func TestIMAPExternalAndRename(t *testing.T) { eachFormat(t, testIMAPExternalAndRename) }
+
+func testIMAPExternalAndRename(t *testing.T, format string) {
+	ts := startServer(t, t.TempDir(), withFormat(format), "ann")
 	c := ts.login(t, "ann", nil)
 	c.Create("Box", nil).Wait()
 	appendMsg(t, c, "Box", []byte("Subject: in box\r\n\r\nkeep me\r\n"), nil)
 	if _, err := c.Select("Box", nil).Wait(); err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(ts.dir, "mail", "ann", ".Box", "new")
-	if err := os.WriteFile(filepath.Join(dir, "1700000000.M1P1.elsewhere"), []byte("Subject: dropped\n\nfrom procmail\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	ts.dropExternal(t, "ann", "Box", []byte("Subject: dropped\n\nfrom procmail\n"))
 	deadline := time.Now().Add(10 * time.Second)
 	for c.Mailbox().NumMessages != 2 {
 		if time.Now().After(deadline) {

@@ -17,13 +17,15 @@ import (
 // mbsync (isync) syncs a 200-message account both ways: down to an empty
 // local Maildir, then local additions, flag changes and deletions up.
 // `make test` installs isync when it can; without it the test skips.
-func TestMbsync(t *testing.T) {
+func TestMbsync(t *testing.T) { eachFormat(t, testMbsync) }
+
+func testMbsync(t *testing.T, format string) {
 	mbsync, err := exec.LookPath("mbsync")
 	if err != nil {
 		t.Skip("mbsync (Debian package isync) is not installed; make test installs it when apt-get can")
 	}
 	dir := t.TempDir()
-	ts := startServer(t, dir, nil, "ann")
+	ts := startServer(t, dir, withFormat(format), "ann")
 	ctx := context.Background()
 	inbox := acctMailbox(t, ts, "ann")
 	for i := 0; i < 200; i++ {

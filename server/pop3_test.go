@@ -7,10 +7,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -20,7 +17,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/storaged/storaged/config"
-	"github.com/storaged/storaged/message"
+	"github.com/storaged/storaged/folder"
 )
 
 // rawPOP3 is a line-level POP3 client: it checks the server's exact
@@ -138,35 +135,31 @@ func testMessage(i int) []byte {
 	return []byte(fmt.Sprintf("From: a@example.net\r\nTo: b@example.org\r\nSubject: m%d\r\n\r\nline one of %d\r\n.starts with a dot\r\n..two dots\r\n.\r\nlast\r\n", i, i))
 }
 
-// inboxFiles returns user's INBOX messages in canonical form, in the
-// order LMTP delivered them (names start with the delivery time).
-func inboxFiles(t *testing.T, dir, user string) [][]byte {
+// inboxFiles returns user's INBOX messages in canonical form, in UID
+// order.
+func inboxFiles(t *testing.T, ts *testServer, user string) [][]byte {
 	t.Helper()
-	files := mailFiles(t, dir, user)
-	names := make([]string, 0, len(files))
-	for n := range files {
-		names = append(names, n)
-	}
-	slices.Sort(names)
 	var out [][]byte
-	for _, n := range names {
-		out = append(out, message.Canonical(files[n]))
+	for _, m := range ts.inboxInUIDOrder(t, user) {
+		out = append(out, m.Bytes)
 	}
 	return out
 }
 
-func TestPOP3Session(t *testing.T) {
+func TestPOP3Session(t *testing.T) { eachFormat(t, testPOP3Session) }
+
+func testPOP3Session(t *testing.T, format string) {
 	dir := t.TempDir()
-	ts := startServer(t, dir, nil, "ann")
+	ts := startServer(t, dir, withFormat(format), "ann")
 	var msgs [][]byte
 	for i := 1; i <= 3; i++ {
 		msgs = append(msgs, testMessage(i))
 	}
 	msgs = append(msgs, []byte("Subject: bare LF\n\nbody\n.\n"))
 	deliverMsgs(t, ts, "ann", msgs...)
-	onDisk := inboxFiles(t, dir, "ann")
-	if len(onDisk) != 4 {
-		t.Fatalf("%d files", len(onDisk))
+	delivered := inboxFiles(t, ts, "ann")
+	if len(delivered) != 4 {
+		t.Fatalf("%d files", len(delivered))
 	}
 
 	c := dialPOP3(t, ts.pop3)
@@ -190,7 +183,7 @@ func TestPOP3Session(t *testing.T) {
 	c.login("ann")
 
 	var total int64
-	for _, m := range onDisk {
+	for _, m := range delivered {
 		total += int64(len(m))
 	}
 	if l := c.ok("STAT"); l != fmt.Sprintf("+OK 4 %d", total) {
@@ -199,11 +192,11 @@ func TestPOP3Session(t *testing.T) {
 	c.ok("LIST")
 	list := strings.Split(strings.TrimSpace(string(c.multi())), "\r\n")
 	for i, l := range list {
-		if l != fmt.Sprintf("%d %d", i+1, len(onDisk[i])) {
-			t.Errorf("LIST line %q, want size %d", l, len(onDisk[i]))
+		if l != fmt.Sprintf("%d %d", i+1, len(delivered[i])) {
+			t.Errorf("LIST line %q, want size %d", l, len(delivered[i]))
 		}
 	}
-	if l := c.ok("LIST 2"); l != fmt.Sprintf("+OK 2 %d", len(onDisk[1])) {
+	if l := c.ok("LIST 2"); l != fmt.Sprintf("+OK 2 %d", len(delivered[1])) {
 		t.Errorf("LIST 2: %s", l)
 	}
 	c.ok("UIDL")
@@ -223,7 +216,7 @@ func TestPOP3Session(t *testing.T) {
 		t.Errorf("UIDL 3: %s, want %s", l, uidls[2])
 	}
 
-	for i, want := range onDisk {
+	for i, want := range delivered {
 		l := c.ok(fmt.Sprintf("RETR %d", i+1))
 		raw := c.multi()
 		got := unstuff(raw)
@@ -233,14 +226,14 @@ func TestPOP3Session(t *testing.T) {
 		if i < 3 && !bytes.Contains(raw, []byte("\r\n..starts with a dot\r\n...two dots\r\n..\r\n")) {
 			t.Errorf("RETR %d is not dot-stuffed: %q", i+1, raw)
 		}
-		if l != fmt.Sprintf("+OK %d octets", len(onDisk[i])) {
+		if l != fmt.Sprintf("+OK %d octets", len(delivered[i])) {
 			t.Errorf("RETR status %q", l)
 		}
 	}
 
 	// TOP: the header, the blank line, then n body lines.
 	c.ok("TOP 1 0")
-	hdr, _, _ := bytes.Cut(onDisk[0], []byte("\r\n\r\n"))
+	hdr, _, _ := bytes.Cut(delivered[0], []byte("\r\n\r\n"))
 	if got := unstuff(c.multi()); string(got) != string(hdr)+"\r\n\r\n" {
 		t.Errorf("TOP 1 0: %q", got)
 	}
@@ -249,7 +242,7 @@ func TestPOP3Session(t *testing.T) {
 		t.Errorf("TOP 1 2: %q", got)
 	}
 	c.ok("TOP 1 100")
-	if got := unstuff(c.multi()); !bytes.Equal(got, onDisk[0]) {
+	if got := unstuff(c.multi()); !bytes.Equal(got, delivered[0]) {
 		t.Errorf("TOP 1 100: %q", got)
 	}
 
@@ -268,7 +261,7 @@ func TestPOP3Session(t *testing.T) {
 	if l := c.cmd("RETR 2"); !strings.HasPrefix(l, "-ERR") {
 		t.Errorf("RETR of a deleted message: %s", l)
 	}
-	if l := c.ok("STAT"); l != fmt.Sprintf("+OK 3 %d", total-int64(len(onDisk[1]))) {
+	if l := c.ok("STAT"); l != fmt.Sprintf("+OK 3 %d", total-int64(len(delivered[1]))) {
 		t.Errorf("STAT after DELE: %s", l)
 	}
 	c.ok("LIST")
@@ -294,19 +287,28 @@ func TestPOP3Session(t *testing.T) {
 		got[0] != "1 "+strings.Fields(uidls[1])[1] || got[1] != "2 "+strings.Fields(uidls[3])[1] {
 		t.Errorf("UIDL after QUIT: %q (was %q)", got, uidls)
 	}
-	if files := mailFiles(t, dir, "ann"); len(files) != 2 {
-		t.Errorf("%d files after DELE+QUIT, want 2", len(files))
+	disk := onDisk(t, ts.cfg, "ann", "INBOX")
+	if len(disk) != 2 {
+		t.Errorf("%d messages on disk after DELE+QUIT, want 2", len(disk))
 	}
-	// The retrieved messages that were kept are \Seen now.
-	for name := range mailFiles(t, dir, "ann") {
-		if !strings.Contains(name, ":2,S") {
-			t.Errorf("kept retrieved message %s is not \\Seen", name)
+	// The retrieved messages that were kept are \Seen now, in the index
+	// and in the files.
+	for _, m := range disk {
+		if !m.Flags.Sys.Has(folder.Seen) {
+			t.Errorf("kept retrieved message %s is not \\Seen on disk", m.Name)
+		}
+	}
+	for _, m := range ts.inboxInUIDOrder(t, "ann") {
+		if !m.Flags.Sys.Has(folder.Seen) {
+			t.Errorf("kept retrieved message %s is not \\Seen in the index", m.Key)
 		}
 	}
 }
 
-func TestPOP3SASLAndPipelining(t *testing.T) {
-	ts := startServer(t, t.TempDir(), nil, "ann")
+func TestPOP3SASLAndPipelining(t *testing.T) { eachFormat(t, testPOP3SASLAndPipelining) }
+
+func testPOP3SASLAndPipelining(t *testing.T, format string) {
+	ts := startServer(t, t.TempDir(), withFormat(format), "ann")
 	deliverMsgs(t, ts, "ann", testMessage(1), testMessage(2))
 
 	c := dialPOP3(t, ts.pop3)
@@ -360,11 +362,13 @@ func TestPOP3SASLAndPipelining(t *testing.T) {
 	c.ok("QUIT")
 }
 
-func TestPOP3LimitsAndDrops(t *testing.T) {
+func TestPOP3LimitsAndDrops(t *testing.T) { eachFormat(t, testPOP3LimitsAndDrops) }
+
+func testPOP3LimitsAndDrops(t *testing.T, format string) {
 	dir := t.TempDir()
-	ts := startServer(t, dir, func(cfg *config.Config) {
+	ts := startServer(t, dir, withFormat(format, func(cfg *config.Config) {
 		cfg.POP3.IdleTimeout = config.Duration(300 * time.Millisecond)
-	}, "ann")
+	}), "ann")
 	deliverMsgs(t, ts, "ann", testMessage(1), testMessage(2))
 
 	// A line over 255 octets ends the session.
@@ -407,7 +411,7 @@ func TestPOP3LimitsAndDrops(t *testing.T) {
 		in.ok("USER ann")
 		l := in.cmd("PASS secret-ann")
 		if strings.HasPrefix(l, "+OK") {
-			if l != "+OK maildrop has 2 messages ("+strconv.Itoa(len(inboxFiles(t, dir, "ann")[0])+len(inboxFiles(t, dir, "ann")[1]))+" octets)" {
+			if l != "+OK maildrop has 2 messages ("+strconv.Itoa(len(inboxFiles(t, ts, "ann")[0])+len(inboxFiles(t, ts, "ann")[1]))+" octets)" {
 				t.Errorf("after a dropped session: %s", l)
 			}
 			break
@@ -418,15 +422,17 @@ func TestPOP3LimitsAndDrops(t *testing.T) {
 		in.conn.Close()
 		time.Sleep(20 * time.Millisecond)
 	}
-	if n := len(mailFiles(t, dir, "ann")); n != 2 {
-		t.Errorf("%d files after a dropped session, want 2", n)
+	if n := ts.stored(t, "ann", "INBOX"); n != 2 {
+		t.Errorf("%d messages after a dropped session, want 2", n)
 	}
 }
 
 // TestPOP3SnapshotAndIMAP: deliveries during a session do not change its
 // listing, and DELE+QUIT reaches an IMAP session IDLing on INBOX.
-func TestPOP3SnapshotAndIMAP(t *testing.T) {
-	ts := startServer(t, t.TempDir(), nil, "ann")
+func TestPOP3SnapshotAndIMAP(t *testing.T) { eachFormat(t, testPOP3SnapshotAndIMAP) }
+
+func testPOP3SnapshotAndIMAP(t *testing.T, format string) {
+	ts := startServer(t, t.TempDir(), withFormat(format), "ann")
 	deliverMsgs(t, ts, "ann", testMessage(1), testMessage(2), testMessage(3))
 
 	expunged := make(chan uint32, 10)
@@ -504,9 +510,11 @@ func TestPOP3SnapshotAndIMAP(t *testing.T) {
 
 // TestPOP3UIDLStable: UIDLs are the same in two sessions and after a
 // restart.
-func TestPOP3UIDLStable(t *testing.T) {
+func TestPOP3UIDLStable(t *testing.T) { eachFormat(t, testPOP3UIDLStable) }
+
+func testPOP3UIDLStable(t *testing.T, format string) {
 	dir := t.TempDir()
-	ts := startServer(t, dir, nil, "ann")
+	ts := startServer(t, dir, withFormat(format), "ann")
 	deliverMsgs(t, ts, "ann", testMessage(1), testMessage(2), testMessage(3))
 	uidl := func(ts *testServer) string {
 		c := dialPOP3(t, ts.pop3)
@@ -521,28 +529,27 @@ func TestPOP3UIDLStable(t *testing.T) {
 		t.Errorf("UIDL changed between sessions:\n%s\n%s", first, second)
 	}
 	ts.stop()
-	ts = startServer(t, dir, nil, "ann")
+	ts = startServer(t, dir, withFormat(format), "ann")
 	if again := uidl(ts); again != first {
 		t.Errorf("UIDL changed across a restart:\n%s\n%s", first, again)
 	}
 	// A file another program drops in is synced without re-numbering the
 	// others.
-	newDir := filepath.Join(dir, "mail", "ann", "new")
-	if err := os.WriteFile(filepath.Join(newDir, "1700000000.external.host"), []byte("Subject: dropped\n\nx\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	ts.dropExternal(t, "ann", "INBOX", []byte("Subject: dropped\n\nx\n"))
 	if again := uidl(ts); !strings.HasPrefix(again, first) || strings.Count(again, "\n") != 4 {
 		t.Errorf("UIDL after an external file:\n%s\nwas\n%s", again, first)
 	}
 }
 
 // TestPOP3Python runs testdata/poplib_suite.py, an independent client.
-func TestPOP3Python(t *testing.T) {
+func TestPOP3Python(t *testing.T) { eachFormat(t, testPOP3Python) }
+
+func testPOP3Python(t *testing.T, format string) {
 	py, err := exec.LookPath("python3")
 	if err != nil {
 		t.Skip("python3 not installed")
 	}
-	ts := startServer(t, t.TempDir(), nil, "ann")
+	ts := startServer(t, t.TempDir(), withFormat(format), "ann")
 	out, err := exec.Command(py, "testdata/poplib_suite.py", ts.pop3, ts.lmtp, "ann", "secret-ann").CombinedOutput()
 	if err != nil || !strings.HasPrefix(string(out), "ok ") {
 		t.Fatalf("poplib suite: %v\n%s", err, out)
@@ -552,9 +559,11 @@ func TestPOP3Python(t *testing.T) {
 
 // TestPOP3Shutdown: a server shutdown ends sessions without deleting
 // what they marked.
-func TestPOP3Shutdown(t *testing.T) {
+func TestPOP3Shutdown(t *testing.T) { eachFormat(t, testPOP3Shutdown) }
+
+func testPOP3Shutdown(t *testing.T, format string) {
 	dir := t.TempDir()
-	ts := startServer(t, dir, nil, "ann")
+	ts := startServer(t, dir, withFormat(format), "ann")
 	deliverMsgs(t, ts, "ann", testMessage(1))
 	c := dialPOP3(t, ts.pop3)
 	c.login("ann")
@@ -568,7 +577,7 @@ func TestPOP3Shutdown(t *testing.T) {
 	if l := c.line(); !strings.HasPrefix(l, "-ERR [SYS/TEMP]") {
 		t.Errorf("session at shutdown got %q", l)
 	}
-	if n := len(mailFiles(t, dir, "ann")); n != 1 {
-		t.Errorf("%d files after shutdown, want 1", n)
+	if n := ts.stored(t, "ann", "INBOX"); n != 1 {
+		t.Errorf("%d messages after shutdown, want 1", n)
 	}
 }

@@ -72,7 +72,7 @@ func New(cfg *config.Config, logger *slog.Logger, lockWait time.Duration) (*Serv
 	}
 	accounts := store.NewAccounts(store.Options{
 		MailDir: cfg.Mail.Dir, IndexDir: cfg.Mail.IndexDir, LockWait: lockWait, Logger: logger,
-		Formats: formats(cfg),
+		Formats: Formats(cfg),
 		UserFormat: func(user string) (string, error) {
 			if u, ok := users.Lookup(user); ok {
 				if f := u.MailFormat(); f != "" {
@@ -94,8 +94,8 @@ func New(cfg *config.Config, logger *slog.Logger, lockWait time.Duration) (*Serv
 	}, nil
 }
 
-// formats are the storage formats accounts may use.
-func formats(cfg *config.Config) []store.Format {
+// Formats are the storage formats accounts may use.
+func Formats(cfg *config.Config) []store.Format {
 	return []store.Format{store.MaildirFormat}
 }
 
