@@ -5,55 +5,15 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/storaged/storaged/auth"
+	"github.com/storaged/storaged/internal/testnet"
 	"github.com/storaged/storaged/store"
 )
-
-// pipeListener hands net.Pipe ends to the server.
-type pipeListener struct {
-	conns  chan net.Conn
-	closed chan struct{}
-	once   sync.Once
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.closed:
-		return nil, net.ErrClosed
-	}
-}
-func (l *pipeListener) Close() error   { l.once.Do(func() { close(l.closed) }); return nil }
-func (l *pipeListener) Addr() net.Addr { return &net.UnixAddr{Name: "pipe", Net: "pipe"} }
-
-// panicLog fails the fuzz run when imapserver reports a recovered panic.
-type panicLog struct {
-	mu     sync.Mutex
-	panics []string
-}
-
-func (p *panicLog) Enabled(context.Context, slog.Level) bool { return true }
-func (p *panicLog) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	b.WriteString(r.Message)
-	r.Attrs(func(a slog.Attr) bool { b.WriteString(" " + a.String()); return true })
-	if strings.Contains(b.String(), "panic") {
-		p.mu.Lock()
-		p.panics = append(p.panics, b.String())
-		p.mu.Unlock()
-	}
-	return nil
-}
-func (p *panicLog) WithAttrs([]slog.Attr) slog.Handler { return p }
-func (p *panicLog) WithGroup(string) slog.Handler      { return p }
 
 // FuzzCommands feeds command lines to a logged-in session with INBOX
 // selected. The server must answer every tag, survive, and never panic.
@@ -90,15 +50,14 @@ func FuzzCommands(f *testing.F) {
 	} {
 		inbox.Append(context.Background(), []byte(m), store.AppendOptions{})
 	}
-	logs := &panicLog{}
+	logs := &testnet.PanicLog{}
 	srv := New(Config{MaxMessageSize: 1 << 20, AuthFailDelay: time.Millisecond}, users, accounts, slog.New(logs))
-	l := &pipeListener{conns: make(chan net.Conn), closed: make(chan struct{})}
+	l := testnet.NewPipeListener()
 	go srv.Serve(l)
 	defer srv.Shutdown()
 
 	f.Fuzz(func(t *testing.T, line string) {
-		client, server := net.Pipe()
-		l.conns <- server
+		client := l.Dial()
 		defer client.Close()
 		// An unfinished literal leaves the server waiting: the deadline ends it.
 		client.SetDeadline(time.Now().Add(2 * time.Second))
@@ -115,10 +74,8 @@ func FuzzCommands(f *testing.F) {
 				break
 			}
 		}
-		logs.mu.Lock()
-		defer logs.mu.Unlock()
-		if len(logs.panics) > 0 {
-			t.Fatalf("panic on %q: %s", line, logs.panics[0])
+		if p := logs.First(); p != "" {
+			t.Fatalf("panic on %q: %s", line, p)
 		}
 	})
 }

@@ -9,12 +9,12 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/storaged/storaged/auth"
 	"github.com/storaged/storaged/index"
+	"github.com/storaged/storaged/internal/testnet"
 	"github.com/storaged/storaged/store"
 )
 
@@ -37,42 +37,6 @@ func FuzzParseCommand(f *testing.F) {
 		}
 	})
 }
-
-// pipeListener hands net.Pipe ends to the server.
-type pipeListener struct {
-	conns  chan net.Conn
-	closed chan struct{}
-	once   sync.Once
-}
-
-func (l *pipeListener) Accept() (net.Conn, error) {
-	select {
-	case c := <-l.conns:
-		return c, nil
-	case <-l.closed:
-		return nil, net.ErrClosed
-	}
-}
-func (l *pipeListener) Close() error   { l.once.Do(func() { close(l.closed) }); return nil }
-func (l *pipeListener) Addr() net.Addr { return &net.UnixAddr{Name: "pipe", Net: "pipe"} }
-
-// panicLog records the server's reports of recovered panics.
-type panicLog struct {
-	mu     sync.Mutex
-	panics []string
-}
-
-func (p *panicLog) Enabled(context.Context, slog.Level) bool { return true }
-func (p *panicLog) Handle(_ context.Context, r slog.Record) error {
-	if strings.Contains(r.Message, "panic") {
-		p.mu.Lock()
-		p.panics = append(p.panics, r.Message)
-		p.mu.Unlock()
-	}
-	return nil
-}
-func (p *panicLog) WithAttrs([]slog.Attr) slog.Handler { return p }
-func (p *panicLog) WithGroup(string) slog.Handler      { return p }
 
 // FuzzSession feeds command lines to a logged-in session over a pipe,
 // then RSET and QUIT: the server must never panic and must end the
@@ -100,9 +64,9 @@ func FuzzSession(f *testing.F) {
 		f.Fatal(err)
 	}
 	inbox, _ := acct.Mailbox("INBOX")
-	logs := &panicLog{}
+	logs := &testnet.PanicLog{}
 	srv := New(Config{AuthFailDelay: time.Millisecond, IdleTimeout: 5 * time.Second}, users, accounts, slog.New(logs))
-	l := &pipeListener{conns: make(chan net.Conn), closed: make(chan struct{})}
+	l := testnet.NewPipeListener()
 	go srv.Serve(l)
 	defer srv.Shutdown()
 
@@ -118,8 +82,7 @@ func FuzzSession(f *testing.F) {
 				t.Fatal(err)
 			}
 		}
-		client, server := net.Pipe()
-		l.conns <- server
+		client := l.Dial()
 		defer client.Close()
 		client.SetDeadline(time.Now().Add(3 * time.Second))
 		go io.WriteString(client, "USER u\r\nPASS p\r\n"+lines+"\r\nRSET\r\nQUIT\r\n")
@@ -128,10 +91,8 @@ func FuzzSession(f *testing.F) {
 		if errors.As(err, &ne) && ne.Timeout() {
 			t.Fatalf("session on %q did not end", lines)
 		}
-		logs.mu.Lock()
-		defer logs.mu.Unlock()
-		if len(logs.panics) > 0 {
-			t.Fatalf("panic on %q: %s", lines, logs.panics[0])
+		if p := logs.First(); p != "" {
+			t.Fatalf("panic on %q: %s", lines, p)
 		}
 	})
 }

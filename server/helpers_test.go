@@ -322,16 +322,7 @@ func onDisk(t testing.TB, cfg *config.Config, user, mailbox string) []diskMessag
 	}
 	var out []diskMessage
 	for _, e := range ents {
-		r, err := fo.Open(e)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(r)
-		r.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, diskMessage{Entry: e, Bytes: b})
+		out = append(out, diskMessage{Entry: e, Bytes: readMessage(t)(fo.Open(e))})
 	}
 	return out
 }
@@ -353,18 +344,25 @@ func (ts *testServer) inboxInUIDOrder(t testing.TB, user string) []diskMessage {
 	}
 	var out []diskMessage
 	for _, m := range msgs {
-		r, err := mb.Open(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(r)
-		r.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, diskMessage{Entry: folder.Entry{Key: m.Key, Name: m.Name, Flags: m.Flags}, Bytes: b})
+		out = append(out, diskMessage{Entry: folder.Entry{Key: m.Key, Name: m.Name, Flags: m.Flags}, Bytes: readMessage(t)(mb.Open(m))})
 	}
 	return out
+}
+
+// readMessage reads an opened message whole: readMessage(t)(f.Open(e)).
+func readMessage(t testing.TB) func(io.ReadCloser, error) []byte {
+	return func(r io.ReadCloser, err error) []byte {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
 }
 
 // dropExternal adds a message to a mailbox the way another program on

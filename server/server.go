@@ -111,46 +111,32 @@ func (s *Server) Start() error {
 		ReadTimeout:    cfg.LMTP.ReadTimeout.D(),
 		WriteTimeout:   cfg.LMTP.WriteTimeout.D(),
 	}, s.Deliverer, s.Log)
-	for _, addr := range cfg.LMTP.Listen {
-		l, err := listen(addr, cfg.SocketPerm())
-		if err != nil {
-			s.closeListeners()
-			return fmt.Errorf("lmtp: listen %s: %w", addr, err)
-		}
-		s.listeners["lmtp"] = append(s.listeners["lmtp"], l)
-		s.Log.Info("listening", "proto", "lmtp", "addr", l.Addr().String())
-	}
 	s.imap = imap.New(imap.Config{
 		MaxMessageSize: int64(cfg.IMAP.MaxMessageSize),
 		AuthFailDelay:  cfg.IMAP.AuthFailDelay.D(),
 	}, s.Users, s.Accounts, s.Log)
-	for _, addr := range cfg.IMAP.Listen {
-		l, err := listen(addr, cfg.SocketPerm())
-		if err != nil {
-			s.closeListeners()
-			return fmt.Errorf("imap: listen %s: %w", addr, err)
-		}
-		if !loopbackOnly(addr) {
-			s.Log.Warn("IMAP without TLS on a non-loopback address: passwords cross the network in the clear", "addr", addr)
-		}
-		s.listeners["imap"] = append(s.listeners["imap"], l)
-		s.Log.Info("listening", "proto", "imap", "addr", l.Addr().String())
-	}
 	s.pop3 = pop3.New(pop3.Config{
 		AuthFailDelay: cfg.POP3.AuthFailDelay.D(),
 		IdleTimeout:   cfg.POP3.IdleTimeout.D(),
 	}, s.Users, s.Accounts, s.Log)
-	for _, addr := range cfg.POP3.Listen {
-		l, err := listen(addr, cfg.SocketPerm())
-		if err != nil {
-			s.closeListeners()
-			return fmt.Errorf("pop3: listen %s: %w", addr, err)
+	for _, p := range []struct {
+		proto string
+		addrs []string
+		// cleartext: the protocol carries passwords, and has no TLS yet.
+		cleartext bool
+	}{{"lmtp", cfg.LMTP.Listen, false}, {"imap", cfg.IMAP.Listen, true}, {"pop3", cfg.POP3.Listen, true}} {
+		for _, addr := range p.addrs {
+			l, err := listen(addr, cfg.SocketPerm())
+			if err != nil {
+				s.closeListeners()
+				return fmt.Errorf("%s: listen %s: %w", p.proto, addr, err)
+			}
+			if p.cleartext && !loopbackOnly(addr) {
+				s.Log.Warn("no TLS on a non-loopback address: passwords cross the network in the clear", "proto", p.proto, "addr", addr)
+			}
+			s.listeners[p.proto] = append(s.listeners[p.proto], l)
+			s.Log.Info("listening", "proto", p.proto, "addr", l.Addr().String())
 		}
-		if !loopbackOnly(addr) {
-			s.Log.Warn("POP3 without TLS on a non-loopback address: passwords cross the network in the clear", "addr", addr)
-		}
-		s.listeners["pop3"] = append(s.listeners["pop3"], l)
-		s.Log.Info("listening", "proto", "pop3", "addr", l.Addr().String())
 	}
 	serve := map[string]func(net.Listener) error{"lmtp": s.lmtp.Serve, "imap": s.imap.Serve, "pop3": s.pop3.Serve}
 	for proto, ls := range s.listeners {
