@@ -68,7 +68,7 @@ type Users struct {
 type Mail struct {
 	Dir      string `toml:"dir"`       // mail/<user>/, relative to data_dir
 	IndexDir string `toml:"index_dir"` // index/<user>/index.db
-	Format   string `toml:"format"`    // maildir
+	Format   string `toml:"format"`    // maildir or mh; a user's userdb_mail=FORMAT overrides it
 }
 
 // LMTP is the delivery listener.
@@ -199,8 +199,10 @@ func (c *Config) resolve() error {
 		}
 		*p.v = c.Path(*p.v)
 	}
-	if c.Mail.Format != "maildir" {
-		return fmt.Errorf("mail.format: %q is not supported (maildir)", c.Mail.Format)
+	switch c.Mail.Format {
+	case "maildir", "mh":
+	default:
+		return fmt.Errorf("mail.format: %q is not one of maildir, mh", c.Mail.Format)
 	}
 	if len(c.LMTP.Listen) == 0 {
 		return errors.New("lmtp.listen: at least one address is needed")

@@ -78,7 +78,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		"[log]\nlevel = \"loud\"":             "log.level",
 		"[lmtp]\nread_timeout = \"soon\"":     "read_timeout",
 		"[lmtp]\nlisten = [\"nocolon\"]":      "lmtp.listen",
-		"[mail]\nformat = \"mbox\"":           "mail.format",
+		"[mail]\nformat = \"mbx\"":            "mail.format",
 		"[lmtp]\nsocket_mode = \"999\"":       "lmtp.socket_mode",
 		"hostname = \"a b\"":                  "hostname",
 		"bogus = 1":                           "bogus",

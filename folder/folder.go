@@ -38,7 +38,9 @@ type NewMessage struct {
 	Sender string
 	// Reserve, if set, is called with the message's key before the
 	// message becomes visible in the folder, so the store can tell its own
-	// appends from files that other programs drop in.
+	// appends from files that other programs drop in. A format that tries
+	// several keys (MH numbers) calls it for each; the caller releases
+	// them all when Append returns.
 	Reserve func(key string)
 }
 

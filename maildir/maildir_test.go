@@ -24,6 +24,10 @@ func TestConformance(t *testing.T) {
 	foldertest.Run(t, foldertest.SharedTestdata, newStore)
 }
 
+func TestCrash(t *testing.T) {
+	foldertest.Crash(t, func(root string) (folder.Store, error) { return Open(root) })
+}
+
 func TestLayout(t *testing.T) {
 	st := newStore(t).(*Store)
 	if err := st.Create("Archive/2024"); err != nil {

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -265,7 +267,7 @@ func (ts *testServer) lmtpClientOrNil() *smtp.Client {
 
 // storeFormats are the storage formats the IMAP and POP3 suites run on,
 // each suite once per format.
-var storeFormats = []string{"maildir"}
+var storeFormats = []string{"maildir", "mh"}
 
 func eachFormat(t *testing.T, fn func(t *testing.T, format string)) {
 	for _, f := range storeFormats {
@@ -380,6 +382,26 @@ func (ts *testServer) dropExternal(t testing.TB, user, mailbox string, msg []byt
 		name := fmt.Sprintf("%d.M%dP%d.elsewhere", time.Now().Unix(), time.Now().Nanosecond()/1000, os.Getpid())
 		if err := os.WriteFile(filepath.Join(dir, "new", name), msg, 0o600); err != nil {
 			t.Fatal(err)
+		}
+	case "mh":
+		// As inc does: the next number, taken with link(2).
+		dir := filepath.Join(root, "inbox")
+		if mailbox != folder.Inbox {
+			dir = filepath.Join(root, mailbox)
+		}
+		tmp := filepath.Join(dir, ",inc-tmp")
+		if err := os.WriteFile(tmp, msg, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(tmp)
+		for n := 1; ; n++ {
+			err := os.Link(tmp, filepath.Join(dir, strconv.Itoa(n)))
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, fs.ErrExist) {
+				t.Fatal(err)
+			}
 		}
 	default:
 		t.Fatalf("dropExternal: no way to write format %q", ts.cfg.Mail.Format)

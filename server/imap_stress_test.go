@@ -51,7 +51,7 @@ func testIMAPSessionsConsistent(t *testing.T, format string) {
 	go func() { // session A deletes every third message it sees, repeatedly
 		defer wg.Done()
 		for round := 0; round < 15; round++ {
-			n := a.Mailbox().NumMessages
+			n := selectedCount(a)
 			if n == 0 {
 				continue
 			}
@@ -117,7 +117,7 @@ func testIMAPSessionsConsistent(t *testing.T, format string) {
 	mu.Lock()
 	n := count
 	mu.Unlock()
-	if *st.NumMessages != n || a.Mailbox().NumMessages != n {
-		t.Fatalf("store has %d, session B thinks %d, session A %d", *st.NumMessages, n, a.Mailbox().NumMessages)
+	if *st.NumMessages != n || selectedCount(a) != n {
+		t.Fatalf("store has %d, session B thinks %d, session A %d", *st.NumMessages, n, selectedCount(a))
 	}
 }

@@ -26,8 +26,10 @@ import (
 	"github.com/storaged/storaged/auth"
 	"github.com/storaged/storaged/config"
 	"github.com/storaged/storaged/delivery"
+	"github.com/storaged/storaged/folder"
 	"github.com/storaged/storaged/imap"
 	"github.com/storaged/storaged/lmtp"
+	"github.com/storaged/storaged/mh"
 	"github.com/storaged/storaged/pop3"
 	"github.com/storaged/storaged/store"
 )
@@ -96,7 +98,10 @@ func New(cfg *config.Config, logger *slog.Logger, lockWait time.Duration) (*Serv
 
 // Formats are the storage formats accounts may use.
 func Formats(cfg *config.Config) []store.Format {
-	return []store.Format{store.MaildirFormat}
+	return []store.Format{
+		store.MaildirFormat,
+		{Name: "mh", Open: func(root string) (folder.Store, error) { return mh.Open(root) }, Owns: mh.Owns},
+	}
 }
 
 // Start listens on every configured address and starts the start-up

@@ -145,15 +145,17 @@ func (m *Mailbox) Append(ctx context.Context, msg []byte, opt AppendOptions) (Ap
 	if date.IsZero() {
 		date = time.Now()
 	}
-	var key string
+	// A format may reserve several keys (MH tries numbers until one is
+	// free); all are released once the index knows the one that stuck.
+	var keys []string
 	defer func() {
-		if key != "" {
-			m.unpend(key)
+		for _, k := range keys {
+			m.unpend(k)
 		}
 	}()
 	e, err := m.folder().Append(ctx, folder.NewMessage{
 		Canonical: msg, Flags: opt.Flags, Date: date, Sender: opt.Sender,
-		Reserve: func(k string) { key = k; m.pend(k) },
+		Reserve: func(k string) { keys = append(keys, k); m.pend(k) },
 	})
 	if err != nil {
 		return Appended{}, err

@@ -110,10 +110,19 @@ func (a *Account) RenameMailbox(ctx context.Context, oldName, newName string) er
 	if !found {
 		return fmt.Errorf("%w: %s", ErrNoMailbox, oldName)
 	}
+	// Parents the new name needs exist as mailboxes first (RFC 9051
+	// §6.3.6): formats that nest directories (MH, mbox) move into them.
+	if parent, ok := folder.Parent(newName); ok && !a.files.Exists(parent) {
+		a.mu.Unlock()
+		err := a.CreateMailbox(parent, "")
+		a.mu.Lock()
+		if err != nil && !errors.Is(err, ErrExists) {
+			return err
+		}
+	}
 	if err := a.files.Rename(oldName, newName); err != nil {
 		return err
 	}
-	// Parents the new name needs exist as mailboxes too.
 	err = a.idx.Commit(func(tx *index.Tx) error {
 		for _, m := range moves {
 			if err := tx.RenameMailbox(m[0], m[1]); err != nil {
@@ -143,14 +152,6 @@ func (a *Account) RenameMailbox(ctx context.Context, oldName, newName string) er
 				h.f = f
 				h.fmu.Unlock()
 			}
-		}
-	}
-	if parent, ok := folder.Parent(newName); ok && !a.files.Exists(parent) {
-		a.mu.Unlock()
-		err := a.CreateMailbox(parent, "")
-		a.mu.Lock()
-		if err != nil && !errors.Is(err, ErrExists) {
-			return err
 		}
 	}
 	return nil
