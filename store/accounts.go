@@ -170,13 +170,20 @@ func (a *Accounts) openAccount(ctx context.Context, user string) (*Account, erro
 }
 
 // uidValidityMark is a file in the mail root holding the last UIDVALIDITY
-// handed out, so that an index rebuilt after loss never repeats one.
-const uidValidityMark = "storaged-uidvalidity"
+// handed out, so that an index rebuilt after loss never repeats one. It is
+// a dot-file: no format reads one as a mailbox (mbox would take any other
+// plain file for one), and no mailbox name can start with '.'.
+const uidValidityMark = ".storaged-uidvalidity"
+
+// oldUIDValidityMark is where stores written before the dot-file kept it.
+const oldUIDValidityMark = "storaged-uidvalidity"
 
 func readUIDValidityMark(root string) uint32 {
 	b, err := os.ReadFile(filepath.Join(root, uidValidityMark))
 	if err != nil {
-		return 0
+		if b, err = os.ReadFile(filepath.Join(root, oldUIDValidityMark)); err != nil {
+			return 0
+		}
 	}
 	v, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 32)
 	if err != nil {
