@@ -1,0 +1,191 @@
+package mbox
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/storaged/storaged/folder"
+)
+
+// stateFields are the header fields mbox tools keep their own state in;
+// they are not part of the message.
+var stateFields = []string{"Status", "X-Status", "X-Keywords", "X-UID", "X-IMAP", "X-IMAPbase", "Content-Length", "X-Storaged-Length"}
+
+func isStateField(l []byte) bool {
+	for _, f := range stateFields {
+		if _, ok := fieldValue(l, f); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Content returns a record's message as stored (line ends as in the file):
+// without the From_ line and the state fields, mboxrd quoting undone.
+func Content(b []byte, r Record) []byte {
+	src := b[r.Body:r.End]
+	out := make([]byte, 0, len(src))
+	inHeader := true
+	for len(src) > 0 {
+		n := bytes.IndexByte(src, '\n') + 1
+		if n == 0 {
+			n = len(src)
+		}
+		l := src[:n]
+		src = src[n:]
+		if inHeader {
+			bare := bytes.TrimRight(l, "\r\n")
+			if len(bare) == 0 {
+				inHeader = false
+			} else if isStateField(bare) {
+				// State fields never fold; a line after one that starts
+				// with a space belongs to the message.
+				continue
+			}
+		}
+		out = append(out, unquote(l)...)
+	}
+	return out
+}
+
+// unquote removes one '>' from a line matching ^>+From (mboxrd).
+func unquote(l []byte) []byte {
+	i := 0
+	for i < len(l) && l[i] == '>' {
+		i++
+	}
+	if i > 0 && bytes.HasPrefix(l[i:], []byte("From ")) {
+		return l[1:]
+	}
+	return l
+}
+
+// needsQuote tells whether a line matches ^>*From (mboxrd).
+func needsQuote(l []byte) bool {
+	i := 0
+	for i < len(l) && l[i] == '>' {
+		i++
+	}
+	return bytes.HasPrefix(l[i:], []byte("From "))
+}
+
+// Flags reads the flags the state fields of a record's header record.
+func Flags(b []byte, r Record) folder.Flags {
+	var f folder.Flags
+	src := b[r.Body:r.End]
+	for len(src) > 0 {
+		l := line(src, 0)
+		adv := bytes.IndexByte(src, '\n') + 1
+		if adv == 0 {
+			adv = len(src)
+		}
+		src = src[adv:]
+		if len(l) == 0 {
+			break
+		}
+		if v, ok := fieldValue(l, "Status"); ok && strings.Contains(v, "R") {
+			f.Sys |= folder.Seen
+		}
+		if v, ok := fieldValue(l, "X-Status"); ok {
+			for _, c := range v {
+				switch c {
+				case 'A':
+					f.Sys |= folder.Answered
+				case 'F':
+					f.Sys |= folder.Flagged
+				case 'T':
+					f.Sys |= folder.Draft
+				case 'D':
+					f.Sys |= folder.Deleted
+				}
+			}
+		}
+		if v, ok := fieldValue(l, "X-Keywords"); ok {
+			for _, k := range strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ',' || r == '\t' }) {
+				f.Keywords = append(f.Keywords, k)
+			}
+		}
+	}
+	f.Keywords = folder.NormalizeKeywords(f.Keywords)
+	return f
+}
+
+// stateLines are the state fields that record flags.
+func stateLines(f folder.Flags) []byte {
+	var b bytes.Buffer
+	b.WriteString("Status: ")
+	if f.Sys.Has(folder.Seen) {
+		b.WriteByte('R')
+	}
+	b.WriteString("O\n")
+	var x []byte
+	for _, p := range []struct {
+		flag folder.SysFlags
+		c    byte
+	}{{folder.Answered, 'A'}, {folder.Flagged, 'F'}, {folder.Draft, 'T'}, {folder.Deleted, 'D'}} {
+		if f.Sys.Has(p.flag) {
+			x = append(x, p.c)
+		}
+	}
+	if len(x) > 0 {
+		b.WriteString("X-Status: ")
+		b.Write(x)
+		b.WriteByte('\n')
+	}
+	if len(f.Keywords) > 0 {
+		b.WriteString("X-Keywords: ")
+		b.WriteString(strings.Join(f.Keywords, " "))
+		b.WriteByte('\n')
+	}
+	return b.Bytes()
+}
+
+// fromLine formats a From_ line. A sender with spaces or controls (a
+// quoted local part) has them replaced, so that the line still parses.
+func fromLine(sender string, date time.Time) []byte {
+	if sender == "" {
+		sender = "MAILER-DAEMON"
+	}
+	sender = strings.Map(func(r rune) rune {
+		if r <= ' ' || r == 0x7f {
+			return '_'
+		}
+		return r
+	}, sender)
+	if date.IsZero() {
+		date = time.Now()
+	}
+	return []byte("From " + sender + " " + date.UTC().Format("Mon Jan _2 15:04:05 2006") + "\n")
+}
+
+// AppendRecord appends to dst the record of a message (data as it is to
+// be stored, LF or CRLF) with state fields for flags when withFlags.
+func AppendRecord(dst []byte, sender string, date time.Time, data []byte, flags folder.Flags, withFlags bool) []byte {
+	var body bytes.Buffer
+	if withFlags {
+		body.Write(stateLines(flags))
+	}
+	for src := data; len(src) > 0; {
+		n := bytes.IndexByte(src, '\n') + 1
+		if n == 0 {
+			n = len(src)
+		}
+		if needsQuote(src[:n]) {
+			body.WriteByte('>')
+		}
+		body.Write(src[:n])
+		src = src[n:]
+	}
+	dst = append(dst, fromLine(sender, date)...)
+	if len(data) == 0 || data[len(data)-1] != '\n' {
+		// Without a final line break the separator would join the
+		// message; our length field keeps its exact end.
+		dst = append(dst, "X-Storaged-Length: "+strconv.Itoa(body.Len())+"\n"...)
+		dst = append(dst, body.Bytes()...)
+		return append(dst, "\n\n"...)
+	}
+	dst = append(dst, body.Bytes()...)
+	return append(dst, '\n')
+}
