@@ -68,7 +68,7 @@ type Users struct {
 type Mail struct {
 	Dir      string `toml:"dir"`       // mail/<user>/, relative to data_dir
 	IndexDir string `toml:"index_dir"` // index/<user>/index.db
-	Format   string `toml:"format"`    // maildir or mh; a user's userdb_mail=FORMAT overrides it
+	Format   string `toml:"format"`    // maildir, mbox or mh; a user's userdb_mail=FORMAT overrides it
 }
 
 // LMTP is the delivery listener.
@@ -200,9 +200,9 @@ func (c *Config) resolve() error {
 		*p.v = c.Path(*p.v)
 	}
 	switch c.Mail.Format {
-	case "maildir", "mh":
+	case "maildir", "mbox", "mh":
 	default:
-		return fmt.Errorf("mail.format: %q is not one of maildir, mh", c.Mail.Format)
+		return fmt.Errorf("mail.format: %q is not one of maildir, mbox, mh", c.Mail.Format)
 	}
 	if len(c.LMTP.Listen) == 0 {
 		return errors.New("lmtp.listen: at least one address is needed")

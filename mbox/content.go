@@ -11,7 +11,7 @@ import (
 
 // stateFields are the header fields mbox tools keep their own state in;
 // they are not part of the message.
-var stateFields = []string{"Status", "X-Status", "X-Keywords", "X-UID", "X-IMAP", "X-IMAPbase", "Content-Length", "X-Storaged-Length"}
+var stateFields = []string{"Status", "X-Status", "X-Keywords", "X-UID", "X-IMAP", "X-IMAPbase", "Content-Length", "X-Storaged-Length", "X-Storaged-Key"}
 
 func isStateField(l []byte) bool {
 	for _, f := range stateFields {
@@ -43,11 +43,35 @@ func Content(b []byte, r Record) []byte {
 				// State fields never fold; a line after one that starts
 				// with a space belongs to the message.
 				continue
+			} else if rest, ok := bytes.CutPrefix(l, []byte(escapePrefix)); ok && isEscaped(rest) {
+				out = append(out, rest...)
+				continue
 			}
 		}
 		out = append(out, unquote(l)...)
 	}
 	return out
+}
+
+// escapePrefix hides a message's own state fields when we store it: a
+// "Status:" of the message's header is written "X-Storaged-Orig-Status:"
+// (and one already so written gets the prefix once more, as mboxrd
+// quotes From_ lines), so that it is neither taken for flags nor lost.
+const escapePrefix = "X-Storaged-Orig-"
+
+// isEscaped tells whether a header line, with one escape prefix removed,
+// is a state field or still an escaped one.
+func isEscaped(l []byte) bool {
+	for {
+		if isStateField(bytes.TrimRight(l, "\r\n")) {
+			return true
+		}
+		rest, ok := bytes.CutPrefix(l, []byte(escapePrefix))
+		if !ok {
+			return false
+		}
+		l = rest
+	}
 }
 
 // unquote removes one '>' from a line matching ^>+From (mboxrd).
@@ -163,22 +187,40 @@ func fromLine(sender string, date time.Time) []byte {
 // AppendRecord appends to dst the record of a message (data as it is to
 // be stored, LF or CRLF) with state fields for flags when withFlags.
 func AppendRecord(dst []byte, sender string, date time.Time, data []byte, flags folder.Flags, withFlags bool) []byte {
+	return appendRecord(dst, fromLine(sender, date), "", data, flags, withFlags)
+}
+
+// appendRecord writes a record with a given From_ line (with its line
+// end) and, when key is set, our key field.
+func appendRecord(dst, from []byte, key string, data []byte, flags folder.Flags, withFlags bool) []byte {
 	var body bytes.Buffer
+	if key != "" {
+		body.WriteString("X-Storaged-Key: " + key + "\n")
+	}
 	if withFlags {
 		body.Write(stateLines(flags))
 	}
+	inHeader := true
 	for src := data; len(src) > 0; {
 		n := bytes.IndexByte(src, '\n') + 1
 		if n == 0 {
 			n = len(src)
 		}
-		if needsQuote(src[:n]) {
+		l := src[:n]
+		if inHeader {
+			if len(bytes.TrimRight(l, "\r\n")) == 0 {
+				inHeader = false
+			} else if isEscaped(l) {
+				body.WriteString(escapePrefix)
+			}
+		}
+		if needsQuote(l) {
 			body.WriteByte('>')
 		}
-		body.Write(src[:n])
+		body.Write(l)
 		src = src[n:]
 	}
-	dst = append(dst, fromLine(sender, date)...)
+	dst = append(dst, from...)
 	if len(data) == 0 || data[len(data)-1] != '\n' {
 		// Without a final line break the separator would join the
 		// message; our length field keeps its exact end.
@@ -188,4 +230,27 @@ func AppendRecord(dst []byte, sender string, date time.Time, data []byte, flags 
 	}
 	dst = append(dst, body.Bytes()...)
 	return append(dst, '\n')
+}
+
+// storedKey returns the X-Storaged-Key field among the state fields at
+// the top of a record.
+func storedKey(b []byte, r Record) string {
+	p := r.Body
+	if _, after, ok := storagedLength(b, p); ok {
+		p = after
+	}
+	for p < r.End {
+		l := line(b[:r.End], p)
+		if v, ok := fieldValue(l, "X-Storaged-Key"); ok {
+			return strings.TrimSpace(v)
+		}
+		if !isStateField(l) {
+			return ""
+		}
+		p += len(l) + 1
+		if p <= r.End && p-1 < len(b) && b[p-1] == '\r' {
+			p++
+		}
+	}
+	return ""
 }

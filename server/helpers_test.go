@@ -267,7 +267,7 @@ func (ts *testServer) lmtpClientOrNil() *smtp.Client {
 
 // storeFormats are the storage formats the IMAP and POP3 suites run on,
 // each suite once per format.
-var storeFormats = []string{"maildir", "mh"}
+var storeFormats = []string{"maildir", "mbox", "mh"}
 
 func eachFormat(t *testing.T, fn func(t *testing.T, format string)) {
 	for _, f := range storeFormats {
@@ -402,6 +402,35 @@ func (ts *testServer) dropExternal(t testing.TB, user, mailbox string, msg []byt
 			if !errors.Is(err, fs.ErrExist) {
 				t.Fatal(err)
 			}
+		}
+	case "mbox":
+		// As procmail does: a From_ line and the message at the end of
+		// the file, under the dotlock.
+		p := filepath.Join(root, folder.Inbox)
+		if mailbox != folder.Inbox {
+			p = filepath.Join(root, strings.ReplaceAll(mailbox, "/", ".sbd/"))
+		}
+		lock := p + ".lock"
+		for i := 0; ; i++ {
+			fd, err := os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+			if err == nil {
+				fd.Close()
+				break
+			}
+			if i > 200 {
+				t.Fatal(err)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		defer os.Remove(lock)
+		fd, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fd.Close()
+		rec := append([]byte("From procmail@example.org Mon Mar  2 10:00:00 2020\n"), msg...)
+		if _, err := fd.Write(append(rec, '\n')); err != nil {
+			t.Fatal(err)
 		}
 	default:
 		t.Fatalf("dropExternal: no way to write format %q", ts.cfg.Mail.Format)

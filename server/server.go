@@ -29,6 +29,7 @@ import (
 	"github.com/storaged/storaged/folder"
 	"github.com/storaged/storaged/imap"
 	"github.com/storaged/storaged/lmtp"
+	"github.com/storaged/storaged/mbox"
 	"github.com/storaged/storaged/mh"
 	"github.com/storaged/storaged/pop3"
 	"github.com/storaged/storaged/store"
@@ -101,6 +102,7 @@ func Formats(cfg *config.Config) []store.Format {
 	return []store.Format{
 		store.MaildirFormat,
 		{Name: "mh", Open: func(root string) (folder.Store, error) { return mh.Open(root) }, Owns: mh.Owns},
+		{Name: "mbox", Open: func(root string) (folder.Store, error) { return mbox.Open(root) }, Owns: mbox.Owns},
 	}
 }
 
