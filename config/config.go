@@ -69,6 +69,9 @@ type Mail struct {
 	Dir      string `toml:"dir"`       // mail/<user>/, relative to data_dir
 	IndexDir string `toml:"index_dir"` // index/<user>/index.db
 	Format   string `toml:"format"`    // maildir, mbox or mh; a user's userdb_mail=FORMAT overrides it
+	// LockWait is how long an mbox append or rewrite waits for another
+	// program's lock before a temporary failure (LMTP 451 4.2.0).
+	LockWait Duration `toml:"lock_wait"`
 }
 
 // LMTP is the delivery listener.
@@ -93,7 +96,7 @@ func Defaults() Config {
 		DataDir: "./data",
 		Log:     Log{Level: "info", Format: "text"},
 		Users:   Users{File: "users"},
-		Mail:    Mail{Dir: "mail", IndexDir: "index", Format: "maildir"},
+		Mail:    Mail{Dir: "mail", IndexDir: "index", Format: "maildir", LockWait: Duration(10 * time.Second)},
 		LMTP: LMTP{
 			Listen:         []string{"127.0.0.1:2424", "unix:lmtp.sock"},
 			SocketMode:     "0660",
@@ -203,6 +206,9 @@ func (c *Config) resolve() error {
 	case "maildir", "mbox", "mh":
 	default:
 		return fmt.Errorf("mail.format: %q is not one of maildir, mbox, mh", c.Mail.Format)
+	}
+	if c.Mail.LockWait <= 0 {
+		return errors.New("mail.lock_wait: must be positive")
 	}
 	if len(c.LMTP.Listen) == 0 {
 		return errors.New("lmtp.listen: at least one address is needed")

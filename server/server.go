@@ -102,7 +102,13 @@ func Formats(cfg *config.Config) []store.Format {
 	return []store.Format{
 		store.MaildirFormat,
 		{Name: "mh", Open: func(root string) (folder.Store, error) { return mh.Open(root) }, Owns: mh.Owns},
-		{Name: "mbox", Open: func(root string) (folder.Store, error) { return mbox.Open(root) }, Owns: mbox.Owns},
+		{Name: "mbox", Open: func(root string) (folder.Store, error) {
+			s, err := mbox.Open(root)
+			if err == nil {
+				s.LockWait = cfg.Mail.LockWait.D()
+			}
+			return s, err
+		}, Owns: mbox.Owns},
 	}
 }
 
