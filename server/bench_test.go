@@ -16,18 +16,30 @@ import (
 func BenchmarkLMTPDelivery(b *testing.B) {
 	for _, rcptsPerMsg := range []int{1, 10} {
 		b.Run(fmt.Sprintf("rcpts=%d", rcptsPerMsg), func(b *testing.B) {
-			benchDelivery(b, rcptsPerMsg)
+			benchDelivery(b, rcptsPerMsg, "maildir")
 		})
 	}
 }
 
-func benchDelivery(b *testing.B, rcptsPerMsg int) {
+// BenchmarkFormats puts the storage formats side by side: LMTP delivery
+// as above, and SELECT plus UID FETCH 1:* (FLAGS RFC822.SIZE ENVELOPE) of
+// a 10,000-message INBOX.
+func BenchmarkFormats(b *testing.B) {
+	for _, f := range storeFormats {
+		b.Run("delivery/"+f, func(b *testing.B) { benchDelivery(b, 1, f) })
+	}
+	for _, f := range storeFormats {
+		b.Run("select-fetch-10k/"+f, func(b *testing.B) { benchSelectFetchFormat(b, 10000, f) })
+	}
+}
+
+func benchDelivery(b *testing.B, rcptsPerMsg int, format string) {
 	dir := b.TempDir()
 	users := make([]string, 10)
 	for i := range users {
 		users[i] = fmt.Sprintf("user%d", i)
 	}
-	ts := startServerB(b, dir, users)
+	ts := startServer(b, dir, withFormat(format), users...)
 	body := strings.Repeat("This is a line of a four kilobyte test message body.....\r\n", 68)
 	const conns = 4
 	var next atomic.Int64

@@ -23,15 +23,19 @@ import (
 // setup (generate, index) is what it is, and is reported once.
 var (
 	benchMu      sync.Mutex
-	benchServers = map[int]*server.Server{}
+	benchServers = map[string]*server.Server{}
 )
 
 // benchInbox returns the IMAP address of a server whose user "ann" has n
 // messages from gen-mailbox.py in INBOX, indexed by the start-up repair.
-func benchInbox(b *testing.B, n int) string {
+func benchInbox(b *testing.B, n int) string { return benchInboxFormat(b, n, "maildir") }
+
+// benchInboxFormat is benchInbox in a given storage format.
+func benchInboxFormat(b *testing.B, n int, format string) string {
 	benchMu.Lock()
 	defer benchMu.Unlock()
-	if srv, ok := benchServers[n]; ok {
+	id := fmt.Sprintf("%s/%d", format, n)
+	if srv, ok := benchServers[id]; ok {
 		return srv.Addrs("imap")[0].String()
 	}
 	py, err := exec.LookPath("python3")
@@ -42,8 +46,10 @@ func benchInbox(b *testing.B, n int) string {
 	if err != nil {
 		b.Fatal(err)
 	}
+	out := map[string]string{"maildir": "", "mbox": "INBOX", "mh": "inbox"}[format]
+	os.MkdirAll(filepath.Join(dir, "mail", "ann"), 0o700)
 	if out, err := exec.Command(py, "../testdata/gen-mailbox.py", "--count", strconv.Itoa(n), "--seed", "1",
-		"--format", "maildir", "--out", filepath.Join(dir, "mail", "ann"), "--quiet").CombinedOutput(); err != nil {
+		"--format", format, "--out", filepath.Join(dir, "mail", "ann", out), "--quiet").CombinedOutput(); err != nil {
 		b.Fatalf("gen-mailbox: %v\n%s", err, out)
 	}
 	os.Setenv("STORAGED_DATA", dir)
@@ -53,6 +59,8 @@ func benchInbox(b *testing.B, n int) string {
 	}
 	cfg.LMTP.Listen = []string{"127.0.0.1:0"}
 	cfg.IMAP.Listen = []string{"127.0.0.1:0"}
+	cfg.POP3.Listen = nil
+	cfg.Mail.Format = format
 	srv, err := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Second)
 	if err != nil {
 		b.Fatal(err)
@@ -64,8 +72,8 @@ func benchInbox(b *testing.B, n int) string {
 		b.Fatal(err)
 	}
 	<-srv.Repaired()
-	fmt.Fprintf(os.Stderr, "bench setup: indexed %d messages (rebuild from files) in %v\n", n, time.Since(start).Round(time.Millisecond))
-	benchServers[n] = srv
+	fmt.Fprintf(os.Stderr, "bench setup: indexed %d %s messages (rebuild from files) in %v\n", n, format, time.Since(start).Round(time.Millisecond))
+	benchServers[id] = srv
 	return srv.Addrs("imap")[0].String()
 }
 
@@ -127,8 +135,10 @@ func (c *leanIMAP) do(b *testing.B, cmd string) int64 {
 	}
 }
 
-func benchSelectFetch(b *testing.B, n int) {
-	addr := benchInbox(b, n)
+func benchSelectFetch(b *testing.B, n int) { benchSelectFetchFormat(b, n, "maildir") }
+
+func benchSelectFetchFormat(b *testing.B, n int, format string) {
+	addr := benchInboxFormat(b, n, format)
 	c := dialLean(b, addr)
 	defer c.conn.Close()
 	c.do(b, "LOGIN ann secret-ann")
