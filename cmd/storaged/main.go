@@ -17,9 +17,9 @@ import (
 const usage = `storaged: a mail store and access server
 
 Usage:
-  storaged [-config FILE] serve                 run LMTP (more protocols follow)
+  storaged [-config FILE] serve                 run LMTP, IMAP and POP3
   storaged [-config FILE] deliver -f SENDER -a RECIPIENT < message
-  storaged [-config FILE] user add NAME [-password-stdin]
+  storaged [-config FILE] user add NAME [-password-stdin] [-format maildir|mbox|mh]
   storaged [-config FILE] user passwd NAME [-password-stdin]
   storaged [-config FILE] user del NAME
   storaged [-config FILE] user list

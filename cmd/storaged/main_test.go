@@ -61,7 +61,7 @@ func newEnv(t *testing.T, users ...string) *env {
 	t.Helper()
 	dir := t.TempDir()
 	e := &env{t: t, dir: dir, cfg: filepath.Join(dir, "storaged.toml"), sock: filepath.Join(dir, "lmtp.sock")}
-	conf := fmt.Sprintf("data_dir = %q\nlocal_domains = [\"example.org\"]\n[lmtp]\nlisten = [\"unix:%s\"]\n[imap]\nlisten = [\"127.0.0.1:0\"]\n", dir, e.sock)
+	conf := fmt.Sprintf("data_dir = %q\nlocal_domains = [\"example.org\"]\n[lmtp]\nlisten = [\"unix:%s\"]\n[imap]\nlisten = [\"127.0.0.1:0\"]\n[pop3]\nlisten = [\"127.0.0.1:0\"]\n", dir, e.sock)
 	if err := os.WriteFile(e.cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -73,6 +73,24 @@ func newEnv(t *testing.T, users ...string) *env {
 		}
 	}
 	return e
+}
+
+// Flags may follow the name, as the usage shows, and -format records the
+// user's storage format.
+func TestUserAddFlags(t *testing.T) {
+	e := newEnv(t)
+	cmd := exec.Command(binary(t), "-config", e.cfg, "user", "add", "ann", "-password-stdin", "-format", "mbox")
+	cmd.Stdin = strings.NewReader("pw\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("user add: %v\n%s", err, out)
+	}
+	out, err := exec.Command(binary(t), "-config", e.cfg, "user", "list").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "userdb_mail=mbox") {
+		t.Fatalf("user list: %v\n%s", err, out)
+	}
+	if err := exec.Command(binary(t), "-config", e.cfg, "user", "add", "bob", "-format", "xyz").Run(); err == nil {
+		t.Fatal("an unknown format was accepted")
+	}
 }
 
 // proc is a running storaged serve.

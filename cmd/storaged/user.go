@@ -24,7 +24,8 @@ func userCmd(cfg *config.Config, logger *slog.Logger, args []string, stdin io.Re
 	fs := flag.NewFlagSet("user "+verb, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
-	if err := fs.Parse(args); err != nil {
+	format := fs.String("format", "", "user add: the user's storage format (maildir, mbox or mh) instead of mail.format")
+	if err := fs.Parse(flagsFirst(args, "format")); err != nil {
 		return exUsage
 	}
 	if err := server.EnsureDataDir(cfg); err != nil {
@@ -70,7 +71,16 @@ func userCmd(cfg *config.Config, logger *slog.Logger, args []string, stdin io.Re
 			return exDataErr
 		}
 		if verb == "add" {
-			err = db.Add(name, pw, nil)
+			var extra map[string]string
+			switch *format {
+			case "":
+			case "maildir", "mbox", "mh":
+				extra = map[string]string{"userdb_mail": *format}
+			default:
+				fmt.Fprintf(stderr, "storaged: -format %q is not maildir, mbox or mh\n", *format)
+				return exUsage
+			}
+			err = db.Add(name, pw, extra)
 		} else {
 			err = db.SetPassword(name, pw)
 		}
@@ -129,4 +139,31 @@ func randomPassword() (string, error) {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return string(b), nil
+}
+
+// flagsFirst moves flags ahead of the other arguments, so that "user add
+// NAME -password-stdin" parses as the usage shows it (package flag stops
+// at the first non-flag). withValue names the flags that take a value.
+func flagsFirst(args []string, withValue ...string) []string {
+	var flags, rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			rest = append(rest, args[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			rest = append(rest, a)
+			continue
+		}
+		flags = append(flags, a)
+		name := strings.TrimLeft(a, "-")
+		for _, w := range withValue {
+			if name == w && i+1 < len(args) {
+				flags = append(flags, args[i+1])
+				i++
+			}
+		}
+	}
+	return append(flags, rest...)
 }
