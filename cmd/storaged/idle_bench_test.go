@@ -35,7 +35,7 @@ func BenchmarkIdleConnections(b *testing.B) {
 	dir := b.TempDir()
 	imapAddr := freeAddr(b)
 	cfg := filepath.Join(dir, "c.toml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("data_dir = %q\n[lmtp]\nlisten = [\"unix:%s\"]\n[imap]\nlisten = [%q]\n", dir, filepath.Join(dir, "lmtp.sock"), imapAddr)), 0o600)
+	os.WriteFile(cfg, []byte(fmt.Sprintf("data_dir = %q\n[lmtp]\nlisten = [\"unix:%s\"]\n[imap]\nlisten = [%q]\n[pop3]\nlisten = []\n", dir, filepath.Join(dir, "lmtp.sock"), imapAddr)), 0o600)
 	add := exec.Command(binary(nil), "-config", cfg, "user", "add", "-password-stdin", "ann")
 	add.Stdin = strings.NewReader("pw\n")
 	if out, err := add.CombinedOutput(); err != nil {
