@@ -37,8 +37,8 @@ func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry,
 	now := time.Now()
 	key := f.st.uniq.next(now, int64(len(data)), int64(len(m.Canonical)))
 	tmp := filepath.Join(f.dir, "tmp", key)
-	if err := writeSynced(tmp, data, m.Date); err != nil {
-		return folder.Entry{}, err
+	if err := folder.WriteFileSynced(tmp, data, m.Date); err != nil {
+		return folder.Entry{}, fmt.Errorf("maildir: %w", err)
 	}
 	name := "new/" + key
 	flags := folder.Flags{Sys: m.Flags.Sys, Keywords: folder.NormalizeKeywords(m.Flags.Keywords)}
@@ -65,30 +65,6 @@ func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry,
 		date = now
 	}
 	return folder.Entry{Key: key, Name: name, Flags: flags, Size: int64(len(data)), Date: date}, nil
-}
-
-func writeSynced(path string, data []byte, date time.Time) error {
-	fd, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("maildir: create in tmp: %w", err)
-	}
-	_, err = fd.Write(data)
-	if err == nil && !date.IsZero() {
-		// The mtime is the arrival date other Maildir readers (and our
-		// own rescans) take for INTERNALDATE.
-		err = os.Chtimes(path, date, date)
-	}
-	if err == nil {
-		err = fd.Sync()
-	}
-	if cerr := fd.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return fmt.Errorf("maildir: write %s: %w", path, err)
-	}
-	return nil
 }
 
 // renameNoReplace moves a file without ever replacing one that exists:
@@ -120,15 +96,8 @@ func (f *Folder) Open(e folder.Entry) (io.ReadCloser, error) {
 		}
 		return nil, fmt.Errorf("maildir: open: %w", err)
 	}
-	return &canonicalFile{CRLFReader: message.NewCRLFReader(fd), f: fd}, nil
+	return folder.NewCanonicalFile(fd), nil
 }
-
-type canonicalFile struct {
-	*message.CRLFReader
-	f *os.File
-}
-
-func (c *canonicalFile) Close() error { return c.f.Close() }
 
 // find locates the current name of key, or reports fs.ErrNotExist.
 func (f *Folder) find(key string) (string, error) {

@@ -86,7 +86,7 @@ func (f *Folder) readLocked() ([]byte, error) {
 		return nil, fmt.Errorf("mbox: %w", err)
 	}
 	defer fd.Close()
-	if err := fcntlLock(fd, unix.F_RDLCK, time.Now().Add(f.st.LockWait)); err != nil {
+	if err := folder.LockFile(fd, unix.F_RDLCK, time.Now().Add(f.st.LockWait)); err != nil {
 		return nil, err
 	}
 	b, err := io.ReadAll(fd)
@@ -196,7 +196,7 @@ func (f *Folder) readAt(e folder.Entry) ([]byte, Record, bool) {
 		return nil, Record{}, false
 	}
 	defer fd.Close()
-	if fcntlLock(fd, unix.F_RDLCK, time.Now().Add(f.st.LockWait)) != nil {
+	if folder.LockFile(fd, unix.F_RDLCK, time.Now().Add(f.st.LockWait)) != nil {
 		return nil, Record{}, false
 	}
 	if off > 0 {

@@ -1,9 +1,9 @@
 package mbox
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -26,8 +26,9 @@ const staleAfter = 5 * time.Minute
 // an fcntl lock on the file, the order mutt, procmail and Dovecot take
 // them in.
 type lock struct {
-	dot  *os.File
-	file *os.File
+	dot     *os.File // the dotlock's inode
+	dotPath string
+	file    *os.File
 }
 
 // lockWrite takes the write lock, waiting up to wait. A dotlock left by a
@@ -37,9 +38,8 @@ func (f *Folder) lockWrite(wait time.Duration) (*lock, error) {
 	deadline := time.Now().Add(wait)
 	dotPath := f.path + ".lock"
 	for {
-		dot, err := os.OpenFile(dotPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		dot, err := createDotlock(dotPath)
 		if err == nil {
-			fmt.Fprintf(dot, "%d\n", os.Getpid())
 			file, err := os.OpenFile(f.path, os.O_RDWR, 0)
 			if err != nil {
 				dot.Close()
@@ -49,13 +49,13 @@ func (f *Folder) lockWrite(wait time.Duration) (*lock, error) {
 				}
 				return nil, fmt.Errorf("mbox: %w", err)
 			}
-			if err := fcntlLock(file, unix.F_WRLCK, deadline); err != nil {
+			if err := folder.LockFile(file, unix.F_WRLCK, deadline); err != nil {
 				file.Close()
 				dot.Close()
 				os.Remove(dotPath)
 				return nil, err
 			}
-			return &lock{dot: dot, file: file}, nil
+			return &lock{dot: dot, dotPath: dotPath, file: file}, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("mbox: dotlock: %w", err)
@@ -70,6 +70,31 @@ func (f *Folder) lockWrite(wait time.Duration) (*lock, error) {
 	}
 }
 
+// createDotlock makes the dotlock with our pid already in it: written to
+// a unique file first and linked into place (link fails if the lock
+// exists, like O_EXCL), so that no one, after a crash at any moment, ever
+// finds a lock without its owner's pid.
+func createDotlock(dotPath string) (*os.File, error) {
+	var rnd [6]byte
+	rand.Read(rnd[:])
+	tmp := fmt.Sprintf("%s.%d.%x", dotPath, os.Getpid(), rnd)
+	fd, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(tmp)
+	if _, err := fmt.Fprintf(fd, "%d\n", os.Getpid()); err != nil {
+		fd.Close()
+		return nil, err
+	}
+	if err := os.Link(tmp, dotPath); err != nil {
+		fd.Close()
+		return nil, err
+	}
+	// fd now writes to the lock itself (same inode).
+	return fd, nil
+}
+
 // writeIntent records in the dotlock, durably, the file's size before an
 // append and after it: if we die in between, whoever breaks the lock
 // cuts the file back to the first size unless it reached the second.
@@ -80,11 +105,11 @@ func (l *lock) writeIntent(before, after int64) error {
 	if err := l.dot.Sync(); err != nil {
 		return fmt.Errorf("mbox: dotlock: %w", err)
 	}
-	return folder.SyncDir(filepath.Dir(l.dot.Name()))
+	return folder.SyncDir(filepath.Dir(l.dotPath))
 }
 
 func (l *lock) release() {
-	os.Remove(l.dot.Name())
+	os.Remove(l.dotPath)
 	l.dot.Close()
 	l.file.Close() // drops the fcntl lock
 }
@@ -127,24 +152,4 @@ func (f *Folder) breakStale(dotPath string) bool {
 	}
 	os.Remove(dotPath)
 	return true
-}
-
-// fcntlLock takes an open-file-description lock on the whole file: it
-// conflicts with the classic fcntl locks of mutt and Dovecot, and with
-// our own other descriptors.
-func fcntlLock(fd *os.File, typ int16, deadline time.Time) error {
-	lk := unix.Flock_t{Type: typ, Whence: io.SeekStart}
-	for {
-		err := unix.FcntlFlock(fd.Fd(), unix.F_OFD_SETLK, &lk)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EACCES) && !errors.Is(err, unix.EINTR) {
-			return fmt.Errorf("mbox: lock %s: %w", fd.Name(), err)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%w: %s", folder.ErrLocked, fd.Name())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }

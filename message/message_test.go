@@ -21,7 +21,9 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
 
-const sharedTestdata = "../../shared/testdata"
+// sharedTestdata is the repository copy of the workplace test data: CI runs
+// on a clean clone, where nothing outside the repository exists.
+const sharedTestdata = "../testdata"
 
 // corpus reads every message of the shared test data, canonical.
 func corpus(t testing.TB) (names []string, canon, raw map[string][]byte) {

@@ -106,8 +106,8 @@ func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry,
 	var rnd [8]byte
 	rand.Read(rnd[:])
 	tmp := filepath.Join(f.dir, tmpPrefix+hex.EncodeToString(rnd[:]))
-	if err := writeSynced(tmp, data, m.Date); err != nil {
-		return folder.Entry{}, err
+	if err := folder.WriteFileSynced(tmp, data, m.Date); err != nil {
+		return folder.Entry{}, fmt.Errorf("mh: %w", err)
 	}
 	defer os.Remove(tmp)
 	n, err := f.link(tmp, m.Reserve)
@@ -161,47 +161,10 @@ func (f *Folder) link(tmp string, reserve func(string)) (int, error) {
 	return 0, errors.New("mh: no free message number after 100 tries")
 }
 
-func writeSynced(path string, data []byte, date time.Time) error {
-	fd, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("mh: create: %w", err)
-	}
-	_, err = fd.Write(data)
-	if err == nil && !date.IsZero() {
-		// The mtime is the arrival date, INTERNALDATE on a rescan.
-		err = os.Chtimes(path, date, date)
-	}
-	if err == nil {
-		err = fd.Sync()
-	}
-	if cerr := fd.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-		return fmt.Errorf("mh: write %s: %w", path, err)
-	}
-	return nil
-}
-
 // Open implements folder.Folder.
 func (f *Folder) Open(e folder.Entry) (io.ReadCloser, error) {
-	fd, err := os.Open(filepath.Join(f.dir, e.Name))
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, folder.ErrGone
-		}
-		return nil, fmt.Errorf("mh: open: %w", err)
-	}
-	return &canonicalFile{CRLFReader: message.NewCRLFReader(fd), f: fd}, nil
+	return folder.OpenCanonical(filepath.Join(f.dir, e.Name))
 }
-
-type canonicalFile struct {
-	*message.CRLFReader
-	f *os.File
-}
-
-func (c *canonicalFile) Close() error { return c.f.Close() }
 
 // Token implements folder.Folder: the directory's mtime (links and
 // unlinks) and the sequences file's mtime and size (flag changes).

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 	"time"
@@ -174,7 +173,7 @@ func updateSequences(dir string, change func(*sequences)) error {
 		return fmt.Errorf("mh: sequences: %w", err)
 	}
 	defer fd.Close()
-	if err := lockFile(fd, unix.F_WRLCK); err != nil {
+	if err := folder.LockFile(fd, unix.F_WRLCK, time.Now().Add(lockWait)); err != nil {
 		return err
 	}
 	b, err := io.ReadAll(fd)
@@ -209,7 +208,7 @@ func readSequences(dir string) (*sequences, error) {
 		return nil, fmt.Errorf("mh: sequences: %w", err)
 	}
 	defer fd.Close()
-	if err := lockFile(fd, unix.F_RDLCK); err != nil {
+	if err := folder.LockFile(fd, unix.F_RDLCK, time.Now().Add(lockWait)); err != nil {
 		return nil, err
 	}
 	b, err := io.ReadAll(fd)
@@ -217,27 +216,4 @@ func readSequences(dir string) (*sequences, error) {
 		return nil, fmt.Errorf("mh: read sequences: %w", err)
 	}
 	return parseSequences(b), nil
-}
-
-// lockFile takes an fcntl lock on the whole file, waiting up to lockWait;
-// the lock goes with the descriptor's close. It is an open-file-description
-// lock: it conflicts with nmh's classic fcntl locks as those do with each
-// other, and also between two descriptors of one process (two stores of
-// one user, or a test standing in for another process).
-func lockFile(fd *os.File, typ int16) error {
-	lk := unix.Flock_t{Type: typ, Whence: io.SeekStart}
-	deadline := time.Now().Add(lockWait)
-	for {
-		err := unix.FcntlFlock(fd.Fd(), unix.F_OFD_SETLK, &lk)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, syscall.EAGAIN) && !errors.Is(err, syscall.EACCES) && !errors.Is(err, syscall.EINTR) {
-			return fmt.Errorf("mh: lock %s: %w", fd.Name(), err)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%w: %s", folder.ErrLocked, fd.Name())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
