@@ -79,3 +79,28 @@ func Parent(name string) (string, bool) {
 	}
 	return name[:i], true
 }
+
+// CheckRename checks both names of a Store.Rename. INBOX is never renamed
+// as a folder: the store moves its messages instead (RFC 9051 §6.3.6).
+func CheckRename(oldName, newName string) error {
+	for _, n := range []string{oldName, newName} {
+		if err := CheckName(n); err != nil {
+			return err
+		}
+	}
+	if CanonicalName(oldName) == Inbox {
+		return fmt.Errorf("%w: INBOX is not renamed as a folder", ErrBadName)
+	}
+	return nil
+}
+
+// CheckDelete checks the name of a Store.Delete: INBOX cannot go.
+func CheckDelete(name string) error {
+	if err := CheckName(name); err != nil {
+		return err
+	}
+	if CanonicalName(name) == Inbox {
+		return fmt.Errorf("%w: INBOX cannot be deleted", ErrBadName)
+	}
+	return nil
+}

@@ -147,11 +147,8 @@ func (s *Store) Create(name string) error {
 // Delete implements folder.Store: the folder is first renamed out of
 // sight, so a crash mid-way never leaves a half-deleted visible folder.
 func (s *Store) Delete(name string) error {
-	if err := folder.CheckName(name); err != nil {
+	if err := folder.CheckDelete(name); err != nil {
 		return err
-	}
-	if folder.CanonicalName(name) == folder.Inbox {
-		return fmt.Errorf("%w: INBOX cannot be deleted", folder.ErrBadName)
 	}
 	dir := s.dirFor(name)
 	if !isMaildir(dir) {
@@ -180,13 +177,8 @@ func (s *Store) forget(dir string) {
 
 // Rename implements folder.Store, moving children along.
 func (s *Store) Rename(oldName, newName string) error {
-	for _, n := range []string{oldName, newName} {
-		if err := folder.CheckName(n); err != nil {
-			return err
-		}
-	}
-	if folder.CanonicalName(oldName) == folder.Inbox {
-		return fmt.Errorf("%w: INBOX is not renamed as a directory", folder.ErrBadName)
+	if err := folder.CheckRename(oldName, newName); err != nil {
+		return err
 	}
 	from, to := s.dirFor(oldName), s.dirFor(newName)
 	if !isMaildir(from) {

@@ -131,11 +131,8 @@ func (s *Store) Create(name string) error {
 // so that no append lands in it; its children stay in their .sbd
 // directory.
 func (s *Store) Delete(name string) error {
-	if err := folder.CheckName(name); err != nil {
+	if err := folder.CheckDelete(name); err != nil {
 		return err
-	}
-	if folder.CanonicalName(name) == folder.Inbox {
-		return fmt.Errorf("%w: INBOX cannot be deleted", folder.ErrBadName)
 	}
 	fi, err := s.Folder(name)
 	if err != nil {
@@ -168,13 +165,8 @@ func (s *Store) forget(p string) {
 
 // Rename implements folder.Store: the file and its .sbd directory move.
 func (s *Store) Rename(oldName, newName string) error {
-	for _, n := range []string{oldName, newName} {
-		if err := folder.CheckName(n); err != nil {
-			return err
-		}
-	}
-	if folder.CanonicalName(oldName) == folder.Inbox {
-		return fmt.Errorf("%w: INBOX is not renamed as a file", folder.ErrBadName)
+	if err := folder.CheckRename(oldName, newName); err != nil {
+		return err
 	}
 	from, to := s.pathFor(oldName), s.pathFor(newName)
 	if !isFile(from) {

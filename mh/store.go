@@ -138,11 +138,8 @@ func hasChildren(dir string) bool {
 // out of sight first, so a crash never leaves half of it visible; with
 // children its messages go and the directory stays, marked.
 func (s *Store) Delete(name string) error {
-	if err := folder.CheckName(name); err != nil {
+	if err := folder.CheckDelete(name); err != nil {
 		return err
-	}
-	if folder.CanonicalName(name) == folder.Inbox {
-		return fmt.Errorf("%w: INBOX cannot be deleted", folder.ErrBadName)
 	}
 	dir := s.dirFor(name)
 	if !isFolder(dir) {
@@ -192,13 +189,8 @@ func (s *Store) forget(dir string) {
 
 // Rename implements folder.Store; children move with the directory.
 func (s *Store) Rename(oldName, newName string) error {
-	for _, n := range []string{oldName, newName} {
-		if err := folder.CheckName(n); err != nil {
-			return err
-		}
-	}
-	if folder.CanonicalName(oldName) == folder.Inbox {
-		return fmt.Errorf("%w: INBOX is not renamed as a directory", folder.ErrBadName)
+	if err := folder.CheckRename(oldName, newName); err != nil {
+		return err
 	}
 	from, to := s.dirFor(oldName), s.dirFor(newName)
 	if !isFolder(from) {
