@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,6 +33,14 @@ type Folder struct {
 
 	mu      sync.Mutex              // our own appends and rewrites, one at a time
 	pending map[string]folder.Flags // SetFlags waiting for Flush, by key
+
+	// The last listing and the token of the file it describes. Our own
+	// appends extend it when the file was, just before the append, in
+	// the state it describes, so that a rescan after a delivery does not
+	// read the whole file again.
+	cmu      sync.Mutex
+	cacheTok folder.Token
+	cache    []folder.Entry
 }
 
 var crcTable = crc64.MakeTable(crc64.ECMA)
@@ -73,27 +82,32 @@ func entries(b []byte) []folder.Entry {
 }
 
 // readLocked reads the whole file under a shared fcntl lock, after
-// breaking a lock a dead storaged left (and the half append with it).
-func (f *Folder) readLocked() ([]byte, error) {
+// breaking a lock a dead storaged left (and the half append with it). The
+// token describes exactly the bytes read.
+func (f *Folder) readLocked() ([]byte, folder.Token, error) {
 	if _, err := os.Stat(f.path + ".lock"); err == nil {
 		f.breakStale(f.path + ".lock")
 	}
 	fd, err := os.Open(f.path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%w: %s", folder.ErrNotFound, f.path)
+			return nil, nil, fmt.Errorf("%w: %s", folder.ErrNotFound, f.path)
 		}
-		return nil, fmt.Errorf("mbox: %w", err)
+		return nil, nil, fmt.Errorf("mbox: %w", err)
 	}
 	defer fd.Close()
 	if err := folder.LockFile(fd, unix.F_RDLCK, time.Now().Add(f.st.LockWait)); err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	st, err := fd.Stat()
+	if err != nil {
+		return nil, nil, fmt.Errorf("mbox: %w", err)
 	}
 	b, err := io.ReadAll(fd)
 	if err != nil {
-		return nil, fmt.Errorf("mbox: read %s: %w", f.path, err)
+		return nil, nil, fmt.Errorf("mbox: read %s: %w", f.path, err)
 	}
-	return b, nil
+	return b, tokenOf(st), nil
 }
 
 // Scan implements folder.Folder.
@@ -102,14 +116,41 @@ func (f *Folder) Scan(ctx context.Context) ([]folder.Entry, folder.Token, error)
 	if err != nil {
 		return nil, nil, err
 	}
-	b, err := f.readLocked()
+	f.cmu.Lock()
+	if f.cache != nil && bytes.Equal(tok, f.cacheTok) {
+		ents := slices.Clone(f.cache)
+		f.cmu.Unlock()
+		return ents, tok, nil
+	}
+	f.cmu.Unlock()
+	b, tok, err := f.readLocked()
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	return entries(b), tok, nil
+	ents := entries(b)
+	f.cmu.Lock()
+	f.cache, f.cacheTok = slices.Clone(ents), tok
+	f.cmu.Unlock()
+	return ents, tok, nil
+}
+
+// forgetCache drops the listing after a rewrite.
+func (f *Folder) forgetCache() {
+	f.cmu.Lock()
+	f.cache, f.cacheTok = nil, nil
+	f.cmu.Unlock()
+}
+
+func tokenOf(st fs.FileInfo) folder.Token {
+	tok := binary.BigEndian.AppendUint64(make([]byte, 0, 24), uint64(st.ModTime().UnixNano()))
+	tok = binary.BigEndian.AppendUint64(tok, uint64(st.Size()))
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		tok = binary.BigEndian.AppendUint64(tok, sys.Ino)
+	}
+	return tok
 }
 
 // Token implements folder.Folder: size, mtime and inode of the file (a
@@ -122,12 +163,7 @@ func (f *Folder) Token() (folder.Token, error) {
 		}
 		return nil, fmt.Errorf("mbox: %w", err)
 	}
-	tok := binary.BigEndian.AppendUint64(make([]byte, 0, 24), uint64(st.ModTime().UnixNano()))
-	tok = binary.BigEndian.AppendUint64(tok, uint64(st.Size()))
-	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-		tok = binary.BigEndian.AppendUint64(tok, sys.Ino)
-	}
-	return tok, nil
+	return tokenOf(st), nil
 }
 
 // Settled implements folder.Folder: trusted once the mtime is clearly
@@ -158,7 +194,7 @@ func (f *Folder) find(e folder.Entry) ([]byte, Record, error) {
 	if b, r, ok := f.readAt(e); ok {
 		return b, r, nil
 	}
-	b, err := f.readLocked()
+	b, _, err := f.readLocked()
 	if err != nil {
 		return nil, Record{}, err
 	}
@@ -309,20 +345,19 @@ func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry,
 		l.file.Truncate(size)
 		return folder.Entry{}, fmt.Errorf("mbox: append: %w", err)
 	}
+	e := entries(rec)[0]
 	start := int(size) + len(sep)
-	return folder.Entry{
-		Key: key, Name: strconv.Itoa(start) + ":" + strconv.Itoa(len(rec)-1-trailer(data)),
-		Flags: flags, Size: int64(len(rec)), Date: date.Truncate(time.Second),
-	}, nil
-}
-
-// trailer is how many octets after the message's end a record of data
-// has beyond the one line break every record ends with.
-func trailer(data []byte) int {
-	if len(data) == 0 || data[len(data)-1] != '\n' {
-		return 1
+	_, n, _ := parseName(e.Name)
+	e.Name = strconv.Itoa(start) + ":" + strconv.Itoa(n)
+	after, err := l.file.Stat()
+	f.cmu.Lock()
+	if err == nil && f.cache != nil && bytes.Equal(f.cacheTok, tokenOf(st)) && len(sep) == 0 {
+		f.cache, f.cacheTok = append(f.cache, e), tokenOf(after)
+	} else {
+		f.cache, f.cacheTok = nil, nil
 	}
-	return 0
+	f.cmu.Unlock()
+	return e, nil
 }
 
 // SetFlags implements folder.Folder; Flush writes the flags.
@@ -420,6 +455,7 @@ func (f *Folder) rewrite(gone map[string]bool) error {
 	if err == nil {
 		err = os.Rename(tmp, f.path)
 	}
+	f.forgetCache()
 	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("mbox: rewrite: %w", err)

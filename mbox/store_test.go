@@ -153,3 +153,34 @@ func TestLockContention(t *testing.T) {
 		t.Fatalf("%d messages", len(ents))
 	}
 }
+
+// The listing our appends extend equals a fresh scan of the file.
+func TestScanCache(t *testing.T) {
+	root := t.TempDir()
+	s, _ := Open(root)
+	f := inboxOf(t, s)
+	ctx := context.Background()
+	f.Scan(ctx)
+	for _, m := range []string{"Subject: a\r\n\r\nx\r\n", "no line end", "Subject: c\r\n\r\nFrom me\r\n"} {
+		add(t, f, m)
+	}
+	e, err := f.Append(ctx, folder.NewMessage{Canonical: []byte("Subject: d\r\n\r\n"), Flags: folder.Flags{Sys: folder.Seen, Keywords: []string{"k"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached, _, _ := f.Scan(ctx)
+	s2, _ := Open(root)
+	fresh, _, _ := inboxOf(t, s2).Scan(ctx)
+	if len(cached) != 4 || len(fresh) != 4 {
+		t.Fatalf("%d cached, %d fresh", len(cached), len(fresh))
+	}
+	for i := range fresh {
+		c, w := cached[i], fresh[i]
+		if c.Key != w.Key || c.Name != w.Name || !c.Flags.Equal(w.Flags) || c.Size != w.Size || !c.Date.Equal(w.Date) {
+			t.Errorf("entry %d: cached %+v, fresh %+v", i, c, w)
+		}
+	}
+	if e.Name != fresh[3].Name {
+		t.Errorf("Append returned %s, the file says %s", e.Name, fresh[3].Name)
+	}
+}
