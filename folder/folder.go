@@ -91,3 +91,11 @@ type Store interface {
 	// Exists tells whether name is a mailbox on disk.
 	Exists(name string) bool
 }
+
+// PartialFlags is implemented by formats that keep only some flags on
+// disk (MH's sequences hold three). Their Scan says nothing of the other
+// flags, which the store keeps from the index; the ones it does record,
+// another program may change, and the store takes that over.
+type PartialFlags interface {
+	RecordedFlags() (sys SysFlags, keywords bool)
+}

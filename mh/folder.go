@@ -244,6 +244,12 @@ func (f *Folder) Stat(e folder.Entry) (folder.Entry, error) {
 	return e, nil
 }
 
+// RecordedFlags implements folder.PartialFlags: the sequences hold
+// unseen, flagged and replied.
+func (f *Folder) RecordedFlags() (folder.SysFlags, bool) {
+	return folder.Seen | folder.Flagged | folder.Answered, false
+}
+
 // SetFlags implements folder.Folder: the change waits for Flush, which
 // writes the sequences once for a whole STORE.
 func (f *Folder) SetFlags(e folder.Entry, fl folder.Flags) (folder.Entry, error) {

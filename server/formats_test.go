@@ -3,7 +3,11 @@ package server_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
 )
 
 // TestPerUserFormat: a user's userdb_mail field picks the format over
@@ -43,5 +47,53 @@ func TestPerUserFormat(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "mail", "ann", "INBOX")); err == nil {
 		t.Fatal("an mbox INBOX appeared beside the Maildir")
+	}
+}
+
+// TestMHSequencesFromOutside: an MH program marking a message read
+// (removing it from the unseen sequence) reaches IMAP as \Seen; flags MH
+// cannot record stay.
+func TestMHSequencesFromOutside(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, dir, withFormat("mh"), "ann")
+	deliverMsgs(t, ts, "ann", testMessage(1), testMessage(2))
+	c := ts.login(t, "ann", nil)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Store(imap.SeqSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagDraft, "$Work"}, Silent: true}, nil).Close(); err != nil {
+		t.Fatal(err)
+	}
+	seq := filepath.Join(dir, "mail", "ann", "inbox", ".mh_sequences")
+	b, _ := os.ReadFile(seq)
+	if !strings.Contains(string(b), "unseen: 1-2") {
+		t.Fatalf(".mh_sequences: %q", b)
+	}
+	// As "mark -sequence unseen -delete 1" and "mark -sequence flagged -add 2" leave it.
+	if err := os.WriteFile(seq, []byte("unseen: 2\nflagged: 2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err := c.Noop().Wait(); err != nil {
+			t.Fatal(err)
+		}
+		msgs, err := c.Fetch(imap.SeqSetNum(1, 2), &imap.FetchOptions{Flags: true}).Collect()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msgs) == 2 && containsFlag(msgs[0].Flags, imap.FlagSeen) && containsFlag(msgs[1].Flags, imap.FlagFlagged) {
+			if !containsFlag(msgs[0].Flags, imap.FlagDraft) || !containsFlag(msgs[0].Flags, "$Work") {
+				t.Fatalf("flags MH does not record were lost: %v", msgs[0].Flags)
+			}
+			if containsFlag(msgs[1].Flags, imap.FlagSeen) {
+				t.Fatalf("message 2 became seen: %v", msgs[1].Flags)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sequence changes not seen: %v / %v", msgs[0].Flags, msgs[1].Flags)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

@@ -58,6 +58,32 @@ type known struct {
 	flags folder.Flags
 }
 
+// flagScope is what a format records of flags on disk.
+type flagScope struct {
+	sys      folder.SysFlags
+	keywords bool
+}
+
+var fullScope = flagScope{sys: folder.Seen | folder.Answered | folder.Flagged | folder.Deleted | folder.Draft, keywords: true}
+
+// same tells whether the index's flags and the disk's agree on what the
+// disk records.
+func (s flagScope) same(idx, disk folder.Flags) bool {
+	if idx.Sys&s.sys != disk.Sys&s.sys {
+		return false
+	}
+	return !s.keywords || folder.Flags{Keywords: folder.NormalizeKeywords(idx.Keywords)}.Equal(folder.Flags{Keywords: folder.NormalizeKeywords(disk.Keywords)})
+}
+
+// merge takes from disk what it records and keeps the rest from the index.
+func (s flagScope) merge(idx, disk folder.Flags) folder.Flags {
+	out := folder.Flags{Sys: idx.Sys&^s.sys | disk.Sys&s.sys, Keywords: idx.Keywords}
+	if s.keywords {
+		out.Keywords = disk.Keywords
+	}
+	return out
+}
+
 func (m *Mailbox) syncLocked(ctx context.Context) error {
 	a := m.acct
 	var info index.Mailbox
@@ -105,6 +131,14 @@ func (m *Mailbox) syncOnce(ctx context.Context, final bool) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// A format whose names spell the flags (Maildir, mbox's offsets and
+	// lengths) shows a change by another program as a new name; one that
+	// keeps flags apart (MH sequences) is compared on what it records.
+	scope, partial := fullScope, false
+	if p, ok := m.folder().(folder.PartialFlags); ok {
+		scope.sys, scope.keywords = p.RecordedFlags()
+		partial = true
+	}
 	onDisk := make(map[string]bool, len(entries))
 	var added []folder.Entry
 	var renamed []folder.Entry
@@ -114,11 +148,13 @@ func (m *Mailbox) syncOnce(ctx context.Context, final bool) (bool, error) {
 		switch {
 		case !ok && !m.isPending(e.Key):
 			added = append(added, e)
-		case ok && k.name != e.Name:
-			// Another program renamed it: a flag change (Maildir) that we
-			// take over. Keywords the format cannot spell (Maildir has 26
-			// letters) are lost at that point; they were never visible to
-			// that program anyway.
+		case ok && (k.name != e.Name || partial && !scope.same(k.flags, e.Flags)):
+			// Another program renamed it (a Maildir flag change) or
+			// changed what the format records of its flags (an mbox
+			// Status field, an MH sequence): we take that over. Keywords
+			// the format cannot spell (Maildir has 26 letters) are lost
+			// at that point; they were never visible to that program.
+			e.Flags = scope.merge(k.flags, e.Flags)
 			renamed = append(renamed, e)
 		}
 	}
