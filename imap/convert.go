@@ -60,20 +60,34 @@ outer:
 }
 
 func toIMAPAddrs(as []message.Address) []imapv2.Address {
+	return appendIMAPAddrs(nil, as)
+}
+
+// appendIMAPAddrs converts addresses into buf's spare room: FETCH
+// ENVELOPE of thousands of messages reuses one buffer.
+func appendIMAPAddrs(buf *[]imapv2.Address, as []message.Address) []imapv2.Address {
 	if len(as) == 0 {
 		return nil
 	}
-	out := make([]imapv2.Address, len(as))
-	for i, a := range as {
-		out[i] = imapv2.Address{Name: a.Name, Mailbox: a.Mailbox, Host: a.Host}
+	var b []imapv2.Address
+	if buf != nil {
+		b = *buf
 	}
-	return out
+	start := len(b)
+	for _, a := range as {
+		b = append(b, imapv2.Address{Name: a.Name, Mailbox: a.Mailbox, Host: a.Host})
+	}
+	if buf != nil {
+		*buf = b
+	}
+	return b[start:len(b):len(b)]
 }
 
 // msgIDs splits "<a@b> <c@d>" into ids without brackets, as imapserver
 // writes them back bracketed.
-func msgIDs(s string) []string {
-	var out []string
+func msgIDs(s string) []string { return appendMsgIDs(nil, s) }
+
+func appendMsgIDs(out []string, s string) []string {
 	for {
 		i := strings.IndexByte(s, '<')
 		if i < 0 {
@@ -90,17 +104,34 @@ func msgIDs(s string) []string {
 }
 
 func toIMAPEnvelope(e *message.Envelope) *imapv2.Envelope {
-	out := &imapv2.Envelope{
-		Subject: e.Subject,
-		From:    toIMAPAddrs(e.From), Sender: toIMAPAddrs(e.Sender), ReplyTo: toIMAPAddrs(e.ReplyTo),
-		To: toIMAPAddrs(e.To), Cc: toIMAPAddrs(e.Cc), Bcc: toIMAPAddrs(e.Bcc),
-		InReplyTo: msgIDs(e.InReplyTo),
+	return new(envScratch).convert(e)
+}
+
+// envScratch holds one converted envelope and its addresses; a session
+// reuses it for every message of a FETCH, since imapserver encodes the
+// envelope before WriteEnvelope returns.
+type envScratch struct {
+	env   imapv2.Envelope
+	addrs []imapv2.Address
+	ids   []string
+}
+
+func (s *envScratch) convert(e *message.Envelope) *imapv2.Envelope {
+	s.addrs, s.ids = s.addrs[:0], s.ids[:0]
+	s.env = imapv2.Envelope{
+		Date: e.Time, Subject: e.Subject,
+		From: appendIMAPAddrs(&s.addrs, e.From), Sender: appendIMAPAddrs(&s.addrs, e.Sender),
+		ReplyTo: appendIMAPAddrs(&s.addrs, e.ReplyTo), To: appendIMAPAddrs(&s.addrs, e.To),
+		Cc: appendIMAPAddrs(&s.addrs, e.Cc), Bcc: appendIMAPAddrs(&s.addrs, e.Bcc),
 	}
-	out.Date = e.Time
-	if ids := msgIDs(e.MessageID); len(ids) > 0 {
-		out.MessageID = ids[0]
+	s.ids = appendMsgIDs(s.ids, e.InReplyTo)
+	if n := len(s.ids); n > 0 {
+		s.env.InReplyTo = s.ids[:n:n]
 	}
-	return out
+	if ids := appendMsgIDs(s.ids[len(s.ids):], e.MessageID); len(ids) > 0 {
+		s.env.MessageID = ids[0]
+	}
+	return &s.env
 }
 
 func params(ps []message.Param) map[string]string {

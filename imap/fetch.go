@@ -107,8 +107,13 @@ func (s *session) fetch(w *imapserver.FetchWriter, uids []uint32, opts *imapv2.F
 func (s *session) readBatch(uids []uint32, opts *imapv2.FetchOptions) ([]fetched, error) {
 	mbID := s.view.Mailbox().ID()
 	out := make([]fetched, 0, len(uids))
+	// One allocation per batch, not per message.
+	var envs []message.Envelope
+	if opts.Envelope {
+		envs = make([]message.Envelope, len(uids))
+	}
 	err := s.acct.View(func(tx *index.Tx) error {
-		for _, uid := range uids {
+		for i, uid := range uids {
 			var f fetched
 			var err error
 			f.msg, f.ok, err = tx.Message(mbID, uid)
@@ -116,7 +121,7 @@ func (s *session) readBatch(uids []uint32, opts *imapv2.FetchOptions) ([]fetched
 				return err
 			}
 			if f.ok && opts.Envelope {
-				f.env = new(message.Envelope)
+				f.env = &envs[i]
 				if err := f.env.UnmarshalBinary(tx.Envelope(mbID, uid)); err != nil {
 					f.env = &message.Envelope{}
 				}
@@ -153,7 +158,7 @@ func (s *session) writeFetch(w *imapserver.FetchWriter, uid uint32, f *fetched, 
 		rw.WriteRFC822Size(f.msg.CRLFSize)
 	}
 	if opts.Envelope {
-		rw.WriteEnvelope(toIMAPEnvelope(f.env))
+		rw.WriteEnvelope(s.env.convert(f.env))
 	}
 	if opts.BodyStructure != nil {
 		rw.WriteBodyStructure(toIMAPBody(f.body))

@@ -22,6 +22,7 @@ type session struct {
 	conn *imapserver.Conn
 	log  *slog.Logger
 	ctx  context.Context
+	env  envScratch // reused by FETCH ENVELOPE
 
 	acct *store.Account
 	view *store.View
