@@ -41,6 +41,11 @@ func mapErr(log *slog.Logger, op string, err error) error {
 		return no(imapv2.ResponseCodeCannot, err.Error())
 	case errors.Is(err, store.ErrMailboxGone):
 		return no(imapv2.ResponseCodeNonExistent, "the selected mailbox was deleted")
+	case errors.Is(err, folder.ErrLocked):
+		// RFC 5530 INUSE: another program (mutt, procmail) holds the
+		// mailbox's lock; the client may retry.
+		log.Warn("mailbox locked by another program", "op", op, "err", err)
+		return no(imapv2.ResponseCodeInUse, "mailbox is locked by another program, try again")
 	}
 	log.Error("imap command failed", "op", op, "err", err)
 	return no(imapv2.ResponseCodeServerBug, "internal error; the administrator has the details")

@@ -138,6 +138,14 @@ func TestMboxLockContention(t *testing.T) {
 	if after, _ := os.ReadFile(file); !bytes.Equal(after, before) {
 		t.Fatal("the mbox changed under a foreign lock")
 	}
+	// IMAP writes under the foreign lock: NO [INUSE] (RFC 5530).
+	ic := ts.login(t, "ann", nil)
+	cmd := ic.Append("INBOX", int64(len(mboxMessages[2])), nil)
+	cmd.Write(mboxMessages[2])
+	cmd.Close()
+	if _, err := cmd.Wait(); imapCode(err) != imap.ResponseCodeInUse {
+		t.Errorf("APPEND under a foreign lock: %v, want NO [INUSE]", err)
+	}
 	os.Remove(file + ".lock")
 	res, err = send(c, "s@example.net", []string{"ann@example.org"}, mboxMessages[1])
 	if err != nil || res["ann@example.org"] != nil {
