@@ -17,7 +17,10 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/storaged/storaged/config"
+	"github.com/storaged/storaged/folder"
 	"github.com/storaged/storaged/index"
+	"github.com/storaged/storaged/server"
 )
 
 var (
@@ -52,16 +55,20 @@ func binary(t testing.TB) string {
 // env is a data directory with a config that listens on a unix socket only.
 type env struct {
 	t    testing.TB
-	dir  string
-	cfg  string
-	sock string
+	dir    string
+	cfg    string
+	sock   string
+	format string
 }
 
-func newEnv(t *testing.T, users ...string) *env {
+func newEnv(t *testing.T, users ...string) *env { return newEnvFormat(t, "maildir", users...) }
+
+// newEnvFormat is newEnv with the users' mail in a given storage format.
+func newEnvFormat(t *testing.T, format string, users ...string) *env {
 	t.Helper()
 	dir := t.TempDir()
-	e := &env{t: t, dir: dir, cfg: filepath.Join(dir, "storaged.toml"), sock: filepath.Join(dir, "lmtp.sock")}
-	conf := fmt.Sprintf("data_dir = %q\nlocal_domains = [\"example.org\"]\n[lmtp]\nlisten = [\"unix:%s\"]\n[imap]\nlisten = [\"127.0.0.1:0\"]\n[pop3]\nlisten = [\"127.0.0.1:0\"]\n", dir, e.sock)
+	e := &env{t: t, dir: dir, cfg: filepath.Join(dir, "storaged.toml"), sock: filepath.Join(dir, "lmtp.sock"), format: format}
+	conf := fmt.Sprintf("data_dir = %q\nlocal_domains = [\"example.org\"]\n[mail]\nformat = %q\n[lmtp]\nlisten = [\"unix:%s\"]\n[imap]\nlisten = [\"127.0.0.1:0\"]\n[pop3]\nlisten = [\"127.0.0.1:0\"]\n", dir, format, e.sock)
 	if err := os.WriteFile(e.cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -203,25 +210,44 @@ func (e *env) state(user string) (uidvalidity, uidnext uint32, keys map[string]u
 	return
 }
 
-// files maps the Message-IDs found in a user's INBOX files to their keys.
+// files maps the Message-IDs found in a user's INBOX, read through the
+// storage format's own code as a second program would, to their keys.
 func (e *env) files(user string) map[string][]string {
 	e.t.Helper()
-	out := map[string][]string{}
-	for _, sub := range []string{"new", "cur"} {
-		ents, _ := os.ReadDir(filepath.Join(e.dir, "mail", user, sub))
-		for _, ent := range ents {
-			b, err := os.ReadFile(filepath.Join(e.dir, "mail", user, sub, ent.Name()))
-			if err != nil {
+	var st folder.Store
+	for _, f := range server.Formats(&config.Config{Mail: config.Mail{LockWait: config.Duration(time.Second)}}) {
+		if f.Name == e.format {
+			var err error
+			if st, err = f.Open(filepath.Join(e.dir, "mail", user)); err != nil {
 				e.t.Fatal(err)
 			}
-			i := strings.Index(string(b), "Message-ID: <")
-			if i < 0 {
-				e.t.Fatalf("no Message-ID in %s", ent.Name())
-			}
-			id := string(b[i+13 : i+13+strings.IndexByte(string(b[i+13:]), '>')])
-			key, _, _ := strings.Cut(ent.Name(), ":")
-			out[id] = append(out[id], key)
 		}
+	}
+	fo, err := st.Folder(folder.Inbox)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ents, _, err := fo.Scan(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for _, ent := range ents {
+		r, err := fo.Open(ent)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		b, err := io.ReadAll(r)
+		r.Close()
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		i := strings.Index(string(b), "Message-ID: <")
+		if i < 0 {
+			e.t.Fatalf("no Message-ID in %s", ent.Name)
+		}
+		id := string(b[i+13 : i+13+strings.IndexByte(string(b[i+13:]), '>')])
+		out[id] = append(out[id], ent.Key)
 	}
 	return out
 }
@@ -230,8 +256,14 @@ func (e *env) files(user string) map[string][]string {
 // Every acknowledged message is there exactly once with a UID, and no UID
 // is ever given to two messages.
 func TestCrashRecovery(t *testing.T) {
+	for _, f := range []string{"maildir", "mbox", "mh"} {
+		t.Run(f, func(t *testing.T) { testCrashRecovery(t, f) })
+	}
+}
+
+func testCrashRecovery(t *testing.T, format string) {
 	users := []string{"ann", "ben", "cat"}
-	e := newEnv(t, users...)
+	e := newEnvFormat(t, format, users...)
 	acked := map[string]string{} // Message-ID → user
 	var mu sync.Mutex
 	uidOfKey := map[string]map[string]uint32{}
