@@ -54,7 +54,7 @@ func binary(t testing.TB) string {
 
 // env is a data directory with a config that listens on a unix socket only.
 type env struct {
-	t    testing.TB
+	t      testing.TB
 	dir    string
 	cfg    string
 	sock   string
