@@ -22,14 +22,17 @@ func BenchmarkLMTPDelivery(b *testing.B) {
 }
 
 // BenchmarkFormats puts the storage formats side by side: LMTP delivery
-// as above, and SELECT plus UID FETCH 1:* (FLAGS RFC822.SIZE ENVELOPE) of
-// a 10,000-message INBOX.
+// as above, SELECT plus UID FETCH 1:* (FLAGS RFC822.SIZE ENVELOPE) of a
+// 10,000-message INBOX, and every body of it.
 func BenchmarkFormats(b *testing.B) {
 	for _, f := range storeFormats {
 		b.Run("delivery/"+f, func(b *testing.B) { benchDelivery(b, 1, f) })
 	}
 	for _, f := range storeFormats {
 		b.Run("select-fetch-10k/"+f, func(b *testing.B) { benchSelectFetchFormat(b, 10000, f) })
+	}
+	for _, f := range storeFormats {
+		b.Run("fetch-bodies-10k/"+f, func(b *testing.B) { benchFetchBodies(b, f) })
 	}
 }
 

@@ -165,8 +165,10 @@ func BenchmarkIMAPSelectFetch100k(b *testing.B) {
 }
 
 // BenchmarkIMAPFetchBodies: every body of the 10,000-message INBOX.
-func BenchmarkIMAPFetchBodies(b *testing.B) {
-	addr := benchInbox(b, 10000)
+func BenchmarkIMAPFetchBodies(b *testing.B) { benchFetchBodies(b, "maildir") }
+
+func benchFetchBodies(b *testing.B, format string) {
+	addr := benchInboxFormat(b, 10000, format)
 	c := dialLean(b, addr)
 	defer c.conn.Close()
 	c.do(b, "LOGIN ann secret-ann")
