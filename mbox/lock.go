@@ -35,6 +35,9 @@ type lock struct {
 // storaged that died is broken at once, and an append it left half done
 // is cut off (see writeIntent).
 func (f *Folder) lockWrite(wait time.Duration) (*lock, error) {
+	if wait <= 0 {
+		wait = DefaultLockWait
+	}
 	deadline := time.Now().Add(wait)
 	dotPath := f.path + ".lock"
 	for {
