@@ -28,9 +28,10 @@ test-deps:
 	@missing=""; for p in $(INTEROP); do command -v $${p%%:*} >/dev/null 2>&1 || missing="$$missing $${p#*:}"; done; \
 	  if [ -n "$$missing" ]; then \
 	    if command -v apt-get >/dev/null 2>&1; then \
-	      timeout 300 apt-get install -y -qq $$missing >/dev/null 2>&1 || \
-	      { timeout 300 apt-get update -qq >/dev/null 2>&1; timeout 300 apt-get install -y -qq $$missing >/dev/null 2>&1; } || \
-	      echo "note: could not install$$missing; the tests that drive them will skip"; \
+	      timeout 300 apt-get install -y -qq $$missing >/dev/null 2>&1 || { \
+	        timeout 300 apt-get update -qq >/dev/null 2>&1; \
+	        for pkg in $$missing; do timeout 300 apt-get install -y -qq $$pkg >/dev/null 2>&1 || \
+	          echo "note: could not install $$pkg; the tests that drive it will skip"; done; }; \
 	    else echo "note: no apt-get to install$$missing; the tests that drive them will skip"; fi; \
 	  fi
 
