@@ -41,7 +41,7 @@ lint:
 	$(GO) vet $(PKGS)
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./server/ ./message/ ./auth/
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) ./server/ ./message/ ./auth/ ./mbox/ ./mh/
 	$(GO) test -run '^$$' -bench IdleConnections -benchtime 1x ./cmd/storaged/
 
 # The 100,000-message mailbox: generates and indexes about 1 GB first.
