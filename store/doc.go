@@ -19,4 +19,10 @@
 //     on the pending set instead.
 //   - Events are published only after the index commit they describe.
 //   - One Account per user per process; its index has one open handle.
+//   - An account opens in the format of the store already on disk
+//     (Format.Owns), never in another one the configuration names.
+//   - Flags another program changes are taken over from Scan when the
+//     entry's Name changed (Maildir names, mbox offsets), or, for formats
+//     that implement folder.PartialFlags (MH), when the flags they record
+//     differ; only the flags the format records are taken over.
 package store
