@@ -1,6 +1,6 @@
-// Package folder is the contract every on-disk mail format meets (Maildir
-// now; mbox and MH later) and the types they share: flags, stored entries,
-// mailbox names.
+// Package folder is the contract every on-disk mail format meets (Maildir,
+// mbox, MH) and what they share: flags, stored entries, mailbox names,
+// grouped fsyncs, synced writes, the canonical reader and fcntl locks.
 //
 // A format knows files and nothing of IMAP state: UIDs, MODSEQs and
 // \Recent live in the index. The store layer owns both and keeps them in
@@ -16,4 +16,6 @@
 //     whatever form it has on disk.
 //   - Mailbox names reaching a format have passed CheckName: no format
 //     ever sees "..", an empty level or a control character.
+//   - A format that cannot take a lock another program holds, in the time
+//     it is given, returns ErrLocked: a temporary failure, never a loss.
 package folder
