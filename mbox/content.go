@@ -2,7 +2,6 @@ package mbox
 
 import (
 	"bytes"
-	"strconv"
 	"strings"
 	"time"
 
@@ -10,8 +9,20 @@ import (
 )
 
 // stateFields are the header fields mbox tools keep their own state in;
-// they are not part of the message.
-var stateFields = []string{"Status", "X-Status", "X-Keywords", "X-UID", "X-IMAP", "X-IMAPbase", "Content-Length", "X-Storaged-Length", "X-Storaged-Key"}
+// they are not part of the message. Lines is among them because mutt
+// writes it (with Content-Length) into every message from the first one
+// it changes: left in, a message we delivered would no longer read back
+// as the bytes the index has cached for it.
+var stateFields = []string{"Status", "X-Status", "X-Keywords", "X-UID", "X-IMAP", "X-IMAPbase", "Content-Length", "Lines", "X-Storaged-Length", "X-Storaged-Key", unterminatedField}
+
+// unterminatedField marks a message whose last line has no line break:
+// the one before the separator is ours, and goes on reading. A marker,
+// not a length, because other programs add header fields (mutt: Status,
+// Content-Length, Lines) and would leave a length wrong; the line break
+// itself they keep, counted in their Content-Length as part of the body.
+// (Records written before it carry X-Storaged-Length, a length from the
+// line after it, still read; see storagedLength.)
+const unterminatedField = "X-Storaged-Unterminated"
 
 func isStateField(l []byte) bool {
 	for _, f := range stateFields {
@@ -25,9 +36,29 @@ func isStateField(l []byte) bool {
 // Content returns a record's message as stored (line ends as in the file):
 // without the From_ line and the state fields, mboxrd quoting undone.
 func Content(b []byte, r Record) []byte {
+	out := make([]byte, 0, r.End-r.Body)
+	contentTo(b, r, func(p []byte) { out = append(out, p...) })
+	return out
+}
+
+// contentTo hands Content's bytes to put, in pieces of b (or constants)
+// that it does not copy: a scan checksums every message another program
+// wrote, and copying 100 MB to hash it would double the scan's cost.
+func contentTo(b []byte, r Record, put func([]byte)) {
+	// The last piece waits, so that an unterminated message can lose
+	// the line break we added after it.
+	var pend []byte
+	emit := func(p []byte) {
+		if len(p) == 0 {
+			return
+		}
+		if pend != nil {
+			put(pend)
+		}
+		pend = p
+	}
 	src := b[r.Body:r.End]
-	out := make([]byte, 0, len(src))
-	inHeader := true
+	unterminated := false
 	for len(src) > 0 {
 		n := bytes.IndexByte(src, '\n') + 1
 		if n == 0 {
@@ -35,22 +66,76 @@ func Content(b []byte, r Record) []byte {
 		}
 		l := src[:n]
 		src = src[n:]
-		if inHeader {
-			bare := bytes.TrimRight(l, "\r\n")
-			if len(bare) == 0 {
-				inHeader = false
-			} else if isStateField(bare) {
-				// State fields never fold; a line after one that starts
-				// with a space belongs to the message.
-				continue
-			} else if rest, ok := bytes.CutPrefix(l, []byte(escapePrefix)); ok && isEscaped(rest) {
-				out = append(out, rest...)
-				continue
-			}
+		bare := bytes.TrimRight(l, "\r\n")
+		if len(bare) == 0 {
+			emit(l)
+			break // the body follows
 		}
-		out = append(out, unquote(l)...)
+		if isStateField(bare) {
+			// State fields never fold; a line after one that starts
+			// with a space belongs to the message.
+			if _, ok := fieldValue(bare, unterminatedField); ok {
+				unterminated = true
+			}
+			continue
+		}
+		if rest, ok := bytes.CutPrefix(l, []byte(escapePrefix)); ok && isEscaped(rest) {
+			emit(rest)
+			continue
+		}
+		emitLine(l, emit)
 	}
-	return out
+	bodyTo(src, emit)
+	if unterminated {
+		pend = bytes.TrimSuffix(pend, []byte("\n"))
+	}
+	if len(pend) > 0 {
+		put(pend)
+	}
+}
+
+// emitLine emits one line with mboxrd quoting undone.
+func emitLine(l []byte, emit func([]byte)) {
+	if isQuotedFrom(l) {
+		l = l[1:]
+	}
+	emit(l)
+}
+
+// bodyTo emits a body with mboxrd quoting undone, jumping from one line
+// that starts with '>' to the next: most bodies have none.
+func bodyTo(body []byte, emit func([]byte)) {
+	done := 0 // body[:done] is emitted
+	i := 0    // the start of a line that begins with '>'
+	if len(body) == 0 || body[0] != '>' {
+		k := bytes.Index(body, []byte("\n>"))
+		if k < 0 {
+			emit(body)
+			return
+		}
+		i = k + 1
+	}
+	for {
+		if isQuotedFrom(body[i:]) {
+			emit(body[done:i])
+			done = i + 1
+		}
+		k := bytes.Index(body[i+1:], []byte("\n>"))
+		if k < 0 {
+			break
+		}
+		i += 1 + k + 1
+	}
+	emit(body[done:])
+}
+
+// isQuotedFrom tells whether a line matches ^>+From (mboxrd).
+func isQuotedFrom(l []byte) bool {
+	i := 0
+	for i < len(l) && l[i] == '>' {
+		i++
+	}
+	return i > 0 && bytes.HasPrefix(l[i:], []byte("From "))
 }
 
 // escapePrefix hides a message's own state fields when we store it: a
@@ -72,18 +157,6 @@ func isEscaped(l []byte) bool {
 		}
 		l = rest
 	}
-}
-
-// unquote removes one '>' from a line matching ^>+From (mboxrd).
-func unquote(l []byte) []byte {
-	i := 0
-	for i < len(l) && l[i] == '>' {
-		i++
-	}
-	if i > 0 && bytes.HasPrefix(l[i:], []byte("From ")) {
-		return l[1:]
-	}
-	return l
 }
 
 // needsQuote tells whether a line matches ^>*From (mboxrd).
@@ -197,6 +270,10 @@ func appendRecord(dst, from []byte, key string, data []byte, flags folder.Flags,
 	if key != "" {
 		body.WriteString("X-Storaged-Key: " + key + "\n")
 	}
+	unterminated := len(data) == 0 || data[len(data)-1] != '\n'
+	if unterminated {
+		body.WriteString(unterminatedField + ": yes\n")
+	}
 	if withFlags {
 		body.Write(stateLines(flags))
 	}
@@ -221,14 +298,10 @@ func appendRecord(dst, from []byte, key string, data []byte, flags folder.Flags,
 		src = src[n:]
 	}
 	dst = append(dst, from...)
-	if len(data) == 0 || data[len(data)-1] != '\n' {
-		// Without a final line break the separator would join the
-		// message; our length field keeps its exact end.
-		dst = append(dst, "X-Storaged-Length: "+strconv.Itoa(body.Len())+"\n"...)
-		dst = append(dst, body.Bytes()...)
-		return append(dst, "\n\n"...)
-	}
 	dst = append(dst, body.Bytes()...)
+	if unterminated {
+		dst = append(dst, '\n')
+	}
 	return append(dst, '\n')
 }
 

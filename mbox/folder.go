@@ -3,17 +3,13 @@ package mbox
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/crc64"
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -33,38 +29,46 @@ type Folder struct {
 
 	mu      sync.Mutex              // our own appends and rewrites, one at a time
 	pending map[string]folder.Flags // SetFlags waiting for Flush, by key
+	breakMu sync.Mutex              // breakers of a stale dotlock, one at a time
 
-	// The last listing and the token of the file it describes. Our own
-	// appends extend it when the file was, just before the append, in
-	// the state it describes, so that a rescan after a delivery does not
-	// read the whole file again.
-	cmu        sync.Mutex
-	cacheTok   folder.Token
-	cache      []folder.Entry
-	cacheNames map[string]string // name → key of cache, built when first asked
+	cmu  sync.Mutex
+	last *listing // see cache.go
 }
 
 var crcTable = crc64.MakeTable(crc64.ECMA)
 
 // keyOf is a record's key: the X-Storaged-Key we wrote at append, or for
 // a message another program wrote a checksum of its From_ line and
-// content, which our flag rewrites do not change.
+// content, which neither our flag rewrites nor mutt's change (the fields
+// they write are not content).
 func keyOf(b []byte, r Record) string {
 	if k := storedKey(b, r); k != "" {
 		return k
 	}
 	h := crc64.New(crcTable)
 	h.Write(line(b, r.Start))
-	h.Write(Content(b, r))
+	contentTo(b, r, func(p []byte) { h.Write(p) })
 	return "c" + strconv.FormatUint(h.Sum64(), 16)
 }
 
-// entries lists the records of a file's bytes. Identical messages from
-// other programs share a checksum; the second and later get an ordinal.
-func entries(b []byte) []folder.Entry {
-	recs := Split(b)
+// baseKey is a key without the ordinal that tells identical messages
+// apart.
+func baseKey(k string) string {
+	b, _, _ := strings.Cut(k, ".")
+	return b
+}
+
+// entries lists the records of a file's bytes; mtime dates the records
+// whose From_ line has no date we can read.
+func entries(b []byte, mtime time.Time) []folder.Entry {
+	return entriesOf(b, Split(b), mtime)
+}
+
+// entriesOf lists the given records. Identical messages from other
+// programs share a checksum; the second and later get an ordinal.
+func entriesOf(b []byte, recs []Record, mtime time.Time) []folder.Entry {
 	out := make([]folder.Entry, 0, len(recs))
-	seen := map[string]int{}
+	seen := make(map[string]int, len(recs))
 	for _, r := range recs {
 		key := keyOf(b, r)
 		if n := seen[key]; n > 0 {
@@ -73,42 +77,85 @@ func entries(b []byte) []folder.Entry {
 		} else {
 			seen[key] = 1
 		}
-		_, date, _ := ParseFromLine(line(b, r.Start))
 		out = append(out, folder.Entry{
-			Key: key, Name: strconv.Itoa(r.Start) + ":" + strconv.Itoa(r.End-r.Start),
-			Flags: Flags(b, r), Size: int64(r.End - r.Start), Date: date,
+			Key: key, Name: nameOf(r), Flags: Flags(b, r),
+			Size: int64(r.End - r.Start), Date: recordDate(b, r, mtime),
 		})
 	}
 	return out
 }
 
+func nameOf(r Record) string {
+	return strconv.Itoa(r.Start) + ":" + strconv.Itoa(r.End-r.Start)
+}
+
+func parseName(name string) (off, n int, ok bool) {
+	a, c, found := strings.Cut(name, ":")
+	if !found {
+		return 0, 0, false
+	}
+	off, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(c)
+	return off, n, err1 == nil && err2 == nil && off >= 0 && n >= 0
+}
+
+// recordDate is the date of a record's From_ line, else the file's mtime
+// (a first record without a readable From_ line).
+func recordDate(b []byte, r Record, mtime time.Time) time.Time {
+	if _, d, ok := ParseFromLine(line(b, r.Start)); ok {
+		return d
+	}
+	return mtime
+}
+
 // readLocked reads the whole file under a shared fcntl lock, after
-// breaking a lock a dead storaged left (and the half append with it). The
-// token describes exactly the bytes read.
-func (f *Folder) readLocked() ([]byte, folder.Token, error) {
+// breaking a lock a dead storaged left (and cutting off the half append
+// with it). The token and mtime describe exactly the bytes read.
+func (f *Folder) readLocked() ([]byte, folder.Token, time.Time, error) {
 	if _, err := os.Stat(f.path + ".lock"); err == nil {
 		f.breakStale(f.path + ".lock")
 	}
 	fd, err := os.Open(f.path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, fmt.Errorf("%w: %s", folder.ErrNotFound, f.path)
+			return nil, nil, time.Time{}, fmt.Errorf("%w: %s", folder.ErrNotFound, f.path)
 		}
-		return nil, nil, fmt.Errorf("mbox: %w", err)
+		return nil, nil, time.Time{}, fmt.Errorf("mbox: %w", err)
 	}
 	defer fd.Close()
-	if err := folder.LockFile(fd, unix.F_RDLCK, time.Now().Add(f.st.LockWait)); err != nil {
-		return nil, nil, err
+	if err := folder.LockFile(fd, unix.F_RDLCK, time.Now().Add(f.st.lockWait())); err != nil {
+		return nil, nil, time.Time{}, err
 	}
+	b, st, err := readAllOf(fd)
+	if err != nil {
+		return nil, nil, time.Time{}, fmt.Errorf("mbox: read %s: %w", f.path, err)
+	}
+	return b, tokenOf(st), st.ModTime(), nil
+}
+
+// readAllOf reads a whole file from its start in one allocation (a
+// 100 MB mbox read through io.ReadAll would be copied some twenty times).
+func readAllOf(fd *os.File) ([]byte, fs.FileInfo, error) {
 	st, err := fd.Stat()
 	if err != nil {
-		return nil, nil, fmt.Errorf("mbox: %w", err)
+		return nil, nil, err
 	}
-	b, err := io.ReadAll(fd)
-	if err != nil {
-		return nil, nil, fmt.Errorf("mbox: read %s: %w", f.path, err)
+	// One byte more than the size, so that growth is seen as such.
+	b := make([]byte, 0, st.Size()+1)
+	r := io.NewSectionReader(fd, 0, 1<<62)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if errors.Is(err, io.EOF) {
+			return b, st, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
 	}
-	return b, tokenOf(st), nil
 }
 
 // Scan implements folder.Folder.
@@ -117,49 +164,19 @@ func (f *Folder) Scan(ctx context.Context) ([]folder.Entry, folder.Token, error)
 	if err != nil {
 		return nil, nil, err
 	}
-	f.cmu.Lock()
-	if f.cache != nil && bytes.Equal(tok, f.cacheTok) {
-		ents := slices.Clone(f.cache)
-		f.cmu.Unlock()
+	if ents, ok := f.cached(tok); ok {
 		return ents, tok, nil
 	}
-	f.cmu.Unlock()
-	b, tok, err := f.readLocked()
+	b, tok, mtime, err := f.readLocked()
 	if err != nil {
 		return nil, nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-	ents := entries(b)
-	f.cmu.Lock()
-	f.cache, f.cacheTok, f.cacheNames = slices.Clone(ents), tok, nil
-	f.cmu.Unlock()
-	return ents, tok, nil
-}
-
-// listed tells whether the listing cached for token tok has e's key at
-// e's name.
-func (f *Folder) listed(tok folder.Token, e folder.Entry) bool {
-	f.cmu.Lock()
-	defer f.cmu.Unlock()
-	if f.cache == nil || !bytes.Equal(tok, f.cacheTok) {
-		return false
-	}
-	if f.cacheNames == nil {
-		f.cacheNames = make(map[string]string, len(f.cache))
-		for _, c := range f.cache {
-			f.cacheNames[c.Name] = c.Key
-		}
-	}
-	return f.cacheNames[e.Name] == e.Key
-}
-
-// forgetCache drops the listing after a rewrite.
-func (f *Folder) forgetCache() {
-	f.cmu.Lock()
-	f.cache, f.cacheTok, f.cacheNames = nil, nil, nil
-	f.cmu.Unlock()
+	ents := entries(b, mtime)
+	f.remember(tok, ents, f.Settled(tok))
+	return append([]folder.Entry(nil), ents...), tok, nil
 }
 
 func tokenOf(st fs.FileInfo) folder.Token {
@@ -171,7 +188,7 @@ func tokenOf(st fs.FileInfo) folder.Token {
 	return tok
 }
 
-// Token implements folder.Folder: size, mtime and inode of the file (a
+// Token implements folder.Folder: mtime, size and inode of the file (a
 // rewrite by rename changes the inode even when size and time agree).
 func (f *Folder) Token() (folder.Token, error) {
 	st, err := os.Stat(f.path)
@@ -184,59 +201,82 @@ func (f *Folder) Token() (folder.Token, error) {
 	return tokenOf(st), nil
 }
 
+// settleTime is how old an mtime must be before no change can share it:
+// file times tick coarsely (ext4 a few ms, some file systems 1 or 2 s).
+const settleTime = 2 * time.Second
+
 // Settled implements folder.Folder: trusted once the mtime is clearly
 // in the past.
 func (f *Folder) Settled(tok folder.Token) bool {
-	return len(tok) >= 8 && time.Since(time.Unix(0, int64(binary.BigEndian.Uint64(tok)))) >= 2*time.Second
+	return len(tok) >= 8 && time.Since(time.Unix(0, int64(binary.BigEndian.Uint64(tok)))) >= settleTime
 }
 
-// Stat implements folder.Folder: size and date come with the scan.
+// Stat implements folder.Folder.
 func (f *Folder) Stat(e folder.Entry) (folder.Entry, error) {
-	b, r, err := f.find(e)
+	b, r, name, err := f.find(e)
 	if err != nil {
 		return e, err
 	}
-	_, date, ok := ParseFromLine(line(b, r.Start))
-	if !ok {
+	e.Name = name
+	var mtime time.Time
+	if _, _, ok := ParseFromLine(line(b, r.Start)); !ok {
 		if st, err := os.Stat(f.path); err == nil {
-			date = st.ModTime()
+			mtime = st.ModTime()
 		}
 	}
-	e.Size, e.Date = int64(r.End-r.Start), date
+	e.Size, e.Date = int64(r.End-r.Start), recordDate(b, r, mtime)
 	return e, nil
 }
 
-// find reads the record of an entry: at its Name's offset when that still
-// holds it, else wherever a rescan finds its key.
-func (f *Folder) find(e folder.Entry) ([]byte, Record, error) {
-	if b, r, ok := f.readAt(e); ok {
-		return b, r, nil
-	}
-	b, _, err := f.readLocked()
+// Open implements folder.Folder: the message in canonical form, without
+// the From_ line and the state fields, mboxrd quoting undone.
+func (f *Folder) Open(e folder.Entry) (io.ReadCloser, error) {
+	b, r, _, err := f.find(e)
 	if err != nil {
-		return nil, Record{}, err
+		return nil, err
 	}
-	if off, _, ok := parseName(e.Name); ok && off < len(b) && (off == 0 || b[off-1] == '\n') && bytes.HasPrefix(b[off:], []byte("From ")) {
-		if body := off + len(line(b, off)) + 1; body <= len(b) && b[body-1] == '\n' {
-			end, _ := messageEnd(b, body)
-			r := Record{Start: off, Body: body, End: end}
-			if k := keyOf(b, r); k == strings.SplitN(e.Key, ".", 2)[0] || k == e.Key {
-				return b, r, nil
+	return io.NopCloser(bytes.NewReader(message.Canonical(Content(b, r)))), nil
+}
+
+// find reads the record of an entry, and returns it with the Name it has
+// now: at its Name when that still holds it, else where the trusted
+// listing says its key went, else wherever a rescan finds the key (and
+// that rescan becomes the listing).
+func (f *Folder) find(e folder.Entry) ([]byte, Record, string, error) {
+	if b, r, ok := f.readAt(e); ok {
+		return b, r, e.Name, nil
+	}
+	if tok, err := f.Token(); err == nil {
+		if name, ok := f.nameOf(tok, e.Key); ok && name != e.Name {
+			moved := e
+			moved.Name = name
+			if b, r, ok := f.readAt(moved); ok {
+				return b, r, name, nil
 			}
 		}
 	}
+	b, tok, mtime, err := f.readLocked()
+	if errors.Is(err, folder.ErrNotFound) {
+		return nil, Record{}, "", fmt.Errorf("%w: %w", folder.ErrGone, err)
+	}
+	if err != nil {
+		return nil, Record{}, "", err
+	}
 	recs := Split(b)
-	for i, ent := range entries(b) {
+	ents := entriesOf(b, recs, mtime)
+	f.remember(tok, ents, f.Settled(tok))
+	for i, ent := range ents {
 		if ent.Key == e.Key {
-			return b, recs[i], nil
+			return b, recs[i], ent.Name, nil
 		}
 	}
-	return nil, Record{}, folder.ErrGone
+	return nil, Record{}, "", folder.ErrGone
 }
 
 // readAt reads just the record an entry's Name points at, with a little
 // of what follows to check that it still ends there: FETCH of one body
-// must not read the whole file. ok is false when the Name is stale.
+// must not read the whole file. ok is false when the Name is stale or a
+// dotlock is held (a writer that takes no fcntl lock may be at work).
 func (f *Folder) readAt(e folder.Entry) ([]byte, Record, bool) {
 	off, n, ok := parseName(e.Name)
 	if !ok || n == 0 {
@@ -250,12 +290,12 @@ func (f *Folder) readAt(e folder.Entry) ([]byte, Record, bool) {
 		return nil, Record{}, false
 	}
 	defer fd.Close()
-	if folder.LockFile(fd, unix.F_RDLCK, time.Now().Add(f.st.LockWait)) != nil {
+	if folder.LockFile(fd, unix.F_RDLCK, time.Now().Add(f.st.lockWait())) != nil {
 		return nil, Record{}, false
 	}
-	if st, err := fd.Stat(); err == nil && f.listed(tokenOf(st), e) {
-		// The file is as the last listing saw it and that listing had
-		// this key at this place: no need to check the record's identity.
+	if st, err := fd.Stat(); err == nil && f.listedAt(tokenOf(st), e) {
+		// The file is as the trusted listing saw it, and that listing
+		// had this key here: no need to check the record's identity.
 		w := make([]byte, n)
 		if _, err := fd.ReadAt(w, int64(off)); err == nil {
 			if body := bytes.IndexByte(w, '\n') + 1; body > 0 {
@@ -292,204 +332,11 @@ func (f *Folder) readAt(e folder.Entry) ([]byte, Record, bool) {
 	}
 	end, _ := messageEnd(w, body)
 	r := Record{Start: 0, Body: body, End: end}
-	if end != n || (keyOf(w, r) != e.Key && keyOf(w, r) != strings.SplitN(e.Key, ".", 2)[0]) {
+	if end != n {
+		return nil, Record{}, false
+	}
+	if k := keyOf(w, r); k != e.Key && k != baseKey(e.Key) {
 		return nil, Record{}, false
 	}
 	return w, r, true
-}
-
-func parseName(name string) (off, n int, ok bool) {
-	a, c, found := strings.Cut(name, ":")
-	if !found {
-		return 0, 0, false
-	}
-	off, err1 := strconv.Atoi(a)
-	n, err2 := strconv.Atoi(c)
-	return off, n, err1 == nil && err2 == nil && off >= 0 && n >= 0
-}
-
-// Open implements folder.Folder.
-func (f *Folder) Open(e folder.Entry) (io.ReadCloser, error) {
-	b, r, err := f.find(e)
-	if err != nil {
-		return nil, err
-	}
-	return io.NopCloser(bytes.NewReader(message.Canonical(Content(b, r)))), nil
-}
-
-// Append implements folder.Folder: at the end of the file, under the
-// write lock, fsynced; see writeIntent for a crash in the middle.
-func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry, error) {
-	if err := ctx.Err(); err != nil {
-		return folder.Entry{}, err
-	}
-	data, _ := message.StorageLF(m.Canonical)
-	var rnd [8]byte
-	rand.Read(rnd[:])
-	key := hex.EncodeToString(rnd[:])
-	flags := folder.Flags{Sys: m.Flags.Sys, Keywords: folder.NormalizeKeywords(m.Flags.Keywords)}
-	date := m.Date
-	if date.IsZero() {
-		date = time.Now()
-	}
-	rec := appendRecord(nil, fromLine(m.Sender, date), key, data, flags, flags.Sys != 0 || len(flags.Keywords) > 0)
-
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	l, err := f.lockWrite(f.st.LockWait)
-	if err != nil {
-		return folder.Entry{}, err
-	}
-	defer l.release()
-	st, err := l.file.Stat()
-	if err != nil {
-		return folder.Entry{}, fmt.Errorf("mbox: %w", err)
-	}
-	size := st.Size()
-	// The last message must end in a blank line before ours begins.
-	var sep []byte
-	if size > 0 {
-		var tail [2]byte
-		n, _ := l.file.ReadAt(tail[:min(2, int(size))], max(0, size-2))
-		switch {
-		case n >= 1 && tail[n-1] != '\n':
-			sep = []byte("\n\n")
-		case n == 2 && tail[0] != '\n':
-			sep = []byte("\n")
-		}
-	}
-	buf := append(sep, rec...)
-	if err := l.writeIntent(size, size+int64(len(buf))); err != nil {
-		return folder.Entry{}, err
-	}
-	if m.Reserve != nil {
-		m.Reserve(key)
-	}
-	if _, err := l.file.WriteAt(buf, size); err != nil {
-		l.file.Truncate(size)
-		return folder.Entry{}, fmt.Errorf("mbox: append: %w", err)
-	}
-	if err := l.file.Sync(); err != nil {
-		l.file.Truncate(size)
-		return folder.Entry{}, fmt.Errorf("mbox: append: %w", err)
-	}
-	e := entries(rec)[0]
-	start := int(size) + len(sep)
-	_, n, _ := parseName(e.Name)
-	e.Name = strconv.Itoa(start) + ":" + strconv.Itoa(n)
-	after, err := l.file.Stat()
-	f.cmu.Lock()
-	if err == nil && f.cache != nil && bytes.Equal(f.cacheTok, tokenOf(st)) && len(sep) == 0 {
-		f.cache, f.cacheTok = append(f.cache, e), tokenOf(after)
-		if f.cacheNames != nil {
-			f.cacheNames[e.Name] = e.Key
-		}
-	} else {
-		f.cache, f.cacheTok, f.cacheNames = nil, nil, nil
-	}
-	f.cmu.Unlock()
-	return e, nil
-}
-
-// SetFlags implements folder.Folder; Flush writes the flags.
-func (f *Folder) SetFlags(e folder.Entry, fl folder.Flags) (folder.Entry, error) {
-	f.mu.Lock()
-	if f.pending == nil {
-		f.pending = make(map[string]folder.Flags)
-	}
-	f.pending[e.Key] = fl
-	f.mu.Unlock()
-	e.Flags = fl
-	return e, nil
-}
-
-// Flush implements folder.Folder: one rewrite for every pending change.
-func (f *Folder) Flush() error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.pending) == 0 {
-		return nil
-	}
-	err := f.rewrite(nil)
-	if err == nil {
-		f.pending = nil
-	}
-	return err
-}
-
-// Remove implements folder.Folder.
-func (f *Folder) Remove(es []folder.Entry) error {
-	gone := make(map[string]bool, len(es))
-	for _, e := range es {
-		gone[e.Key] = true
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.rewrite(gone)
-}
-
-// rewrite writes the file anew without the messages in gone and with the
-// pending flags, into a temporary file that replaces it by rename, under
-// the write lock: a crash leaves the old file or the new one. Programs
-// that take the dotlock first (mutt, procmail, Dovecot) never write to
-// the replaced file.
-func (f *Folder) rewrite(gone map[string]bool) error {
-	l, err := f.lockWrite(f.st.LockWait)
-	if err != nil {
-		return err
-	}
-	defer l.release()
-	b, err := io.ReadAll(io.NewSectionReader(l.file, 0, 1<<62))
-	if err != nil {
-		return fmt.Errorf("mbox: read: %w", err)
-	}
-	recs := Split(b)
-	ents := entries(b)
-	var out bytes.Buffer
-	out.Grow(len(b))
-	changed := false
-	for i, r := range recs {
-		key := ents[i].Key
-		if gone[key] {
-			changed = true
-			continue
-		}
-		fl, has := f.pending[key]
-		if !has {
-			fl = ents[i].Flags
-			if !bytes.Contains(b[r.Body:r.End], []byte("Status:")) {
-				// Never had state fields: keep it that way.
-				out.Write(appendRecord(nil, append(bytes.Clone(line(b, r.Start)), '\n'), storedKey(b, r), Content(b, r), fl, false))
-				continue
-			}
-		} else {
-			changed = true
-		}
-		out.Write(appendRecord(nil, append(bytes.Clone(line(b, r.Start)), '\n'), storedKey(b, r), Content(b, r), fl, true))
-	}
-	if !changed {
-		return nil
-	}
-	dir := filepath.Dir(f.path)
-	tmp := filepath.Join(dir, "."+filepath.Base(f.path)+".storaged-rewrite")
-	fd, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("mbox: rewrite: %w", err)
-	}
-	_, err = fd.Write(out.Bytes())
-	if err == nil {
-		err = fd.Sync()
-	}
-	if cerr := fd.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, f.path)
-	}
-	f.forgetCache()
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("mbox: rewrite: %w", err)
-	}
-	return folder.SyncDir(dir)
 }

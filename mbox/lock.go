@@ -1,9 +1,11 @@
 package mbox
 
 import (
+	"bytes"
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,6 +18,21 @@ import (
 
 	"github.com/storaged/storaged/folder"
 )
+
+// ErrLocked is what a lock another program holds too long comes back
+// as. It is folder.ErrLocked itself, named here so that callers of this
+// package alone can test for it; the delivery layer maps it to a
+// temporary failure (LMTP 451 4.2.0), IMAP to NO [INUSE].
+var ErrLocked = folder.ErrLocked
+
+// replacedHold is how long a rewrite keeps the fcntl lock of the file it
+// replaced. mutt opens a mailbox before it locks it, and never looks
+// again at the name: one that opened the old file while we rewrote would,
+// once our lock went, append to a file no name leads to, and the message
+// would be lost. Held, the lock makes mutt give up instead (after five
+// tries a second apart) and report the failure. Programs that take the
+// dotlock first (procmail, Dovecot, us) open the new file.
+const replacedHold = 30 * time.Second
 
 // staleAfter is how old a dotlock of a program we cannot ask must be
 // before it is broken (Dovecot breaks them after 10 minutes, procmail
@@ -31,14 +48,12 @@ type lock struct {
 	file    *os.File
 }
 
-// lockWrite takes the write lock, waiting up to wait. A dotlock left by a
+// lockWrite takes the write lock, waiting up to the store's LockWait
+// (then ErrLocked). A dotlock left by a
 // storaged that died is broken at once, and an append it left half done
 // is cut off (see writeIntent).
-func (f *Folder) lockWrite(wait time.Duration) (*lock, error) {
-	if wait <= 0 {
-		wait = DefaultLockWait
-	}
-	deadline := time.Now().Add(wait)
+func (f *Folder) lockWrite() (*lock, error) {
+	deadline := time.Now().Add(f.st.lockWait())
 	dotPath := f.path + ".lock"
 	for {
 		dot, err := createDotlock(dotPath)
@@ -114,45 +129,134 @@ func (l *lock) writeIntent(before, after int64) error {
 func (l *lock) release() {
 	os.Remove(l.dotPath)
 	l.dot.Close()
-	l.file.Close() // drops the fcntl lock
+	if l.file != nil {
+		l.file.Close() // drops the fcntl lock
+	}
 }
 
+// holdReplaced keeps the lock of the file a rewrite just replaced for
+// replacedHold, then lets it go; see replacedHold.
+func (l *lock) holdReplaced() {
+	old := l.file
+	l.file = nil
+	time.AfterFunc(replacedHold, func() { old.Close() })
+}
+
+// processStart tells a dotlock of this process from one an earlier
+// process with the same pid left: in a container storaged comes back
+// after a crash as the same pid, often 1. Set once, never changed.
+var processStart = time.Now()
+
 // breakStale removes a dotlock whose holder is gone: a process of this
-// host that no longer runs, or a lock older than staleAfter. It reports
-// whether it removed one.
+// host that no longer runs (or an earlier run of this one), or a lock
+// older than staleAfter. A half append the dead holder recorded in it is
+// cut off first. It reports whether the lock is gone.
+//
+// Breakers of one folder take turns (breakMu), and act only on the lock
+// they judged: otherwise a reader that judged a dead lock could, after a
+// writer broke it and took its own, cut off the writer's append.
 func (f *Folder) breakStale(dotPath string) bool {
-	st, err := os.Stat(dotPath)
+	f.breakMu.Lock()
+	defer f.breakMu.Unlock()
+	dot, err := os.Open(dotPath)
 	if err != nil {
 		return errors.Is(err, fs.ErrNotExist)
 	}
-	b, _ := os.ReadFile(dotPath)
-	fields := strings.Fields(string(b))
-	dead := false
-	if len(fields) > 0 {
-		if pid, err := strconv.Atoi(fields[0]); err == nil && pid > 0 {
-			dead = errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
-		}
-	}
-	if !dead && time.Since(st.ModTime()) < staleAfter {
+	defer dot.Close()
+	st, err := dot.Stat()
+	if err != nil {
 		return false
+	}
+	b, _ := io.ReadAll(io.LimitReader(dot, 256))
+	fields := strings.Fields(string(b))
+	if !lockIsStale(fields, st.ModTime()) {
+		return false
+	}
+	still := func() bool {
+		cur, err := os.Stat(dotPath)
+		return err == nil && os.SameFile(cur, st)
+	}
+	if !still() {
+		return true // broken by someone else meanwhile: try again
 	}
 	if len(fields) == 3 {
 		before, err1 := strconv.ParseInt(fields[1], 10, 64)
 		after, err2 := strconv.ParseInt(fields[2], 10, 64)
-		if err1 == nil && err2 == nil {
-			if fi, err := os.Stat(f.path); err == nil && fi.Size() > before && fi.Size() < after {
-				// A storaged died in the middle of an append that was
-				// never acknowledged: the partial message goes.
-				if err := os.Truncate(f.path, before); err != nil {
-					return false
-				}
-				if fd, err := os.Open(f.path); err == nil {
-					fd.Sync()
-					fd.Close()
-				}
+		if err1 == nil && err2 == nil && before >= 0 {
+			if err := f.cutTorn(before, after); err != nil {
+				return false
 			}
 		}
 	}
-	os.Remove(dotPath)
+	if still() {
+		os.Remove(dotPath)
+	}
 	return true
+}
+
+// lockIsStale judges a dotlock by its content (a pid first, as every
+// program writes it) and its mtime.
+func lockIsStale(fields []string, mtime time.Time) bool {
+	if len(fields) > 0 {
+		if pid, err := strconv.Atoi(fields[0]); err == nil && pid > 0 {
+			if pid == os.Getpid() && mtime.Before(processStart) {
+				return true
+			}
+			if pid != os.Getpid() && errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+				return true
+			}
+		}
+	}
+	return time.Since(mtime) >= staleAfter
+}
+
+// cutTorn cuts off the half append a dead storaged recorded as going
+// from size before to size after, under the fcntl write lock. It leaves
+// the file alone when the append is whole, when the file is no longer
+// that long, and when another program appended after the torn record
+// (neomutt takes no dotlock): that message is worth more than a clean
+// tail, and the torn one then reads as a message.
+func (f *Folder) cutTorn(before, after int64) error {
+	fd, err := os.OpenFile(f.path, os.O_RDWR, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	defer fd.Close()
+	if err := folder.LockFile(fd, unix.F_WRLCK, time.Now().Add(f.st.lockWait())); err != nil {
+		return err
+	}
+	st, err := fd.Stat()
+	if err != nil {
+		return err
+	}
+	if st.Size() <= before || st.Size() >= after {
+		return nil
+	}
+	tail := make([]byte, st.Size()-before)
+	if _, err := fd.ReadAt(tail, before); err != nil {
+		return err
+	}
+	if appendedAfter(tail) {
+		return nil
+	}
+	if err := fd.Truncate(before); err != nil {
+		return err
+	}
+	return fd.Sync()
+}
+
+// appendedAfter tells whether the tail of a file from where a torn
+// append began holds the start of another message after the torn one: a
+// From_ line after a blank line. Ours never hold one (their From lines
+// are quoted), so one there was written by someone else.
+func appendedAfter(tail []byte) bool {
+	first := bytes.Index(tail, []byte("From "))
+	if first < 0 {
+		return false
+	}
+	_, ok := lastRecordStart(tail[first+1:], false)
+	return ok
 }

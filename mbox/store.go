@@ -20,13 +20,15 @@ import (
 const subSuffix = ".sbd"
 
 // DefaultLockWait is how long an append or rewrite waits for another
-// program's lock before giving up with folder.ErrLocked.
+// program's lock before giving up with ErrLocked.
 const DefaultLockWait = 10 * time.Second
 
 // Store is one user's mbox folders under a root directory.
 type Store struct {
 	root string
-	// LockWait bounds the wait for another program's lock.
+	// LockWait bounds the wait for another program's lock, for writers
+	// (then ErrLocked) and readers alike; zero means DefaultLockWait.
+	// Set it before the store is used.
 	LockWait time.Duration
 
 	mu      sync.Mutex
@@ -50,6 +52,13 @@ func Open(root string) (*Store, error) {
 		return nil, fmt.Errorf("mbox: %w", err)
 	}
 	return &Store{root: root, LockWait: DefaultLockWait, folders: make(map[string]*Folder)}, nil
+}
+
+func (s *Store) lockWait() time.Duration {
+	if s.LockWait <= 0 {
+		return DefaultLockWait
+	}
+	return s.LockWait
 }
 
 // Owns reports whether root holds an mbox store.
@@ -141,7 +150,7 @@ func (s *Store) Delete(name string) error {
 	f := fi.(*Folder)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	l, err := f.lockWrite(s.LockWait)
+	l, err := f.lockWrite()
 	if err != nil {
 		return err
 	}
@@ -167,6 +176,11 @@ func (s *Store) forget(p string) {
 func (s *Store) Rename(oldName, newName string) error {
 	if err := folder.CheckRename(oldName, newName); err != nil {
 		return err
+	}
+	if strings.HasPrefix(folder.CanonicalName(newName), folder.CanonicalName(oldName)+folder.Separator) {
+		// The file would move into its own .sbd directory and the
+		// directory into itself, which fails half done.
+		return fmt.Errorf("%w: cannot move %s into itself", folder.ErrBadName, oldName)
 	}
 	from, to := s.pathFor(oldName), s.pathFor(newName)
 	if !isFile(from) {

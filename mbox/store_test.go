@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/storaged/storaged/folder"
 	"github.com/storaged/storaged/folder/foldertest"
 )
@@ -58,7 +60,8 @@ func TestFileLayout(t *testing.T) {
 	e2 := add(t, f, "Subject: two\r\n\r\nno final line end")
 	b, _ := os.ReadFile(filepath.Join(root, "INBOX"))
 	if !strings.HasPrefix(string(b), "From a@example.org Tue Jan  2 03:04:05 2024\nX-Storaged-Key: ") ||
-		!strings.Contains(string(b), "\n\n>From here\n>>From there\n\nFrom a@example.org Tue Jan  2 03:04:05 2024\nX-Storaged-Length: ") {
+		!strings.Contains(string(b), "\n\n>From here\n>>From there\n\nFrom a@example.org Tue Jan  2 03:04:05 2024\nX-Storaged-Key: ") ||
+		!strings.HasSuffix(string(b), "\nX-Storaged-Unterminated: yes\nSubject: two\n\nno final line end\n\n") {
 		t.Fatalf("file:\n%s", b)
 	}
 	if _, err := f.SetFlags(e2, folder.Flags{Sys: folder.Seen | folder.Answered, Keywords: []string{"work"}}); err != nil {
@@ -134,7 +137,7 @@ func TestLockContention(t *testing.T) {
 	os.WriteFile(filepath.Join(root, "INBOX.lock"), []byte("1\n"), 0o600)
 	start := time.Now()
 	_, err := f.Append(context.Background(), folder.NewMessage{Canonical: []byte("Subject: blocked\r\n\r\n")})
-	if !errors.Is(err, folder.ErrLocked) || time.Since(start) < 300*time.Millisecond {
+	if !errors.Is(err, ErrLocked) || !errors.Is(err, folder.ErrLocked) || time.Since(start) < 300*time.Millisecond {
 		t.Fatalf("append under a foreign lock: %v after %v", err, time.Since(start))
 	}
 	if after, _ := os.ReadFile(filepath.Join(root, "INBOX")); string(after) != string(before) {
@@ -182,5 +185,49 @@ func TestScanCache(t *testing.T) {
 	}
 	if e.Name != fresh[3].Name {
 		t.Errorf("Append returned %s, the file says %s", e.Name, fresh[3].Name)
+	}
+}
+
+// A program that opened the file before our rewrite replaced it (mutt
+// opens, then locks) finds the old file locked, and gives up, instead of
+// appending to a file no name leads to any more.
+func TestReplacedFileStaysLocked(t *testing.T) {
+	root := t.TempDir()
+	s, _ := Open(root)
+	f := inboxOf(t, s)
+	es := appendAll(t, f, interopMessages[:2], nil)
+	path := filepath.Join(root, "INBOX")
+	old, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	if err := f.Remove(es[:1]); err != nil {
+		t.Fatal(err)
+	}
+	// A classic fcntl lock, as mutt takes it.
+	lk := unix.Flock_t{Type: unix.F_WRLCK}
+	if err := unix.FcntlFlock(old.Fd(), unix.F_SETLK, &lk); !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EACCES) {
+		t.Fatalf("lock of the replaced file: %v, want it held", err)
+	}
+	cur, _ := os.OpenFile(path, os.O_RDWR, 0)
+	defer cur.Close()
+	if err := unix.FcntlFlock(cur.Fd(), unix.F_SETLK, &lk); err != nil {
+		t.Fatalf("lock of the new file: %v", err)
+	}
+}
+
+func TestRenameIntoItself(t *testing.T) {
+	s := newStore(t)
+	for _, n := range []string{"A", "A/B"} {
+		if err := s.Create(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Rename("A", "A/B/C"); !errors.Is(err, folder.ErrBadName) {
+		t.Fatalf("Rename into itself = %v, want ErrBadName", err)
+	}
+	if got, _ := s.List(); strings.Join(got, ",") != "INBOX,A,A/B" {
+		t.Fatalf("List after the refused rename: %q", got)
 	}
 }

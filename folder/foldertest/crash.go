@@ -35,26 +35,63 @@ func crashMessage(i int) []byte {
 
 var crashSubject = regexp.MustCompile(`^Subject: crash (\d+)\r\n`)
 
+// crashLog is what the parent of Crash learns from its children: the
+// messages whose append returned, those whose removal began, and those
+// whose removal returned.
+type crashLog struct {
+	acked, removing, removed map[int]bool
+}
+
+// read takes in one line of a child's output and reports whether it was
+// an acknowledged append. A line the protocol does not know is a failure
+// of the child itself.
+func (l *crashLog) read(t *testing.T, text string) bool {
+	t.Helper()
+	verb, arg, _ := strings.Cut(text, " ")
+	i, err := strconv.Atoi(arg)
+	if err != nil {
+		t.Fatalf("crash child: %s", text)
+	}
+	switch verb {
+	case "ack":
+		l.acked[i] = true
+		return true
+	case "rm":
+		l.removing[i] = true
+	case "rmd":
+		l.removed[i] = true
+	default:
+		t.Fatalf("crash child: %s", text)
+	}
+	return false
+}
+
 // Crash appends to INBOX from a child process (the test binary running
 // the calling test again) and kills it with SIGKILL at random moments,
-// five times over. After each kill the folder must hold only whole
-// messages, each byte for byte as appended and at most once, every
-// acknowledged one among them, and must take a new append. Call it from
-// a top-level test function of its own.
+// eight times over. In the last three rounds the child also removes
+// messages and changes flags as it goes, so that kills land in the middle
+// of those too. After each kill the folder must hold only whole messages,
+// each byte for byte as appended and at most once, every acknowledged
+// one among them unless its removal had begun, none whose removal had
+// returned, and must take a new append. Call it from a top-level test
+// function of its own.
 func Crash(t *testing.T, openAt func(root string) (folder.Store, error)) {
 	if root := os.Getenv(crashEnv); root != "" {
-		crashChild(root, openAt)
+		crashChild(root, openAt, os.Getenv("STORAGED_CRASH_REWRITE") != "")
 		return
 	}
 	if testing.Short() {
 		t.Skip("crash test skipped in -short mode")
 	}
 	root := t.TempDir()
-	acked := map[int]bool{}
+	log := &crashLog{acked: map[int]bool{}, removing: map[int]bool{}, removed: map[int]bool{}}
 	next := 0
-	for round := 0; round < 5; round++ {
+	for round := 0; round < 8; round++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1")
 		cmd.Env = append(os.Environ(), crashEnv+"="+root, "STORAGED_CRASH_FIRST="+strconv.Itoa(next))
+		if round >= 5 {
+			cmd.Env = append(cmd.Env, "STORAGED_CRASH_REWRITE=1")
+		}
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -65,22 +102,17 @@ func Crash(t *testing.T, openAt func(root string) (folder.Store, error)) {
 		want := 3 + rand.IntN(10)
 		sc := bufio.NewScanner(out)
 		for n := 0; n < want && sc.Scan(); {
-			if i, ok := strings.CutPrefix(sc.Text(), "ack "); ok {
-				v, _ := strconv.Atoi(i)
-				acked[v] = true
+			if log.read(t, sc.Text()) {
 				n++
 			}
 		}
 		time.Sleep(time.Duration(rand.IntN(3000)) * time.Microsecond)
 		cmd.Process.Signal(syscall.SIGKILL)
 		for sc.Scan() {
-			if i, ok := strings.CutPrefix(sc.Text(), "ack "); ok {
-				v, _ := strconv.Atoi(i)
-				acked[v] = true
-			}
+			log.read(t, sc.Text())
 		}
 		cmd.Wait()
-		next = checkCrashed(t, root, openAt, acked) + 1
+		next = checkCrashed(t, root, openAt, log) + 1
 	}
 	s, err := openAt(root)
 	if err != nil {
@@ -96,30 +128,56 @@ func Crash(t *testing.T, openAt func(root string) (folder.Store, error)) {
 	}
 }
 
-func crashChild(root string, openAt func(string) (folder.Store, error)) {
+// crashChild appends until killed. With rewrite set, it also removes
+// the message two before each fourth one and, every fifth, changes the
+// flags of an earlier message (its entry possibly stale by then).
+func crashChild(root string, openAt func(string) (folder.Store, error), rewrite bool) {
+	fail := func(what string, err error) {
+		fmt.Printf("%s: %v\n", what, err)
+		os.Exit(2)
+	}
 	s, err := openAt(root)
 	if err != nil {
-		fmt.Println("open:", err)
-		os.Exit(2)
+		fail("open", err)
 	}
 	f, err := s.Folder(folder.Inbox)
 	if err != nil {
-		fmt.Println("folder:", err)
-		os.Exit(2)
+		fail("folder", err)
 	}
-	i, _ := strconv.Atoi(os.Getenv("STORAGED_CRASH_FIRST"))
-	for ; ; i++ {
-		if _, err := f.Append(context.Background(), folder.NewMessage{Canonical: crashMessage(i), Sender: "a@example.org", Date: time.Now()}); err != nil {
-			fmt.Println("append:", err)
-			os.Exit(2)
+	mine := map[int]folder.Entry{}
+	first, _ := strconv.Atoi(os.Getenv("STORAGED_CRASH_FIRST"))
+	for i := first; ; i++ {
+		e, err := f.Append(context.Background(), folder.NewMessage{Canonical: crashMessage(i), Sender: "a@example.org", Date: time.Now()})
+		if err != nil {
+			fail("append", err)
 		}
+		mine[i] = e
 		fmt.Printf("ack %d\n", i)
+		if !rewrite {
+			continue
+		}
+		if old, ok := mine[i-2]; ok && i%4 == 3 {
+			fmt.Printf("rm %d\n", i-2)
+			if err := f.Remove([]folder.Entry{old}); err != nil {
+				fail("remove", err)
+			}
+			delete(mine, i-2)
+			fmt.Printf("rmd %d\n", i-2)
+		}
+		if old, ok := mine[i-1]; ok && i%5 == 0 {
+			if _, err := f.SetFlags(old, folder.Flags{Sys: folder.Seen | folder.Flagged}); err != nil {
+				fail("set flags", err)
+			}
+			if err := f.Flush(); err != nil {
+				fail("flush", err)
+			}
+		}
 	}
 }
 
 // checkCrashed checks the folder after a kill and returns the largest
 // message number in it.
-func checkCrashed(t *testing.T, root string, openAt func(string) (folder.Store, error), acked map[int]bool) int {
+func checkCrashed(t *testing.T, root string, openAt func(string) (folder.Store, error), log *crashLog) int {
 	t.Helper()
 	s, err := openAt(root)
 	if err != nil {
@@ -150,9 +208,14 @@ func checkCrashed(t *testing.T, root string, openAt func(string) (folder.Store, 
 			max = i
 		}
 	}
-	for i := range acked {
-		if !seen[i] {
+	for i := range log.acked {
+		if !seen[i] && !log.removing[i] {
 			t.Fatalf("after kill: acknowledged message %d is lost", i)
+		}
+	}
+	for i := range log.removed {
+		if seen[i] {
+			t.Fatalf("after kill: message %d is back after its removal returned", i)
 		}
 	}
 	return max

@@ -69,6 +69,12 @@ func RunCaps(t *testing.T, corpusDir string, newStore NewStore, caps Caps) {
 	t.Run("Remove", func(t *testing.T) { testRemove(t, newStore) })
 	t.Run("Mailboxes", func(t *testing.T) { testMailboxes(t, newStore) })
 	t.Run("HostileNames", func(t *testing.T) { testHostileNames(t, newStore) })
+	t.Run("AppendEntries", func(t *testing.T) { testAppendEntries(t, newStore) })
+	t.Run("ConcurrentAppends", func(t *testing.T) { testConcurrentAppends(t, newStore) })
+	t.Run("StaleEntries", func(t *testing.T) { testStaleEntries(t, newStore, caps) })
+	t.Run("FlagBatch", func(t *testing.T) { testFlagBatch(t, newStore, caps) })
+	t.Run("RenameTree", func(t *testing.T) { testRenameTree(t, newStore) })
+	t.Run("NameEncoding", func(t *testing.T) { testNameEncoding(t, newStore) })
 }
 
 func readAll(t *testing.T, f folder.Folder, e folder.Entry) []byte {
