@@ -33,9 +33,9 @@ func mapErr(log *slog.Logger, op string, err error) error {
 		return nil
 	case errors.As(err, &ie):
 		return err
-	case errors.Is(err, store.ErrNoMailbox):
+	case errors.Is(err, folder.ErrNotFound):
 		return errNoMailbox
-	case errors.Is(err, store.ErrExists), errors.Is(err, folder.ErrExists):
+	case errors.Is(err, folder.ErrExists):
 		return no(imapv2.ResponseCodeAlreadyExists, "mailbox already exists")
 	case errors.Is(err, folder.ErrBadName):
 		return no(imapv2.ResponseCodeCannot, err.Error())

@@ -10,8 +10,6 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/storaged/storaged/folder"
-	"github.com/storaged/storaged/index"
-	"github.com/storaged/storaged/message"
 	"github.com/storaged/storaged/store"
 )
 
@@ -21,13 +19,6 @@ func sortUIDs(u []uint32) { sort.Slice(u, func(i, j int) bool { return u[i] < u[
 // nothing is written to the connection while a transaction is open, and a
 // long-lived one would hold back the index's growth.
 const fetchBatch = 512
-
-type fetched struct {
-	msg  index.Message
-	ok   bool
-	env  *message.Envelope
-	body *message.Part
-}
 
 func (s *session) Fetch(w *imapserver.FetchWriter, set imapv2.NumSet, opts *imapv2.FetchOptions) error {
 	if hc, ok := s.conn.NetConn().(*heldConn); ok {
@@ -64,7 +55,7 @@ func (s *session) fetch(w *imapserver.FetchWriter, uids []uint32, opts *imapv2.F
 	// decodes the next batch while this one writes the current.
 	type batch struct {
 		uids []uint32
-		msgs []fetched
+		msgs []store.Meta
 		err  error
 	}
 	batches := make(chan batch, 2)
@@ -90,7 +81,7 @@ func (s *session) fetch(w *imapserver.FetchWriter, uids []uint32, opts *imapv2.F
 			return mapErr(s.log, "fetch", b.err)
 		}
 		for i := range b.msgs {
-			if !b.msgs[i].ok {
+			if !b.msgs[i].Found {
 				// Expunged by another session and not yet reported: RFC
 				// 9051 §7.5.1 lets the server omit it.
 				continue
@@ -103,43 +94,19 @@ func (s *session) fetch(w *imapserver.FetchWriter, uids []uint32, opts *imapv2.F
 	return nil
 }
 
-// readBatch reads what FETCH needs of some messages in one transaction.
-func (s *session) readBatch(uids []uint32, opts *imapv2.FetchOptions) ([]fetched, error) {
-	mbID := s.view.Mailbox().ID()
-	out := make([]fetched, 0, len(uids))
-	// One allocation per batch, not per message.
-	var envs []message.Envelope
+// readBatch reads what FETCH needs of some messages in one snapshot.
+func (s *session) readBatch(uids []uint32, opts *imapv2.FetchOptions) ([]store.Meta, error) {
+	var want store.Fields
 	if opts.Envelope {
-		envs = make([]message.Envelope, len(uids))
+		want |= store.FieldEnvelope
 	}
-	err := s.acct.View(func(tx *index.Tx) error {
-		for i, uid := range uids {
-			var f fetched
-			var err error
-			f.msg, f.ok, err = tx.Message(mbID, uid)
-			if err != nil {
-				return err
-			}
-			if f.ok && opts.Envelope {
-				f.env = &envs[i]
-				if err := f.env.UnmarshalBinary(tx.Envelope(mbID, uid)); err != nil {
-					f.env = &message.Envelope{}
-				}
-			}
-			if f.ok && opts.BodyStructure != nil {
-				f.body = new(message.Part)
-				if err := f.body.UnmarshalBinary(tx.BodyStructure(mbID, uid)); err != nil {
-					f.body = &message.Part{Type: "text", Subtype: "plain"}
-				}
-			}
-			out = append(out, f)
-		}
-		return nil
-	})
-	return out, err
+	if opts.BodyStructure != nil {
+		want |= store.FieldBodyStructure
+	}
+	return s.view.Mailbox().ReadBatch(uids, want)
 }
 
-func (s *session) writeFetch(w *imapserver.FetchWriter, uid uint32, f *fetched, opts *imapv2.FetchOptions) error {
+func (s *session) writeFetch(w *imapserver.FetchWriter, uid uint32, f *store.Meta, opts *imapv2.FetchOptions) error {
 	seq := s.view.Seq(uid)
 	if seq == 0 {
 		return nil
@@ -149,19 +116,19 @@ func (s *session) writeFetch(w *imapserver.FetchWriter, uid uint32, f *fetched, 
 		rw.WriteUID(imapv2.UID(uid))
 	}
 	if opts.Flags {
-		rw.WriteFlags(toIMAPFlags(f.msg.Flags, s.view.IsRecent(uid)))
+		rw.WriteFlags(toIMAPFlags(f.Flags, s.view.IsRecent(uid)))
 	}
 	if opts.InternalDate {
-		rw.WriteInternalDate(f.msg.InternalDate)
+		rw.WriteInternalDate(f.InternalDate)
 	}
 	if opts.RFC822Size {
-		rw.WriteRFC822Size(f.msg.CRLFSize)
+		rw.WriteRFC822Size(f.CRLFSize)
 	}
 	if opts.Envelope {
-		rw.WriteEnvelope(s.env.convert(f.env))
+		rw.WriteEnvelope(s.env.convert(f.Envelope))
 	}
 	if opts.BodyStructure != nil {
-		rw.WriteBodyStructure(toIMAPBody(f.body))
+		rw.WriteBodyStructure(toIMAPBody(f.Body))
 	}
 	if len(opts.BodySection) > 0 || len(opts.BinarySection) > 0 || len(opts.BinarySectionSize) > 0 {
 		if err := s.writeSections(rw, f, opts); err != nil {
@@ -175,13 +142,13 @@ func (s *session) writeFetch(w *imapserver.FetchWriter, uid uint32, f *fetched, 
 // writeSections sends body sections. BODY[] streams from the file with
 // its size from the index; other sections are cut from the message in
 // memory.
-func (s *session) writeSections(rw *imapserver.FetchResponseWriter, f *fetched, opts *imapv2.FetchOptions) error {
+func (s *session) writeSections(rw *imapserver.FetchResponseWriter, f *store.Meta, opts *imapv2.FetchOptions) error {
 	var whole []byte
 	load := func() ([]byte, error) {
 		if whole != nil {
 			return whole, nil
 		}
-		r, err := s.view.Mailbox().Open(f.msg)
+		r, err := s.view.Mailbox().Open(f.Message)
 		if err != nil {
 			return nil, err
 		}
@@ -193,17 +160,17 @@ func (s *session) writeSections(rw *imapserver.FetchResponseWriter, f *fetched, 
 	for _, bs := range opts.BodySection {
 		full := len(bs.Part) == 0 && bs.Specifier == imapv2.PartSpecifierNone && bs.Partial == nil
 		if full && whole == nil {
-			r, err := s.view.Mailbox().Open(f.msg)
+			r, err := s.view.Mailbox().Open(f.Message)
 			if err != nil {
 				return s.sectionErr(err)
 			}
-			wc := rw.WriteBodySection(bs, f.msg.CRLFSize)
-			n, err := io.Copy(wc, io.LimitReader(r, f.msg.CRLFSize))
+			wc := rw.WriteBodySection(bs, f.CRLFSize)
+			n, err := io.Copy(wc, io.LimitReader(r, f.CRLFSize))
 			r.Close()
-			if err == nil && n < f.msg.CRLFSize {
+			if err == nil && n < f.CRLFSize {
 				// The file shrank behind our back: pad, so the literal
 				// keeps the size it announced and the stream stays in sync.
-				_, err = io.Copy(wc, io.LimitReader(zeroSpace{}, f.msg.CRLFSize-n))
+				_, err = io.Copy(wc, io.LimitReader(zeroSpace{}, f.CRLFSize-n))
 			}
 			if cerr := wc.Close(); err == nil {
 				err = cerr

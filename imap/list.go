@@ -9,7 +9,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/storaged/storaged/folder"
-	"github.com/storaged/storaged/index"
+	"github.com/storaged/storaged/store"
 )
 
 // isLSUB tells LSUB from LIST (SUBSCRIBED): imapserver gives both the
@@ -23,7 +23,7 @@ func isLSUB(w *imapserver.ListWriter) bool {
 type listEntry struct {
 	name       string
 	exists     bool
-	info       index.Mailbox
+	info       store.MailboxInfo
 	subscribed bool
 	children   bool
 	subChild   bool // a descendant is subscribed

@@ -12,8 +12,8 @@ import (
 	gomessage "github.com/emersion/go-message"
 	"github.com/emersion/go-message/charset"
 
-	"github.com/storaged/storaged/index"
 	"github.com/storaged/storaged/message"
+	"github.com/storaged/storaged/store"
 )
 
 var wordDecoder = &mime.WordDecoder{CharsetReader: charset.Reader}
@@ -23,7 +23,7 @@ var wordDecoder = &mime.WordDecoder{CharsetReader: charset.Reader}
 type candidate struct {
 	s      *session
 	seq    uint32
-	msg    index.Message
+	msg    store.Message
 	raw    []byte
 	loaded bool
 	hdr    message.Header
@@ -254,21 +254,9 @@ func uidSetContains(set imapv2.UIDSet, uid uint32, uids []uint32) bool {
 func (s *session) Search(kind imapserver.NumKind, cr *imapv2.SearchCriteria, opts *imapv2.SearchOptions) (*imapv2.SearchData, error) {
 	mb := s.view.Mailbox()
 	uids := s.view.UIDs()
-	var msgs []index.Message
-	err := s.acct.View(func(tx *index.Tx) error {
-		msgs = make([]index.Message, 0, len(uids))
-		for _, uid := range uids {
-			m, ok, err := tx.Message(mb.ID(), uid)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				m = index.Message{UID: uid} // expunged elsewhere, not yet reported
-			}
-			msgs = append(msgs, m)
-		}
-		return nil
-	})
+	// A message expunged elsewhere and not yet reported comes back with
+	// Found false and matches nothing.
+	msgs, err := mb.ReadBatch(uids, 0)
 	if err != nil {
 		return nil, mapErr(s.log, "search", err)
 	}
@@ -276,8 +264,8 @@ func (s *session) Search(kind imapserver.NumKind, cr *imapv2.SearchCriteria, opt
 	var seqs imapv2.SeqSet
 	var uidset imapv2.UIDSet
 	for i, m := range msgs {
-		c := &candidate{s: s, seq: uint32(i + 1), msg: m}
-		if m.Key == "" || !c.match(cr) {
+		c := &candidate{s: s, seq: uint32(i + 1), msg: m.Message}
+		if !m.Found || !c.match(cr) {
 			continue
 		}
 		n := c.seq

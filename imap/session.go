@@ -11,7 +11,6 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/storaged/storaged/folder"
-	"github.com/storaged/storaged/index"
 	"github.com/storaged/storaged/message"
 	"github.com/storaged/storaged/store"
 )
@@ -125,21 +124,17 @@ func (s *session) Select(name string, opts *imapv2.SelectOptions) (*imapv2.Selec
 // firstUnseen is the UNSEEN response code IMAP4rev1 clients expect.
 func (s *session) firstUnseen() uint32 {
 	var seq uint32
-	s.acct.View(func(tx *index.Tx) error {
-		return tx.ForEachMessage(s.view.Mailbox().ID(), func(m *index.Message) error {
-			if !m.Flags.Sys.Has(folder.Seen) {
-				seq = s.view.Seq(m.UID)
-				if seq > 0 {
-					return errStop
-				}
+	s.view.Mailbox().ForEach(func(m *store.Message) error {
+		if !m.Flags.Sys.Has(folder.Seen) {
+			seq = s.view.Seq(m.UID)
+			if seq > 0 {
+				return store.ErrStop
 			}
-			return nil
-		})
+		}
+		return nil
 	})
 	return seq
 }
-
-var errStop = errors.New("stop")
 
 func (s *session) Unselect() error {
 	s.closeView()
@@ -203,7 +198,7 @@ func (s *session) Status(name string, opts *imapv2.StatusOptions) (*imapv2.Statu
 	return statusData(info, opts, s.AppendLimit()), nil
 }
 
-func statusData(info index.Mailbox, opts *imapv2.StatusOptions, limit uint32) *imapv2.StatusData {
+func statusData(info store.MailboxInfo, opts *imapv2.StatusOptions, limit uint32) *imapv2.StatusData {
 	d := &imapv2.StatusData{Mailbox: info.Name}
 	u32 := func(v uint32) *uint32 { return &v }
 	if opts.NumMessages {
@@ -243,7 +238,7 @@ func statusData(info index.Mailbox, opts *imapv2.StatusOptions, limit uint32) *i
 
 func (s *session) Append(name string, r imapv2.LiteralReader, opts *imapv2.AppendOptions) (*imapv2.AppendData, error) {
 	mb, err := s.acct.Mailbox(name)
-	if errors.Is(err, store.ErrNoMailbox) {
+	if errors.Is(err, folder.ErrNotFound) {
 		io.Copy(io.Discard, r)
 		return nil, no(imapv2.ResponseCodeTryCreate, "no such mailbox")
 	}
@@ -308,9 +303,10 @@ func (s *session) writeUpdates(w *imapserver.UpdateWriter, allowExpunge bool) er
 		case store.UpdateRecent:
 			err = w.WriteNumRecent(u.Count)
 		case store.UpdateFlags:
-			var m index.Message
-			var ok bool
-			s.acct.View(func(tx *index.Tx) (err error) { m, ok, err = tx.Message(s.view.Mailbox().ID(), u.UID); return err })
+			m, ok, rerr := s.view.Mailbox().Message(u.UID)
+			if rerr != nil {
+				return mapErr(s.log, "poll", rerr)
+			}
 			if ok {
 				err = w.WriteMessageFlags(u.Seq, imapv2.UID(u.UID), toIMAPFlags(m.Flags, s.view.IsRecent(u.UID)))
 			}
@@ -424,19 +420,22 @@ func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imapv2.UIDSet) erro
 		return nil
 	}
 	mb := s.view.Mailbox()
-	var targets []uint32
-	s.acct.View(func(tx *index.Tx) error {
-		for _, uid := range s.view.UIDs() {
-			if uids != nil && !uids.Contains(imapv2.UID(uid)) {
-				continue
-			}
-			m, ok, _ := tx.Message(mb.ID(), uid)
-			if ok && m.Flags.Sys.Has(folder.Deleted) {
-				targets = append(targets, uid)
-			}
+	var cands []uint32
+	for _, uid := range s.view.UIDs() {
+		if uids == nil || uids.Contains(imapv2.UID(uid)) {
+			cands = append(cands, uid)
 		}
-		return nil
-	})
+	}
+	msgs, err := mb.ReadBatch(cands, 0)
+	if err != nil {
+		return mapErr(s.log, "expunge", err)
+	}
+	var targets []uint32
+	for _, m := range msgs {
+		if m.Found && m.Flags.Sys.Has(folder.Deleted) {
+			targets = append(targets, m.UID)
+		}
+	}
 	if len(targets) == 0 {
 		return nil
 	}
@@ -463,7 +462,7 @@ func (s *session) writeExpunges(write func(uint32) error) error {
 
 func (s *session) Copy(set imapv2.NumSet, dest string) (*imapv2.CopyData, error) {
 	dst, err := s.acct.Mailbox(dest)
-	if errors.Is(err, store.ErrNoMailbox) {
+	if errors.Is(err, folder.ErrNotFound) {
 		return nil, no(imapv2.ResponseCodeTryCreate, "no such mailbox")
 	}
 	if err != nil {

@@ -16,10 +16,8 @@ import (
 const SchemaVersion = 1
 
 var (
-	ErrNoMailbox = errors.New("index: no such mailbox")
-	ErrExists    = errors.New("index: mailbox exists")
-	ErrLocked    = errors.New("index: held by another process")
-	ErrVersion   = errors.New("index: unknown schema version")
+	ErrLocked  = errors.New("index: held by another process")
+	ErrVersion = errors.New("index: unknown schema version")
 )
 
 var (

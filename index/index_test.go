@@ -133,7 +133,7 @@ func TestMailboxOps(t *testing.T) {
 		t.Fatalf("UIDVALIDITY not increasing: %d then %d", a.UIDValidity, b.UIDValidity)
 	}
 	err := db.Commit(func(tx *Tx) error { _, err := tx.CreateMailbox("A", ""); return err })
-	if !errors.Is(err, ErrExists) {
+	if !errors.Is(err, folder.ErrExists) {
 		t.Fatalf("duplicate create: %v", err)
 	}
 	add(t, db, a.ID, "x", 10, 0)

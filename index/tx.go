@@ -137,7 +137,7 @@ func (t *Tx) Mailbox(name string) (Mailbox, error) {
 	var mb Mailbox
 	v := t.tx.Bucket(bNames).Get([]byte(name))
 	if len(v) != 8 {
-		return mb, fmt.Errorf("%w: %q", ErrNoMailbox, name)
+		return mb, fmt.Errorf("index: %w: %q", folder.ErrNotFound, name)
 	}
 	return t.mailboxByID(binary.BigEndian.Uint64(v), name)
 }
@@ -149,7 +149,7 @@ func (t *Tx) mailboxByID(id uint64, name string) (Mailbox, error) {
 	var mb Mailbox
 	b := t.mbxBucket(id)
 	if b == nil {
-		return mb, fmt.Errorf("%w: %q (id %d)", ErrNoMailbox, name, id)
+		return mb, fmt.Errorf("index: %w: %q (id %d)", folder.ErrNotFound, name, id)
 	}
 	err := decodeMailbox(id, b.Get(kInfo), &mb)
 	return mb, err
@@ -191,7 +191,7 @@ func (t *Tx) putInfo(mb *Mailbox) error {
 func (t *Tx) CreateMailbox(name, specialUse string) (Mailbox, error) {
 	names := t.tx.Bucket(bNames)
 	if names.Get([]byte(name)) != nil {
-		return Mailbox{}, fmt.Errorf("%w: %q", ErrExists, name)
+		return Mailbox{}, fmt.Errorf("index: %w: %q", folder.ErrExists, name)
 	}
 	id := t.metaUint(kNextID) + 1
 	if err := t.setMetaUint(kNextID, id); err != nil {
@@ -239,10 +239,10 @@ func (t *Tx) RenameMailbox(oldName, newName string) error {
 	names := t.tx.Bucket(bNames)
 	id := names.Get([]byte(oldName))
 	if id == nil {
-		return fmt.Errorf("%w: %q", ErrNoMailbox, oldName)
+		return fmt.Errorf("index: %w: %q", folder.ErrNotFound, oldName)
 	}
 	if names.Get([]byte(newName)) != nil {
-		return fmt.Errorf("%w: %q", ErrExists, newName)
+		return fmt.Errorf("index: %w: %q", folder.ErrExists, newName)
 	}
 	id = bytes.Clone(id)
 	mb, err := t.mailboxByID(binary.BigEndian.Uint64(id), oldName)
@@ -296,7 +296,7 @@ type NewMessage struct {
 func (t *Tx) AddMessage(mailboxID uint64, nm NewMessage) (Message, error) {
 	b := t.mbxBucket(mailboxID)
 	if b == nil {
-		return Message{}, fmt.Errorf("%w: id %d", ErrNoMailbox, mailboxID)
+		return Message{}, fmt.Errorf("index: %w: id %d", folder.ErrNotFound, mailboxID)
 	}
 	keys := b.Bucket(bKeys)
 	if v := keys.Get([]byte(nm.Key)); len(v) == 4 {
@@ -358,7 +358,7 @@ func (t *Tx) Message(mailboxID uint64, uid uint32) (Message, bool, error) {
 	var m Message
 	v, ok := t.getUID(mailboxID, 0, uid)
 	if !ok {
-		return m, false, fmt.Errorf("%w: id %d", ErrNoMailbox, mailboxID)
+		return m, false, fmt.Errorf("index: %w: id %d", folder.ErrNotFound, mailboxID)
 	}
 	if v == nil {
 		return m, false, nil
@@ -384,7 +384,7 @@ func (t *Tx) UIDOfKey(mailboxID uint64, key string) (uint32, bool) {
 func (t *Tx) ForEachMessage(mailboxID uint64, fn func(m *Message) error) error {
 	b := t.mbxBucket(mailboxID)
 	if b == nil {
-		return fmt.Errorf("%w: id %d", ErrNoMailbox, mailboxID)
+		return fmt.Errorf("index: %w: id %d", folder.ErrNotFound, mailboxID)
 	}
 	var m Message
 	c := b.Bucket(bMsgs).Cursor()
@@ -403,7 +403,7 @@ func (t *Tx) ForEachMessage(mailboxID uint64, fn func(m *Message) error) error {
 func (t *Tx) ForEachUID(mailboxID uint64, fn func(uid uint32) error) error {
 	b := t.mbxBucket(mailboxID)
 	if b == nil {
-		return fmt.Errorf("%w: id %d", ErrNoMailbox, mailboxID)
+		return fmt.Errorf("index: %w: id %d", folder.ErrNotFound, mailboxID)
 	}
 	c := b.Bucket(bMsgs).Cursor()
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {
@@ -434,7 +434,7 @@ func (t *Tx) BodyStructure(mailboxID uint64, uid uint32) []byte {
 func (t *Tx) UpdateMessage(mailboxID uint64, uid uint32, flags folder.Flags, name string) (Message, error) {
 	b := t.mbxBucket(mailboxID)
 	if b == nil {
-		return Message{}, fmt.Errorf("%w: id %d", ErrNoMailbox, mailboxID)
+		return Message{}, fmt.Errorf("index: %w: id %d", folder.ErrNotFound, mailboxID)
 	}
 	var m Message
 	uk := uidKey(uid)
@@ -473,7 +473,7 @@ func (t *Tx) UpdateMessage(mailboxID uint64, uid uint32, flags folder.Flags, nam
 func (t *Tx) Expunge(mailboxID uint64, uids []uint32) ([]uint32, error) {
 	b := t.mbxBucket(mailboxID)
 	if b == nil {
-		return nil, fmt.Errorf("%w: id %d", ErrNoMailbox, mailboxID)
+		return nil, fmt.Errorf("index: %w: id %d", folder.ErrNotFound, mailboxID)
 	}
 	var mb Mailbox
 	if err := decodeMailbox(mailboxID, b.Get(kInfo), &mb); err != nil {
@@ -526,7 +526,7 @@ func (t *Tx) Expunge(mailboxID uint64, uids []uint32) ([]uint32, error) {
 func (t *Tx) Tombstones(mailboxID uint64, fn func(uid uint32, modseq uint64) error) error {
 	b := t.mbxBucket(mailboxID)
 	if b == nil {
-		return fmt.Errorf("%w: id %d", ErrNoMailbox, mailboxID)
+		return fmt.Errorf("index: %w: id %d", folder.ErrNotFound, mailboxID)
 	}
 	return b.Bucket(bTombs).ForEach(func(k, v []byte) error {
 		ms, _ := binary.Uvarint(v)

@@ -2,7 +2,6 @@ package maildir
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -130,33 +129,19 @@ func readNames(dir string) ([]string, error) {
 
 // Token implements folder.Folder: the mtimes of new/ and cur/.
 func (f *Folder) Token() (folder.Token, error) {
-	tok := make([]byte, 0, 16)
+	tok := make(folder.Token, 0, 16)
 	for _, sub := range []string{"new", "cur"} {
 		st, err := os.Stat(filepath.Join(f.dir, sub))
 		if err != nil {
 			return nil, fmt.Errorf("maildir: %w", err)
 		}
-		tok = binary.BigEndian.AppendUint64(tok, uint64(st.ModTime().UnixNano()))
+		tok = folder.AppendMtime(tok, st)
 	}
 	return tok, nil
 }
 
-// Settled implements folder.Folder: a change in the same clock tick as
-// the last one leaves a directory's mtime as it was, so a token is only
-// trusted once its mtimes are clearly in the past.
-func (f *Folder) Settled(tok folder.Token) bool {
-	now := time.Now()
-	if len(tok) == 0 {
-		return false
-	}
-	for i := 0; i+8 <= len(tok); i += 8 {
-		mt := time.Unix(0, int64(binary.BigEndian.Uint64(tok[i:])))
-		if now.Sub(mt) < 2*time.Second {
-			return false
-		}
-	}
-	return true
-}
+// Settled implements folder.Folder.
+func (f *Folder) Settled(tok folder.Token) bool { return folder.MtimesSettled(tok, 2) }
 
 // Scan implements folder.Folder. Size and Date are filled from the name
 // where it records them; Stat gives the rest.

@@ -227,3 +227,14 @@ func (s *Store) List() ([]string, error) {
 	sort.Strings(out[1:])
 	return out, nil
 }
+
+// Format is Maildir++ as a folder.Format: a store is a Maildir when its
+// root has cur/.
+var Format = folder.Format{
+	Name: "maildir",
+	Open: func(root string, _ folder.Options) (folder.Store, error) { return Open(root) },
+	Owns: func(root string) bool {
+		fi, err := os.Stat(filepath.Join(root, "cur"))
+		return err == nil && fi.IsDir()
+	},
+}

@@ -3,7 +3,6 @@ package mbox
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc64"
@@ -180,10 +179,10 @@ func (f *Folder) Scan(ctx context.Context) ([]folder.Entry, folder.Token, error)
 }
 
 func tokenOf(st fs.FileInfo) folder.Token {
-	tok := binary.BigEndian.AppendUint64(make([]byte, 0, 24), uint64(st.ModTime().UnixNano()))
-	tok = binary.BigEndian.AppendUint64(tok, uint64(st.Size()))
+	tok := folder.AppendMtime(make(folder.Token, 0, 24), st)
+	tok = folder.AppendUint(tok, uint64(st.Size()))
 	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-		tok = binary.BigEndian.AppendUint64(tok, sys.Ino)
+		tok = folder.AppendUint(tok, sys.Ino)
 	}
 	return tok
 }
@@ -201,15 +200,8 @@ func (f *Folder) Token() (folder.Token, error) {
 	return tokenOf(st), nil
 }
 
-// settleTime is how old an mtime must be before no change can share it:
-// file times tick coarsely (ext4 a few ms, some file systems 1 or 2 s).
-const settleTime = 2 * time.Second
-
-// Settled implements folder.Folder: trusted once the mtime is clearly
-// in the past.
-func (f *Folder) Settled(tok folder.Token) bool {
-	return len(tok) >= 8 && time.Since(time.Unix(0, int64(binary.BigEndian.Uint64(tok)))) >= settleTime
-}
+// Settled implements folder.Folder: the token starts with the mtime.
+func (f *Folder) Settled(tok folder.Token) bool { return folder.MtimesSettled(tok, 1) }
 
 // Stat implements folder.Folder.
 func (f *Folder) Stat(e folder.Entry) (folder.Entry, error) {

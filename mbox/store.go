@@ -252,3 +252,17 @@ func (s *Store) List() ([]string, error) {
 	sort.Strings(out[1:])
 	return out, nil
 }
+
+// Format is mbox as a folder.Format; Options.LockWait sets the store's
+// LockWait.
+var Format = folder.Format{
+	Name: "mbox",
+	Open: func(root string, opt folder.Options) (folder.Store, error) {
+		s, err := Open(root)
+		if err == nil && opt.LockWait > 0 {
+			s.LockWait = opt.LockWait
+		}
+		return s, err
+	},
+	Owns: Owns,
+}

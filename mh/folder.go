@@ -3,7 +3,6 @@ package mh
 import (
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -173,28 +172,16 @@ func (f *Folder) Token() (folder.Token, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mh: %w", err)
 	}
-	tok := binary.BigEndian.AppendUint64(make([]byte, 0, 24), uint64(st.ModTime().UnixNano()))
+	tok := folder.AppendMtime(make(folder.Token, 0, 24), st)
 	if sq, err := os.Stat(filepath.Join(f.dir, seqFile)); err == nil {
-		tok = binary.BigEndian.AppendUint64(tok, uint64(sq.ModTime().UnixNano()))
-		tok = binary.BigEndian.AppendUint64(tok, uint64(sq.Size()))
+		tok = folder.AppendMtime(tok, sq)
+		tok = folder.AppendUint(tok, uint64(sq.Size()))
 	}
 	return tok, nil
 }
 
-// Settled implements folder.Folder: a token is trusted once its mtimes
-// are clearly in the past (a change in the same clock tick leaves them).
-func (f *Folder) Settled(tok folder.Token) bool {
-	if len(tok) < 8 {
-		return false
-	}
-	now := time.Now()
-	for i := 0; i+8 <= len(tok) && i < 16; i += 8 {
-		if now.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(tok[i:])))) < 2*time.Second {
-			return false
-		}
-	}
-	return true
-}
+// Settled implements folder.Folder: both mtimes must be settled.
+func (f *Folder) Settled(tok folder.Token) bool { return folder.MtimesSettled(tok, 2) }
 
 // Scan implements folder.Folder: one readdir and one read of the
 // sequences; sizes and dates come from Stat when the store needs them.

@@ -262,3 +262,10 @@ func (s *Store) List() ([]string, error) {
 	sort.Strings(out[1:])
 	return out, nil
 }
+
+// Format is MH as a folder.Format.
+var Format = folder.Format{
+	Name: "mh",
+	Open: func(root string, _ folder.Options) (folder.Store, error) { return Open(root) },
+	Owns: Owns,
+}

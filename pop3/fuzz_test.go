@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/storaged/storaged/auth"
-	"github.com/storaged/storaged/index"
 	"github.com/storaged/storaged/internal/testnet"
 	"github.com/storaged/storaged/store"
 )
@@ -71,12 +70,11 @@ func FuzzSession(f *testing.F) {
 	defer srv.Shutdown()
 
 	f.Fuzz(func(t *testing.T, lines string) {
-		var n int
-		acct.View(func(tx *index.Tx) error {
-			mb, err := tx.MailboxByID(inbox.ID())
-			n = int(mb.Messages)
-			return err
-		})
+		info, err := inbox.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := int(info.Messages)
 		for ; n < 3; n++ {
 			if _, err := inbox.Append(ctx, []byte("Subject: x\r\n\r\n.dot\r\nbody\r\n"), store.AppendOptions{}); err != nil {
 				t.Fatal(err)
@@ -86,7 +84,7 @@ func FuzzSession(f *testing.F) {
 		defer client.Close()
 		client.SetDeadline(time.Now().Add(3 * time.Second))
 		go io.WriteString(client, "USER u\r\nPASS p\r\n"+lines+"\r\nRSET\r\nQUIT\r\n")
-		_, err := io.Copy(io.Discard, bufio.NewReader(client))
+		_, err = io.Copy(io.Discard, bufio.NewReader(client))
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
 			t.Fatalf("session on %q did not end", lines)

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/storaged/storaged/folder"
-	"github.com/storaged/storaged/index"
 	"github.com/storaged/storaged/store"
 )
 
@@ -32,7 +31,7 @@ const maxBadCommands = 10
 const maxSASLLine = 4096
 
 type entry struct {
-	msg       index.Message
+	msg       store.Message
 	deleted   bool
 	retrieved bool
 }
@@ -414,21 +413,14 @@ func (s *session) openMaildrop(ctx context.Context, user string) error {
 	if err := mb.Sync(ctx); err != nil {
 		return err
 	}
-	var msgs []entry
-	err = acct.View(func(tx *index.Tx) error {
-		info, err := tx.MailboxByID(mb.ID())
-		if err != nil {
-			return err
-		}
-		s.uidValidity = info.UIDValidity
-		msgs = make([]entry, 0, info.Messages)
-		return tx.ForEachMessage(mb.ID(), func(m *index.Message) error {
-			msgs = append(msgs, entry{msg: *m})
-			return nil
-		})
-	})
+	info, snap, err := mb.Snapshot()
 	if err != nil {
 		return err
+	}
+	s.uidValidity = info.UIDValidity
+	msgs := make([]entry, len(snap))
+	for i := range snap {
+		msgs[i].msg = snap[i]
 	}
 	s.acct, s.mb, s.msgs = acct, mb, msgs
 	return nil

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/storaged/storaged/folder"
-	"github.com/storaged/storaged/index"
+	"github.com/storaged/storaged/store"
 )
 
 func deliverN(t *testing.T, ts *testServer, user string, n, from int) {
@@ -27,7 +27,7 @@ func deliverN(t *testing.T, ts *testServer, user string, n, from int) {
 }
 
 // inboxState reads INBOX through the running server's own store.
-func (ts *testServer) inboxState(user string) (index.Mailbox, map[uint32]index.Message) {
+func (ts *testServer) inboxState(user string) (store.MailboxInfo, map[uint32]store.Message) {
 	ts.t.Helper()
 	acct, err := ts.Accounts.Open(context.Background(), user)
 	if err != nil {
@@ -40,20 +40,13 @@ func (ts *testServer) inboxState(user string) (index.Mailbox, map[uint32]index.M
 	if err := mbh.Sync(context.Background()); err != nil {
 		ts.t.Fatal(err)
 	}
-	var mb index.Mailbox
-	msgs := map[uint32]index.Message{}
-	err = acct.View(func(tx *index.Tx) error {
-		var err error
-		if mb, err = tx.Mailbox("INBOX"); err != nil {
-			return err
-		}
-		return tx.ForEachMessage(mb.ID, func(m *index.Message) error {
-			msgs[m.UID] = *m
-			return nil
-		})
-	})
+	mb, list, err := mbh.Snapshot()
 	if err != nil {
 		ts.t.Fatal(err)
+	}
+	msgs := map[uint32]store.Message{}
+	for _, m := range list {
+		msgs[m.UID] = m
 	}
 	return mb, msgs
 }
@@ -100,16 +93,13 @@ func TestExternalChanges(t *testing.T) {
 	if _, still := msgs[1]; still || mb3.Messages != 3 {
 		t.Fatalf("removed file still indexed: %+v", mb3)
 	}
-	acct, _ := ts.Accounts.Open(context.Background(), "bob")
 	var tombs []uint32
-	acct.View(func(tx *index.Tx) error {
-		return tx.Tombstones(mb3.ID, func(uid uint32, modseq uint64) error {
-			if modseq <= mb2.HighestModSeq {
-				t.Errorf("tombstone modseq %d not after %d", modseq, mb2.HighestModSeq)
-			}
-			tombs = append(tombs, uid)
-			return nil
-		})
+	acctMailbox(t, ts, "bob").Tombstones(func(uid uint32, modseq uint64) error {
+		if modseq <= mb2.HighestModSeq {
+			t.Errorf("tombstone modseq %d not after %d", modseq, mb2.HighestModSeq)
+		}
+		tombs = append(tombs, uid)
+		return nil
 	})
 	if fmt.Sprint(tombs) != "[1]" {
 		t.Fatalf("tombstones %v", tombs)

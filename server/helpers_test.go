@@ -303,10 +303,10 @@ func (ts *testServer) stored(t testing.TB, user, mailbox string) int {
 func onDisk(t testing.TB, cfg *config.Config, user, mailbox string) []diskMessage {
 	t.Helper()
 	var st folder.Store
-	for _, f := range server.Formats(cfg) {
+	for _, f := range server.Formats {
 		if f.Name == cfg.Mail.Format {
 			var err error
-			if st, err = f.Open(filepath.Join(cfg.Mail.Dir, user)); err != nil {
+			if st, err = f.Open(filepath.Join(cfg.Mail.Dir, user), folder.Options{LockWait: cfg.Mail.LockWait.D()}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -334,14 +334,8 @@ func onDisk(t testing.TB, cfg *config.Config, user, mailbox string) []diskMessag
 func (ts *testServer) inboxInUIDOrder(t testing.TB, user string) []diskMessage {
 	t.Helper()
 	mb := acctMailbox(t.(*testing.T), ts, user)
-	acct, _ := ts.Accounts.Open(context.Background(), user)
-	var msgs []index.Message
-	if err := acct.View(func(tx *index.Tx) error {
-		return tx.ForEachMessage(mb.ID(), func(m *index.Message) error {
-			msgs = append(msgs, *m)
-			return nil
-		})
-	}); err != nil {
+	_, msgs, err := mb.Snapshot()
+	if err != nil {
 		t.Fatal(err)
 	}
 	var out []diskMessage

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/storaged/storaged/folder"
-	"github.com/storaged/storaged/index"
 	"github.com/storaged/storaged/store"
 )
 
@@ -105,17 +104,17 @@ SyncState *
 	os.Rename(filepath.Join(sub, names[0]), filepath.Join(local, "INBOX", "cur", base(names[0])+":2,FS"))
 	os.Remove(filepath.Join(sub, names[1]))
 	run()
-	var info index.Mailbox
+	inbox, err = acct.Mailbox("INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, msgs, _ := inbox.Snapshot()
 	var seenFlagged int
-	acct.View(func(tx *index.Tx) error {
-		info, _ = tx.Mailbox("INBOX")
-		return tx.ForEachMessage(info.ID, func(m *index.Message) error {
-			if m.Flags.Sys.Has(folder.Seen | folder.Flagged) {
-				seenFlagged++
-			}
-			return nil
-		})
-	})
+	for _, m := range msgs {
+		if m.Flags.Sys.Has(folder.Seen | folder.Flagged) {
+			seenFlagged++
+		}
+	}
 	if info.Messages != 200 {
 		t.Fatalf("server INBOX has %d messages after the second sync, want 200 (+1 local, -1 deleted)", info.Messages)
 	}
@@ -124,7 +123,7 @@ SyncState *
 	}
 	// A third run changes nothing.
 	run()
-	acct.View(func(tx *index.Tx) error { info, _ = tx.Mailbox("INBOX"); return nil })
+	info, _, _ = inbox.Snapshot()
 	if info.Messages != 200 || count(filepath.Join(local, "INBOX")) != 200 {
 		t.Fatalf("idempotent sync: server %d, local %d", info.Messages, count(filepath.Join(local, "INBOX")))
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/storaged/storaged/folder"
 	"github.com/storaged/storaged/imap"
 	"github.com/storaged/storaged/lmtp"
+	"github.com/storaged/storaged/maildir"
 	"github.com/storaged/storaged/mbox"
 	"github.com/storaged/storaged/mh"
 	"github.com/storaged/storaged/pop3"
@@ -75,7 +76,8 @@ func New(cfg *config.Config, logger *slog.Logger, lockWait time.Duration) (*Serv
 	}
 	accounts := store.NewAccounts(store.Options{
 		MailDir: cfg.Mail.Dir, IndexDir: cfg.Mail.IndexDir, LockWait: lockWait, Logger: logger,
-		Formats: Formats(cfg),
+		Formats:       Formats,
+		FormatOptions: folder.Options{LockWait: cfg.Mail.LockWait.D()},
 		UserFormat: func(user string) (string, error) {
 			if u, ok := users.Lookup(user); ok {
 				if f := u.MailFormat(); f != "" {
@@ -98,19 +100,7 @@ func New(cfg *config.Config, logger *slog.Logger, lockWait time.Duration) (*Serv
 }
 
 // Formats are the storage formats accounts may use.
-func Formats(cfg *config.Config) []store.Format {
-	return []store.Format{
-		store.MaildirFormat,
-		{Name: "mh", Open: func(root string) (folder.Store, error) { return mh.Open(root) }, Owns: mh.Owns},
-		{Name: "mbox", Open: func(root string) (folder.Store, error) {
-			s, err := mbox.Open(root)
-			if err == nil {
-				s.LockWait = cfg.Mail.LockWait.D()
-			}
-			return s, err
-		}, Owns: mbox.Owns},
-	}
-}
+var Formats = []folder.Format{maildir.Format, mh.Format, mbox.Format}
 
 // Start listens on every configured address and starts the start-up
 // repair in the background.

@@ -14,12 +14,6 @@ import (
 	"github.com/storaged/storaged/message"
 )
 
-// Errors callers map to protocol replies.
-var (
-	ErrNoMailbox = errors.New("no such mailbox")
-	ErrExists    = errors.New("mailbox already exists")
-)
-
 // Account is one user's mail: folders, index and change hub.
 type Account struct {
 	user  string
@@ -40,9 +34,6 @@ func (a *Account) User() string { return a.user }
 
 // Hub is the account's change hub.
 func (a *Account) Hub() *Hub { return &a.hub }
-
-// Index gives read access to the index, for views that answer from it.
-func (a *Account) View(fn func(*index.Tx) error) error { return a.idx.View(fn) }
 
 func (a *Account) close() error { return a.idx.Close() }
 
@@ -81,8 +72,8 @@ func (a *Account) Mailbox(name string) (*Mailbox, error) {
 	name = folder.CanonicalName(name)
 	var mb index.Mailbox
 	err := a.idx.View(func(tx *index.Tx) (err error) { mb, err = tx.Mailbox(name); return err })
-	if errors.Is(err, index.ErrNoMailbox) {
-		return nil, fmt.Errorf("%w: %s", ErrNoMailbox, name)
+	if errors.Is(err, folder.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %s", folder.ErrNotFound, name)
 	}
 	if err != nil {
 		return nil, err
@@ -94,7 +85,7 @@ func (a *Account) Mailbox(name string) (*Mailbox, error) {
 	}
 	f, err := a.files.Folder(name)
 	if errors.Is(err, folder.ErrNotFound) {
-		return nil, fmt.Errorf("%w: %s", ErrNoMailbox, name)
+		return nil, fmt.Errorf("%w: %s", folder.ErrNotFound, name)
 	}
 	if err != nil {
 		return nil, err
@@ -105,13 +96,10 @@ func (a *Account) Mailbox(name string) (*Mailbox, error) {
 }
 
 // Info returns the mailbox's index record.
-func (m *Mailbox) Info() (index.Mailbox, error) {
+func (m *Mailbox) Info() (MailboxInfo, error) {
 	var mb index.Mailbox
 	err := m.acct.idx.View(func(tx *index.Tx) (err error) { mb, err = tx.MailboxByID(m.id); return err })
-	if errors.Is(err, index.ErrNoMailbox) {
-		err = ErrNoMailbox
-	}
-	return mb, err
+	return MailboxInfo(mb), err
 }
 
 // AppendOptions are the extras of one append.
@@ -204,7 +192,7 @@ func (m *Mailbox) isPending(key string) bool {
 }
 
 // Open returns a message's bytes in canonical form.
-func (m *Mailbox) Open(msg index.Message) (io.ReadCloser, error) {
+func (m *Mailbox) Open(msg Message) (io.ReadCloser, error) {
 	return m.folder().Open(folder.Entry{Key: msg.Key, Name: msg.Name})
 }
 
@@ -238,7 +226,7 @@ func (a *Account) CreateMailbox(name, specialUse string) error {
 	for i, n := range chain {
 		exists := a.files.Exists(n)
 		if exists && i == len(chain)-1 {
-			return fmt.Errorf("%w: %s", ErrExists, n)
+			return fmt.Errorf("%w: %s", folder.ErrExists, n)
 		}
 		if !exists {
 			if err := a.files.Create(n); err != nil {

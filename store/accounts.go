@@ -29,7 +29,9 @@ type Options struct {
 	Logger   *slog.Logger
 	// Formats are the storage formats accounts may use; empty means
 	// Maildir only.
-	Formats []Format
+	Formats []folder.Format
+	// FormatOptions are passed to every format's Open.
+	FormatOptions folder.Options
 	// UserFormat names a user's format; nil or "" means "maildir".
 	UserFormat func(user string) (string, error)
 }
@@ -117,7 +119,7 @@ func (a *Accounts) openAccount(ctx context.Context, user string) (*Account, erro
 	if err != nil {
 		return nil, err
 	}
-	files, err := format.Open(root)
+	files, err := format.Open(root, a.opts.FormatOptions)
 	if err != nil {
 		return nil, err
 	}

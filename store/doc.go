@@ -21,6 +21,10 @@
 //   - One Account per user per process; its index has one open handle.
 //   - An account opens in the format of the store already on disk
 //     (Format.Owns), never in another one the configuration names.
+//   - Protocol packages read through read.go (ReadBatch, Message,
+//     ForEach, Snapshot, Tombstones): plain values from one snapshot each,
+//     so no index type or bbolt transaction reaches them and nothing
+//     writes to a connection while a transaction is open.
 //   - Flags another program changes are taken over from Scan when the
 //     entry's Name changed (Maildir names, mbox offsets), or, for formats
 //     that implement folder.PartialFlags (MH), when the flags they record

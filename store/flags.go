@@ -45,7 +45,7 @@ func applyFlags(cur folder.Flags, op FlagOp, f folder.Flags) folder.Flags {
 // StoreFlags changes the flags of messages: index first, written through
 // to the folder where the format has a place for them. It returns the
 // messages whose flags changed, as stored.
-func (m *Mailbox) StoreFlags(ctx context.Context, uids []uint32, op FlagOp, f folder.Flags, origin *Sub) ([]index.Message, error) {
+func (m *Mailbox) StoreFlags(ctx context.Context, uids []uint32, op FlagOp, f folder.Flags, origin *Sub) ([]Message, error) {
 	m.wmu.Lock()
 	defer m.wmu.Unlock()
 	type change struct {
@@ -92,7 +92,7 @@ func (m *Mailbox) StoreFlags(ctx context.Context, uids []uint32, op FlagOp, f fo
 	if err := m.folder().Flush(); err != nil {
 		return nil, err
 	}
-	var out []index.Message
+	var out []Message
 	err = m.acct.idx.Commit(func(tx *index.Tx) error {
 		out = out[:0]
 		for _, c := range changes {
@@ -100,7 +100,7 @@ func (m *Mailbox) StoreFlags(ctx context.Context, uids []uint32, op FlagOp, f fo
 			if err != nil {
 				return err
 			}
-			out = append(out, rec)
+			out = append(out, Message(rec))
 		}
 		return nil
 	})

@@ -12,9 +12,13 @@ import (
 )
 
 // Mailboxes lists the account's mailboxes, sorted by name.
-func (a *Account) Mailboxes() ([]index.Mailbox, error) {
-	var out []index.Mailbox
-	err := a.idx.View(func(tx *index.Tx) (err error) { out, err = tx.Mailboxes(); return err })
+func (a *Account) Mailboxes() ([]MailboxInfo, error) {
+	var mbs []index.Mailbox
+	err := a.idx.View(func(tx *index.Tx) (err error) { mbs, err = tx.Mailboxes(); return err })
+	out := make([]MailboxInfo, len(mbs))
+	for i := range mbs {
+		out[i] = MailboxInfo(mbs[i])
+	}
 	return out, err
 }
 
@@ -54,8 +58,8 @@ func (a *Account) DeleteMailbox(name string) error {
 	defer a.mu.Unlock()
 	var mb index.Mailbox
 	if err := a.idx.View(func(tx *index.Tx) (err error) { mb, err = tx.Mailbox(name); return err }); err != nil {
-		if errors.Is(err, index.ErrNoMailbox) {
-			return fmt.Errorf("%w: %s", ErrNoMailbox, name)
+		if errors.Is(err, folder.ErrNotFound) {
+			return fmt.Errorf("%w: %s", folder.ErrNotFound, name)
 		}
 		return err
 	}
@@ -98,7 +102,7 @@ func (a *Account) RenameMailbox(ctx context.Context, oldName, newName string) er
 	found := false
 	for _, mb := range mbs {
 		if mb.Name == newName || strings.HasPrefix(mb.Name, newName+folder.Separator) {
-			return fmt.Errorf("%w: %s", ErrExists, mb.Name)
+			return fmt.Errorf("%w: %s", folder.ErrExists, mb.Name)
 		}
 		if mb.Name == oldName {
 			found = true
@@ -108,7 +112,7 @@ func (a *Account) RenameMailbox(ctx context.Context, oldName, newName string) er
 		}
 	}
 	if !found {
-		return fmt.Errorf("%w: %s", ErrNoMailbox, oldName)
+		return fmt.Errorf("%w: %s", folder.ErrNotFound, oldName)
 	}
 	// Parents the new name needs exist as mailboxes first (RFC 9051
 	// §6.3.6): formats that nest directories (MH, mbox) move into them.
@@ -116,7 +120,7 @@ func (a *Account) RenameMailbox(ctx context.Context, oldName, newName string) er
 		a.mu.Unlock()
 		err := a.CreateMailbox(parent, "")
 		a.mu.Lock()
-		if err != nil && !errors.Is(err, ErrExists) {
+		if err != nil && !errors.Is(err, folder.ErrExists) {
 			return err
 		}
 	}
@@ -200,7 +204,7 @@ func (m *Mailbox) CopyTo(ctx context.Context, dst *Mailbox, uids []uint32) (src,
 		return nil, nil, err
 	}
 	for _, msg := range msgs {
-		r, err := m.Open(msg)
+		r, err := m.Open(Message(msg))
 		if errors.Is(err, folder.ErrGone) {
 			continue
 		}

@@ -32,7 +32,7 @@ func all(t *testing.T, a *Account, name string) (index.Mailbox, []index.Message)
 	t.Helper()
 	var mb index.Mailbox
 	var out []index.Message
-	err := a.View(func(tx *index.Tx) error {
+	err := a.idx.View(func(tx *index.Tx) error {
 		var err error
 		if mb, err = tx.Mailbox(name); err != nil {
 			return err
@@ -49,7 +49,7 @@ func TestNewAccountHasDefaults(t *testing.T) {
 	_, a := openAccount(t, t.TempDir())
 	var names []string
 	var uses []string
-	a.View(func(tx *index.Tx) error {
+	a.idx.View(func(tx *index.Tx) error {
 		mbs, _ := tx.Mailboxes()
 		for _, mb := range mbs {
 			names = append(names, mb.Name)
@@ -200,7 +200,7 @@ func TestExpunge(t *testing.T) {
 		t.Fatalf("%d files left", len(ents))
 	}
 	var n int64
-	a.View(func(tx *index.Tx) error { n, _ = tx.Totals(); return nil })
+	a.idx.View(func(tx *index.Tx) error { n, _ = tx.Totals(); return nil })
 	if n != 2 {
 		t.Fatalf("user totals %d", n)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sort"
 
+	"github.com/storaged/storaged/folder"
 	"github.com/storaged/storaged/index"
 )
 
@@ -266,7 +267,7 @@ func (v *View) rebuild() error {
 	err := v.mb.acct.idx.View(func(tx *index.Tx) error {
 		return tx.ForEachUID(v.mb.id, func(uid uint32) error { have[uid] = true; return nil })
 	})
-	if errors.Is(err, index.ErrNoMailbox) {
+	if errors.Is(err, folder.ErrNotFound) {
 		return ErrMailboxGone
 	}
 	if err != nil {

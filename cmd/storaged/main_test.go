@@ -17,7 +17,6 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"github.com/storaged/storaged/config"
 	"github.com/storaged/storaged/folder"
 	"github.com/storaged/storaged/index"
 	"github.com/storaged/storaged/server"
@@ -215,10 +214,10 @@ func (e *env) state(user string) (uidvalidity, uidnext uint32, keys map[string]u
 func (e *env) files(user string) map[string][]string {
 	e.t.Helper()
 	var st folder.Store
-	for _, f := range server.Formats(&config.Config{Mail: config.Mail{LockWait: config.Duration(time.Second)}}) {
+	for _, f := range server.Formats {
 		if f.Name == e.format {
 			var err error
-			if st, err = f.Open(filepath.Join(e.dir, "mail", user)); err != nil {
+			if st, err = f.Open(filepath.Join(e.dir, "mail", user), folder.Options{LockWait: time.Second}); err != nil {
 				e.t.Fatal(err)
 			}
 		}

@@ -1,0 +1,22 @@
+package folder
+
+import "time"
+
+// Format is one on-disk storage format. Each format package exports its
+// own (maildir.Format, mbox.Format, mh.Format); the store picks one per
+// account.
+type Format struct {
+	Name string
+	// Open opens the user's store at root, creating it when it is new.
+	Open func(root string, opt Options) (Store, error)
+	// Owns reports whether root already holds a store of this format, so
+	// that an account is never opened in a format other than its own.
+	Owns func(root string) bool
+}
+
+// Options are the settings a format may take from the configuration;
+// each format ignores those it has no use for.
+type Options struct {
+	// LockWait bounds the wait for another program's lock (mbox).
+	LockWait time.Duration
+}

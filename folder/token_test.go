@@ -1,0 +1,49 @@
+package folder
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestMtimesSettled(t *testing.T) {
+	dir := t.TempDir()
+	old, fresh := filepath.Join(dir, "old"), filepath.Join(dir, "fresh")
+	for _, p := range []string{old, fresh} {
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	past := time.Now().Add(-time.Minute)
+	if err := os.Chtimes(old, past, past); err != nil {
+		t.Fatal(err)
+	}
+	stat := func(p string) os.FileInfo {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi
+	}
+	oldTok := AppendMtime(nil, stat(old))
+	mixed := AppendMtime(AppendMtime(nil, stat(old)), stat(fresh))
+	for _, c := range []struct {
+		name string
+		tok  Token
+		n    int
+		want bool
+	}{
+		{"empty", nil, 1, false},
+		{"old", oldTok, 1, true},
+		{"old, asked for two", oldTok, 2, true},
+		{"old then fresh", mixed, 2, false},
+		{"only the first counts", mixed, 1, true},
+		// A size after the mtime is not read as a time.
+		{"size after mtime", AppendUint(AppendMtime(nil, stat(old)), 0), 1, true},
+	} {
+		if got := MtimesSettled(c.tok, c.n); got != c.want {
+			t.Errorf("%s: MtimesSettled = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
