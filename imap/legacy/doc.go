@@ -1,7 +1,7 @@
-// Package imap is the IMAP4rev2/IMAP4rev1 front end: a thin adapter from
-// go-imap's imapserver to the store. The mailbox view (sequence numbers,
-// \Recent, updates owed to the client) lives in store.View, so that this
-// layer can be replaced without touching it.
+// Package legacy is the IMAP4rev2/IMAP4rev1 front end that is being replaced:
+// a thin adapter from go-imap's imapserver to the store, kept until package
+// imap (our own protocol layer) passes every suite it passes. The mailbox view
+// (sequence numbers, \Recent, updates owed) lives in store.View.
 //
 // Invariants:
 //   - EXAMINE is read-only in fact: every write path checks the view.
@@ -11,4 +11,4 @@
 //     index; message files are opened only for body sections and text
 //     searches.
 //   - Store errors are mapped to NO/BAD responses here and nowhere else.
-package imap
+package legacy
