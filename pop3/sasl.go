@@ -1,11 +1,12 @@
 package pop3
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
 	"strings"
+
+	"github.com/storaged/storaged/auth"
 )
 
 // cmdAuth is RFC 5034 AUTH with the PLAIN mechanism (RFC 4616). "AUTH"
@@ -64,9 +65,5 @@ func decodePlain(b64 string) (authz, authc, pass string, err error) {
 	if err != nil {
 		return "", "", "", errors.New("SASL response is not base64")
 	}
-	parts := bytes.Split(raw, []byte{0})
-	if len(parts) != 3 || len(parts[1]) == 0 {
-		return "", "", "", errors.New("malformed PLAIN response (authzid NUL authcid NUL password)")
-	}
-	return string(parts[0]), string(parts[1]), string(parts[2]), nil
+	return auth.ParsePlain(raw)
 }

@@ -1,0 +1,223 @@
+package imap
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"time"
+
+	"github.com/storaged/storaged/auth"
+	"github.com/storaged/storaged/imap/wire"
+)
+
+// The commands of any state and of the not-authenticated state: RFC 9051
+// §6.1, §6.2; ID (RFC 2971), ENABLE (RFC 5161), UNAUTHENTICATE (RFC
+// 8437), SASL-IR (RFC 4959).
+func registerAuth(t *commands) {
+	t.capability(anyState, "IMAP4rev2", "IMAP4rev1", "LITERAL+", "ID", "ENABLE")
+	t.capability(stateNotAuth, "AUTH=PLAIN", "AUTH=LOGIN", "SASL-IR")
+	t.capability(afterAuth, "UNAUTHENTICATE")
+	t.add("CAPABILITY", anyState, 0, cmdCapability)
+	t.add("NOOP", anyState, 0, cmdNoop)
+	t.add("LOGOUT", anyState, 0, cmdLogout)
+	t.add("ID", anyState, 0, cmdID)
+	t.add("LOGIN", stateNotAuth, 0, cmdLogin)
+	t.add("AUTHENTICATE", stateNotAuth, 0, cmdAuthenticate)
+	t.add("ENABLE", stateAuth, 0, cmdEnable)
+	t.add("UNAUTHENTICATE", afterAuth, 0, cmdUnauthenticate)
+}
+
+func cmdCapability(_ context.Context, c *conn, _ *wire.Command) error {
+	c.w.Untagged()
+	c.w.Raw("CAPABILITY ")
+	c.w.Raw(c.srv.cmds.capabilities(c.state))
+	c.w.CRLF()
+	return nil
+}
+
+func cmdNoop(context.Context, *conn, *wire.Command) error { return nil }
+
+func cmdLogout(_ context.Context, c *conn, _ *wire.Command) error {
+	c.w.Status("", "BYE", "", "logging out")
+	c.closeView()
+	c.state = stateLogout
+	return nil
+}
+
+// serverID is what ID tells clients (RFC 2971 §3.3); no version, so that
+// an attacker learns nothing from it.
+var serverID = [][2]string{{"name", "storaged"}, {"vendor", "storaged"}}
+
+func cmdID(_ context.Context, c *conn, cmd *wire.Command) error {
+	args := cmd.Args.(*wire.IDArgs)
+	if !args.Nil && len(args.Fields) > 0 {
+		attrs := make([]any, 0, 2*len(args.Fields))
+		for _, f := range args.Fields {
+			if len(attrs) < 2*30 { // RFC 2971 §3.3: at most 30 pairs
+				attrs = append(attrs, "id_"+f.Key, f.Value)
+			}
+		}
+		c.log.Info("client id", attrs...)
+	}
+	c.w.Untagged()
+	c.w.Raw("ID (")
+	for i, kv := range serverID {
+		if i > 0 {
+			c.w.SP()
+		}
+		c.w.String(kv[0])
+		c.w.SP()
+		c.w.String(kv[1])
+	}
+	c.w.Raw(")")
+	c.w.CRLF()
+	return nil
+}
+
+func cmdLogin(ctx context.Context, c *conn, cmd *wire.Command) error {
+	args := cmd.Args.(*wire.LoginArgs)
+	return c.login(ctx, args.Username.Value, args.Password.Value)
+}
+
+// login verifies a password and opens the account. A failure answers only
+// after the configured delay, which slows guessing without holding any
+// lock.
+func (c *conn) login(ctx context.Context, name, password string) error {
+	u, err := c.srv.users.Verify(ctx, name, password)
+	if err != nil {
+		return c.authFailed(ctx, name)
+	}
+	acct, err := c.srv.accounts.Open(ctx, u.Name)
+	if err != nil {
+		// RFC 5530 UNAVAILABLE: the credentials were right, the store
+		// is not; the user's fault is kept to the user.
+		c.log.Error("open account", "user", u.Name, "err", err)
+		return no(codeUnavail, "the mailbox store is unavailable; try again later")
+	}
+	c.acct, c.user, c.state = acct, u.Name, stateAuth
+	c.log = c.baseLog.With("user", u.Name)
+	c.log.Info("logged in")
+	// RFC 9051 §6.2.3: the capabilities may change at login; say them.
+	return okCode("CAPABILITY "+c.srv.cmds.capabilities(c.state), "logged in")
+}
+
+func (c *conn) authFailed(ctx context.Context, name string) error {
+	c.log.Info("login failed", "user", name)
+	select {
+	case <-time.After(c.srv.cfg.AuthFailDelay):
+	case <-ctx.Done():
+	}
+	return no(codeAuthFailed, "authentication failed")
+}
+
+var errAuthCancelled = errors.New("cancelled")
+
+func cmdAuthenticate(ctx context.Context, c *conn, cmd *wire.Command) error {
+	args := cmd.Args.(*wire.AuthenticateArgs)
+	var name, password string
+	switch args.Mechanism {
+	case "PLAIN":
+		resp := args.Initial
+		if !args.HasInitial {
+			var err error
+			if resp, err = c.saslStep(""); err != nil {
+				return saslErr(err)
+			}
+		}
+		authz, authc, pass, err := auth.ParsePlain(resp)
+		if err != nil {
+			return bad(err.Error())
+		}
+		if authz != "" && authz != authc {
+			// Acting as another user needs a master-user scheme, which
+			// storaged has not: refuse it like a wrong password.
+			return c.authFailed(ctx, authc)
+		}
+		name, password = authc, pass
+	case "LOGIN":
+		// The draft-murchison-sasl-login mechanism Outlook and older
+		// clients still use: username, then password, each prompted.
+		user := args.Initial
+		if !args.HasInitial {
+			var err error
+			if user, err = c.saslStep("Username:"); err != nil {
+				return saslErr(err)
+			}
+		}
+		pass, err := c.saslStep("Password:")
+		if err != nil {
+			return saslErr(err)
+		}
+		name, password = string(user), string(pass)
+	default:
+		return no("CANNOT", "unsupported authentication mechanism "+args.Mechanism)
+	}
+	return c.login(ctx, name, password)
+}
+
+// saslStep sends a challenge and reads the client's base64 response
+// line (RFC 9051 §6.2.2); "*" cancels.
+func (c *conn) saslStep(challenge string) ([]byte, error) {
+	c.w.Raw("+ ")
+	c.w.Raw(base64.StdEncoding.EncodeToString([]byte(challenge)))
+	c.w.CRLF()
+	if err := c.w.Flush(); err != nil {
+		return nil, err
+	}
+	line, err := c.r.ReadLine()
+	if err != nil {
+		return nil, err
+	}
+	if string(line) == "*" {
+		return nil, errAuthCancelled
+	}
+	out, err := base64.StdEncoding.DecodeString(string(line))
+	if err != nil {
+		return nil, bad("SASL response is not base64")
+	}
+	return out, nil
+}
+
+func saslErr(err error) error {
+	var r *response
+	switch {
+	case errors.As(err, &r):
+		return r
+	case errors.Is(err, errAuthCancelled):
+		// RFC 9051 §6.2.2: a cancelled exchange is rejected with BAD.
+		return bad("AUTHENTICATE cancelled")
+	case errors.Is(err, wire.ErrLineTooLong):
+		return bad("SASL response too long")
+	}
+	return err // the connection broke; the loop ends at the next read
+}
+
+func cmdEnable(_ context.Context, c *conn, cmd *wire.Command) error {
+	args := cmd.Args.(*wire.EnableArgs)
+	c.w.Untagged()
+	c.w.Raw("ENABLED")
+	for _, name := range args.Caps {
+		on, ok := c.srv.cmds.enable[name]
+		if !ok || c.enabled[name] {
+			// RFC 5161 §3.1: unknown ones are ignored, and each is
+			// listed only when this command enabled it.
+			continue
+		}
+		on(c)
+		c.enabled[name] = true
+		c.w.SP()
+		c.w.Atom(name)
+	}
+	c.w.CRLF()
+	return nil
+}
+
+func cmdUnauthenticate(_ context.Context, c *conn, _ *wire.Command) error {
+	c.closeView()
+	c.acct, c.user, c.state = nil, "", stateNotAuth
+	c.enabled = map[string]bool{}
+	c.w.SetUTF8(false)
+	c.log.Info("unauthenticated")
+	c.log = c.baseLog
+	return nil
+}

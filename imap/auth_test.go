@@ -1,0 +1,159 @@
+package imap
+
+import (
+	"encoding/base64"
+	"testing"
+)
+
+const (
+	capsPre  = "IMAP4rev2 IMAP4rev1 LITERAL+ ID ENABLE AUTH=PLAIN AUTH=LOGIN SASL-IR"
+	capsPost = "IMAP4rev2 IMAP4rev1 LITERAL+ ID ENABLE UNAUTHENTICATE NAMESPACE UNSELECT CHILDREN SPECIAL-USE CREATE-SPECIAL-USE STATUS=SIZE LIST-EXTENDED LIST-STATUS"
+)
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+func TestAnyState(t *testing.T) {
+	e := newEnv(t)
+	s := e.dial(t)
+	s.do("a1 CAPABILITY", "* CAPABILITY "+capsPre, "a1 OK CAPABILITY completed")
+	s.do("a2 noop", "a2 OK NOOP completed")
+	// RFC 2971: ID before login, as Apple Mail and Outlook send it.
+	s.do(`a3 ID ("name" "Mail" "version" "16.0")`, `* ID ("name" "storaged" "vendor" "storaged")`, "a3 OK ID completed")
+	s.do("a4 ID NIL", `* ID ("name" "storaged" "vendor" "storaged")`, "a4 OK ID completed")
+	s.do("a5 LOGOUT", "* BYE logging out", "a5 OK LOGOUT completed")
+	s.closed()
+}
+
+func TestEmptyLinesAndCase(t *testing.T) {
+	e := newEnv(t)
+	s := e.dial(t)
+	// iOS Mail sends empty lines: ignored, not answered.
+	s.send("\r\n\r\n")
+	s.do("a1 capability", "* CAPABILITY "+capsPre, "a1 OK CAPABILITY completed")
+	s.do("a2 login u P", "a2 NO [AUTHENTICATIONFAILED] authentication failed")
+	s.do("a3 Login u p", "a3 OK [CAPABILITY "+capsPost+"] logged in")
+}
+
+func TestStateErrors(t *testing.T) {
+	e := newEnv(t)
+	s := e.dial(t)
+	s.do("a1 ENABLE CONDSTORE", "a1 BAD ENABLE is not valid in this state")
+	s.do("a2 UNAUTHENTICATE", "a2 BAD UNAUTHENTICATE is not valid in this state")
+	s.do("a3 FOO", "a3 BAD unknown command FOO")
+	s.login()
+	s.do("a4 LOGIN u p", "a4 BAD LOGIN is not valid in this state")
+	s.do("a5 AUTHENTICATE PLAIN", "a5 BAD AUTHENTICATE is not valid in this state")
+	s.do("a6 CAPABILITY", "* CAPABILITY "+capsPost, "a6 OK CAPABILITY completed")
+	// Nothing is enableable yet: unknown extensions are ignored.
+	s.do("a7 ENABLE CONDSTORE X-UNKNOWN", "* ENABLED", "a7 OK ENABLE completed")
+	s.do("a8 UNAUTHENTICATE", "a8 OK UNAUTHENTICATE completed")
+	s.do("a9 CAPABILITY", "* CAPABILITY "+capsPre, "a9 OK CAPABILITY completed")
+	s.login()
+}
+
+func TestLogin(t *testing.T) {
+	e := newEnv(t)
+	s := e.dial(t)
+	s.do("a1 LOGIN u wrong", "a1 NO [AUTHENTICATIONFAILED] authentication failed")
+	s.do("a2 LOGIN nobody p", "a2 NO [AUTHENTICATIONFAILED] authentication failed")
+	s.do(`a3 LOGIN "u" {1+}`+"\r\np", "a3 OK [CAPABILITY "+capsPost+"] logged in")
+}
+
+func TestLoginSyncLiteral(t *testing.T) {
+	e := newEnv(t)
+	s := e.dial(t)
+	s.send("a1 LOGIN {1}\r\n")
+	s.expect("literal", "+ Ready for literal data")
+	s.send("u p\r\n")
+	s.expect("login", "a1 OK [CAPABILITY "+capsPost+"] logged in")
+}
+
+func TestAuthenticatePlain(t *testing.T) {
+	e := newEnv(t)
+	// SASL-IR (RFC 4959).
+	s := e.dial(t)
+	s.do("a1 AUTHENTICATE PLAIN "+b64("\x00u\x00wrong"), "a1 NO [AUTHENTICATIONFAILED] authentication failed")
+	s.do("a2 AUTHENTICATE PLAIN "+b64("u\x00u\x00p"), "a2 OK [CAPABILITY "+capsPost+"] logged in")
+
+	// Without an initial response: an empty challenge.
+	s = e.dial(t)
+	s.send("b1 AUTHENTICATE plain\r\n")
+	s.expect("challenge", "+ ")
+	s.send(b64("\x00u\x00p") + "\r\n")
+	s.expect("response", "b1 OK [CAPABILITY "+capsPost+"] logged in")
+
+	// Cancelled (RFC 9051 §6.2.2: BAD), not base64, malformed, acting
+	// for another user.
+	s = e.dial(t)
+	s.send("c1 AUTHENTICATE PLAIN\r\n")
+	s.expect("challenge", "+ ")
+	s.send("*\r\n")
+	s.expect("cancel", "c1 BAD AUTHENTICATE cancelled")
+	s.send("c2 AUTHENTICATE PLAIN\r\n")
+	s.expect("challenge", "+ ")
+	s.send("!!!\r\n")
+	s.expect("garbage", "c2 BAD SASL response is not base64")
+	s.do("c3 AUTHENTICATE PLAIN "+b64("u\x00p"), "c3 BAD malformed PLAIN response (authzid NUL authcid NUL password)")
+	s.do("c4 AUTHENTICATE PLAIN "+b64("admin\x00u\x00p"), "c4 NO [AUTHENTICATIONFAILED] authentication failed")
+	s.do("c5 AUTHENTICATE CRAM-MD5", "c5 NO [CANNOT] unsupported authentication mechanism CRAM-MD5")
+	s.do("c6 AUTHENTICATE PLAIN =", "c6 BAD malformed PLAIN response (authzid NUL authcid NUL password)")
+}
+
+func TestAuthenticateLogin(t *testing.T) {
+	e := newEnv(t)
+	s := e.dial(t)
+	s.send("a1 AUTHENTICATE LOGIN\r\n")
+	s.expect("user prompt", "+ "+b64("Username:"))
+	s.send(b64("u") + "\r\n")
+	s.expect("password prompt", "+ "+b64("Password:"))
+	s.send(b64("p") + "\r\n")
+	s.expect("done", "a1 OK [CAPABILITY "+capsPost+"] logged in")
+
+	s = e.dial(t)
+	s.send("b1 AUTHENTICATE LOGIN " + b64("u") + "\r\n")
+	s.expect("password prompt", "+ "+b64("Password:"))
+	s.send(b64("nope") + "\r\n")
+	s.expect("done", "b1 NO [AUTHENTICATIONFAILED] authentication failed")
+}
+
+func TestSyntaxErrorsKeepTheConnection(t *testing.T) {
+	e := newEnv(t)
+	s := e.dial(t)
+	s.do("a1 LOGIN u", "a1 BAD missing argument")
+	s.do("a2 NOOP extra", "a2 BAD unexpected argument")
+	s.do("a3 CAPABILITY", "* CAPABILITY "+capsPre, "a3 OK CAPABILITY completed")
+	// A literal for a command that may not run now is refused before
+	// its octets come: no "+", and the stream stays in step.
+	s.do("a4 ENABLE {5}", "a4 BAD ENABLE is not valid in this state")
+	s.do("a5 NOOP", "a5 OK NOOP completed")
+}
+
+func TestGarbageEndsTheConnection(t *testing.T) {
+	e := newEnv(t)
+	s := e.dial(t)
+	for i := 0; i < 4; i++ {
+		s.do("GET / HTTP/1.1", "GET BAD invalid command name")
+	}
+	s.send("GET / HTTP/1.1\r\n")
+	s.expect("last", "GET BAD invalid command name", "* BYE too many invalid commands")
+	s.closed()
+}
+
+func TestShutdownSaysBye(t *testing.T) {
+	e := newEnv(t)
+	s := e.dial(t)
+	s.login()
+	done := make(chan struct{})
+	go func() { e.srv.Shutdown(); close(done) }()
+	s.expect("shutdown", "* BYE server shutting down")
+	s.closed()
+	<-done
+}
+
+func TestPipelined(t *testing.T) {
+	e := newEnv(t)
+	s := e.dial(t)
+	s.send("a1 NOOP\r\na2 LOGIN u p\r\na3 CAPABILITY\r\n")
+	s.expect("pipelined", "a1 OK NOOP completed", "a2 OK [CAPABILITY "+capsPost+"] logged in",
+		"* CAPABILITY "+capsPost, "a3 OK CAPABILITY completed")
+}

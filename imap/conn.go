@@ -1,0 +1,244 @@
+package imap
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+
+	"github.com/storaged/storaged/imap/wire"
+	"github.com/storaged/storaged/store"
+)
+
+// conn is one IMAP connection: its reader and writer, its state and, once
+// logged in, its account.
+//
+// Rules:
+//   - Only the connection's own goroutine writes to w; shutdown only sets
+//     a flag and a read deadline.
+//   - Responses are flushed before the next read that could block, and
+//     always before a continuation request is answered.
+type conn struct {
+	srv *Server
+	nc  net.Conn
+	log *slog.Logger
+	// baseLog has the session attributes; log adds the user once known.
+	baseLog *slog.Logger
+	br      *bufio.Reader
+	bw      *bufio.Writer
+	r       *wire.Reader
+	w       *wire.Writer
+
+	state   state
+	user    string
+	acct    *store.Account
+	view    *store.View
+	enabled map[string]bool
+	bad     int // BADs in a row
+	// lastSync is when the selected mailbox was last synced with its
+	// files.
+	lastSync time.Time
+
+	closing atomic.Bool
+}
+
+func newConn(s *Server, nc net.Conn, log *slog.Logger) *conn {
+	c := &conn{
+		srv: s, nc: nc, log: log, baseLog: log,
+		br:    bufio.NewReaderSize(nc, 16<<10),
+		bw:    bufio.NewWriterSize(nc, 64<<10),
+		state: stateNotAuth, enabled: map[string]bool{},
+	}
+	c.r = s.parser.NewReader(c.br, c.literal)
+	c.w = wire.NewWriter(c.bw)
+	return c
+}
+
+// shutdown asks the connection to end after the command it is running;
+// a connection waiting for a command wakes at once.
+func (c *conn) shutdown() {
+	c.closing.Store(true)
+	c.nc.SetReadDeadline(time.Now())
+}
+
+func (c *conn) close() {
+	c.closeView()
+	c.nc.Close()
+}
+
+func (c *conn) closeView() {
+	if c.view != nil {
+		c.view.Close()
+		c.view = nil
+	}
+}
+
+// serve greets the client and runs its commands in order until LOGOUT,
+// shutdown, an idle timeout or a broken stream.
+func (c *conn) serve(ctx context.Context) {
+	c.w.Status("", "OK", "CAPABILITY "+c.srv.cmds.capabilities(c.state), "storaged ready")
+	if c.w.Flush() != nil {
+		return
+	}
+	for c.state != stateLogout {
+		if c.closing.Load() {
+			c.bye("server shutting down")
+			return
+		}
+		c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.IdleTimeout))
+		cmd, err := c.r.ReadCommand()
+		if err != nil {
+			if !c.readFailed(err) {
+				return
+			}
+		} else {
+			c.run(ctx, cmd)
+		}
+		// Pipelined commands are answered in one write.
+		if c.br.Buffered() == 0 || c.state == stateLogout {
+			if c.w.Flush() != nil {
+				return
+			}
+		}
+	}
+}
+
+// bye writes an untagged BYE (RFC 9051 §7.1.5) and flushes.
+func (c *conn) bye(text string) {
+	c.w.Status("", "BYE", "", text)
+	c.w.Flush()
+}
+
+// literal is the reader's literal hook: a literal for a command the
+// connection may not run now is refused before its octets come
+// (RFC 7888 §4: a refused synchronising literal is never sent).
+func (c *conn) literal(l wire.LiteralInfo) error {
+	if cmd, ok := c.srv.cmds.table[l.Name]; !ok || cmd.states&c.state == 0 {
+		return errWrongState(l.Name)
+	}
+	if !l.NonSync {
+		c.w.Continuation("Ready for literal data")
+		return c.w.Flush()
+	}
+	return nil
+}
+
+func errWrongState(name string) error {
+	return bad(name + " is not valid in this state")
+}
+
+// readFailed answers a command the reader could not return; it reports
+// whether the connection goes on.
+func (c *conn) readFailed(err error) bool {
+	var (
+		se  *wire.SyntaxError
+		tl  *wire.TooLong
+		lr  *wire.LiteralRefused
+		fe  *wire.FatalError
+		le  *wire.LimitError
+		rsp *response
+	)
+	switch {
+	case errors.As(err, &fe):
+		c.log.Info("unrecoverable command stream", "err", err)
+		c.bye("protocol error: " + fe.Err.Error())
+		return false
+	case errors.As(err, &lr):
+		switch {
+		case errors.As(lr.Err, &rsp):
+			c.writeResponse(lr.Tag, "", rsp)
+		case errors.As(lr.Err, &le) && le.Append:
+			// RFC 7889 §4: a message over APPENDLIMIT.
+			c.writeResponse(lr.Tag, "", no("TOOBIG", "message exceeds the APPENDLIMIT"))
+		default:
+			c.writeResponse(lr.Tag, "", bad(lr.Err.Error()))
+		}
+		return c.countBad(lr.Tag)
+	case errors.As(err, &tl):
+		c.writeResponse(tl.Tag, "", bad("command line too long"))
+		return c.countBad(tl.Tag)
+	case errors.As(err, &se):
+		c.writeResponse(se.Tag, "", bad(se.Msg))
+		return c.countBad(se.Tag)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		if c.closing.Load() {
+			c.bye("server shutting down")
+		} else {
+			c.bye("autologout; idle for too long")
+		}
+		return false
+	}
+	// EOF or a broken connection: nobody to answer.
+	return false
+}
+
+// countBad ends a connection that sends nothing but garbage.
+func (c *conn) countBad(tag string) bool {
+	c.bad++
+	if c.bad < c.srv.cfg.MaxBadCommands {
+		return true
+	}
+	c.log.Info("too many bad commands", "last_tag", tag)
+	c.bye("too many invalid commands")
+	return false
+}
+
+// run dispatches one parsed command and writes its tagged response.
+func (c *conn) run(ctx context.Context, cmd *wire.Command) {
+	entry, ok := c.srv.cmds.table[cmd.Name]
+	switch {
+	case !ok:
+		c.writeResponse(cmd.Tag, cmd.Name, bad("unknown command "+cmd.Name))
+		c.countBad(cmd.Tag)
+		return
+	case entry.states&c.state == 0:
+		c.writeResponse(cmd.Tag, cmd.Name, errWrongState(cmd.Name))
+		return
+	}
+	c.bad = 0
+	err := c.call(ctx, entry.run, cmd)
+	if c.state == stateSelected {
+		// RFC 9051 §7.5.1: no EXPUNGE around a command that uses
+		// sequence numbers, unless it is the UID form.
+		c.sendUpdates(ctx, entry.flags&usesSeqs == 0 || cmd.UID)
+	}
+	c.writeResponse(cmd.Tag, cmd.Name, err)
+}
+
+// call runs a handler; a panic fails the command, not the connection.
+func (c *conn) call(ctx context.Context, h handler, cmd *wire.Command) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.Error("panic in imap command", "command", cmd.Name, "panic", v, "stack", string(debug.Stack()))
+			err = no(codeServerBug, "internal error; the administrator has the details")
+		}
+	}()
+	return h(ctx, c, cmd)
+}
+
+// writeResponse writes the tagged status for err (nil: OK completed).
+func (c *conn) writeResponse(tag, name string, err error) {
+	if tag == "" {
+		tag = "*"
+	}
+	var r *response
+	switch {
+	case err == nil:
+		c.w.Status(tag, "OK", "", name+" completed")
+	case errors.As(err, &r):
+		text := r.text
+		if text == "" {
+			text = fmt.Sprintf("%s %s", name, map[string]string{"OK": "completed", "NO": "failed", "BAD": "invalid"}[r.kind])
+		}
+		c.w.Status(tag, r.kind, r.code, text)
+	default:
+		r = mapErr(c.log, name, err).(*response)
+		c.w.Status(tag, r.kind, r.code, r.text)
+	}
+}

@@ -1,0 +1,27 @@
+// Package imap is storaged's IMAP4rev2/IMAP4rev1 server (RFC 9051, RFC
+// 3501): the connection loop, the state machine, one dispatch table and
+// one file per command family. The grammar is imap/wire's; everything
+// stateful about a selected mailbox (sequence numbers, \Recent, updates
+// owed to the client) is store.View's.
+//
+// It is being written to replace imap/legacy (the go-imap adapter); until
+// it serves every command legacy serves, the server package keeps
+// legacy, and nothing here is advertised to clients.
+//
+// Invariants (check every change against them):
+//   - A command's handler runs only in the states its table entry names;
+//     everything else is answered before the handler runs (BAD for an
+//     unknown command or a wrong state, RFC 9051 §7.1).
+//   - Syntax errors are BAD and the connection stays; only a stream that
+//     cannot be resynchronised (wire.FatalError) or repeated garbage ends
+//     it, with BYE.
+//   - Nothing is written to the connection while a store snapshot is
+//     open: handlers read through the store's read API, which returns
+//     plain values.
+//   - A panic in a handler fails that command (NO [SERVERBUG]) and is
+//     logged with the session id; the connection and the server go on.
+//   - Every capability is registered by the code that implements it, and
+//     CAPABILITY lists only registered ones: none is advertised before it
+//     is complete.
+//   - Store errors become NO/BAD in mapErr and nowhere else.
+package imap

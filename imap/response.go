@@ -1,0 +1,61 @@
+package imap
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/storaged/storaged/folder"
+	"github.com/storaged/storaged/store"
+)
+
+// response is a tagged status a handler returns: OK with a response code,
+// NO or BAD (RFC 9051 §7.1).
+type response struct {
+	kind string // "OK", "NO", "BAD"
+	code string // response code without brackets, e.g. "READ-WRITE"; may be ""
+	text string
+}
+
+func (r *response) Error() string { return r.kind + " " + r.text }
+
+func okCode(code, text string) error { return &response{kind: "OK", code: code, text: text} }
+func no(code, text string) error     { return &response{kind: "NO", code: code, text: text} }
+func bad(text string) error          { return &response{kind: "BAD", text: text} }
+
+// Response codes (RFC 9051 §7.1, RFC 5530).
+const (
+	codeAuthFailed = "AUTHENTICATIONFAILED"
+	codeServerBug  = "SERVERBUG"
+	codeNonExist   = "NONEXISTENT"
+	codeExists     = "ALREADYEXISTS"
+	codeCannot     = "CANNOT"
+	codeInUse      = "INUSE"
+	codeUnavail    = "UNAVAILABLE"
+)
+
+// mapErr turns store and folder errors into responses: the one place that
+// does. Unknown errors are logged and reported without detail.
+func mapErr(log *slog.Logger, op string, err error) error {
+	var r *response
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &r):
+		return r
+	case errors.Is(err, folder.ErrNotFound):
+		return no(codeNonExist, "no such mailbox")
+	case errors.Is(err, folder.ErrExists):
+		return no(codeExists, "mailbox already exists")
+	case errors.Is(err, folder.ErrBadName):
+		return no(codeCannot, err.Error())
+	case errors.Is(err, store.ErrMailboxGone):
+		return no(codeNonExist, "the selected mailbox was deleted")
+	case errors.Is(err, folder.ErrLocked):
+		// RFC 5530 INUSE: another program (mutt, procmail) holds the
+		// mailbox's lock; the client may retry.
+		log.Warn("mailbox locked by another program", "op", op, "err", err)
+		return no(codeInUse, "mailbox is locked by another program, try again")
+	}
+	log.Error("imap command failed", "op", op, "err", err)
+	return no(codeServerBug, "internal error; the administrator has the details")
+}

@@ -1,0 +1,167 @@
+package imap
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/storaged/storaged/auth"
+	"github.com/storaged/storaged/imap/wire"
+	"github.com/storaged/storaged/store"
+)
+
+// Config is the IMAP listener's behaviour.
+type Config struct {
+	// MaxMessageSize is the APPENDLIMIT (RFC 7889).
+	MaxMessageSize int64
+	// AuthFailDelay is how long a failed login waits before its NO.
+	AuthFailDelay time.Duration
+	// IdleTimeout ends a connection that sends nothing for this long
+	// (RFC 9051 §5.4: at least 30 minutes).
+	IdleTimeout time.Duration
+	// MaxBadCommands ends a connection after this many BADs in a row:
+	// a client speaking another protocol, or garbage.
+	MaxBadCommands int
+}
+
+// Server serves IMAP over the store.
+type Server struct {
+	cfg      Config
+	users    *auth.DB
+	accounts *store.Accounts
+	log      *slog.Logger
+	parser   *wire.Parser
+	cmds     *commands
+	ctx      context.Context
+	cancel   context.CancelFunc
+
+	mu        sync.Mutex
+	conns     map[*conn]struct{}
+	listeners map[net.Listener]struct{}
+	closing   bool
+	wg        sync.WaitGroup
+}
+
+// New returns an IMAP server with every command of this package
+// registered.
+func New(cfg Config, users *auth.DB, accounts *store.Accounts, logger *slog.Logger) *Server {
+	if cfg.AuthFailDelay == 0 {
+		cfg.AuthFailDelay = time.Second
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = 30 * time.Minute
+	}
+	if cfg.MaxBadCommands == 0 {
+		cfg.MaxBadCommands = 10
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		cfg: cfg, users: users, accounts: accounts, log: logger, ctx: ctx, cancel: cancel,
+		parser: wire.NewParser(wire.Limits{MaxAppend: cfg.MaxMessageSize}),
+		cmds:   newCommands(),
+		conns:  map[*conn]struct{}{}, listeners: map[net.Listener]struct{}{},
+	}
+	registerAuth(s.cmds)
+	registerMailbox(s.cmds)
+	registerList(s.cmds)
+	return s
+}
+
+// Serve accepts connections on l until Shutdown; it returns nil then.
+func (s *Server) Serve(l net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		l.Close()
+		return nil
+	}
+	s.listeners[l] = struct{}{}
+	s.mu.Unlock()
+	var delay time.Duration
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			if s.isClosing() {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Out of descriptors or similar: back off rather than spin.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		c := s.newConn(nc)
+		s.mu.Lock()
+		if s.closing {
+			s.mu.Unlock()
+			nc.Close()
+			return nil
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go s.handle(c)
+	}
+}
+
+// Shutdown stops accepting, lets each connection finish the command it
+// is running, tells it "* BYE" (RFC 9051 §7.1.5) and closes it. Every
+// change a command makes is committed before it answers, so nothing
+// acknowledged is lost.
+func (s *Server) Shutdown() error {
+	s.mu.Lock()
+	s.closing = true
+	for l := range s.listeners {
+		l.Close()
+	}
+	for c := range s.conns {
+		c.shutdown()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	s.cancel()
+	return nil
+}
+
+func (s *Server) isClosing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closing
+}
+
+func (s *Server) newConn(nc net.Conn) *conn {
+	var id [6]byte
+	rand.Read(id[:])
+	remote := "local"
+	if a := nc.RemoteAddr(); a != nil {
+		remote = a.String()
+	}
+	return newConn(s, nc, s.log.With("proto", "imap", "session", hex.EncodeToString(id[:]), "remote", remote))
+}
+
+func (s *Server) handle(c *conn) {
+	defer s.wg.Done()
+	defer func() {
+		s.mu.Lock()
+		delete(s.conns, c)
+		s.mu.Unlock()
+		c.close()
+	}()
+	defer func() {
+		// Outside a command (the loop itself): end this connection only.
+		if v := recover(); v != nil {
+			c.log.Error("panic in imap connection", "panic", v, "stack", string(debug.Stack()))
+		}
+	}()
+	c.serve(s.ctx)
+}

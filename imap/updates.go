@@ -1,0 +1,72 @@
+package imap
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/storaged/storaged/store"
+)
+
+// syncEvery bounds how often commands in the selected state look at the
+// files for changes other programs made (a cheap stat when nothing
+// changed, but not free on every pipelined FETCH).
+const syncEvery = time.Second
+
+// sendUpdates writes what the view owes the client (RFC 9051 §7.5.1):
+// EXPUNGE only when allowExpunge (never during or right after FETCH,
+// STORE or SEARCH), then EXISTS and RECENT, then changed flags. EXISTS
+// never shrinks except through EXPUNGEs sent before it.
+func (c *conn) sendUpdates(ctx context.Context, allowExpunge bool) {
+	v := c.view
+	if time.Since(c.lastSync) > syncEvery {
+		c.lastSync = time.Now()
+		if err := v.Mailbox().Sync(ctx); err != nil {
+			c.log.Warn("sync", "err", err)
+		}
+	}
+	ups, err := v.Updates(allowExpunge)
+	if errors.Is(err, store.ErrMailboxGone) {
+		c.w.Status("", "BYE", "", "the selected mailbox was deleted, have to disconnect")
+		c.closeView()
+		c.state = stateLogout
+		return
+	}
+	if err != nil {
+		c.log.Error("updates", "err", err)
+		return
+	}
+	w := c.w
+	for _, u := range ups {
+		switch u.Kind {
+		case store.UpdateExpunge:
+			w.Untagged()
+			w.Number(uint64(u.Seq))
+			w.Raw(" EXPUNGE\r\n")
+		case store.UpdateExists:
+			w.Untagged()
+			w.Number(uint64(u.Count))
+			w.Raw(" EXISTS\r\n")
+		case store.UpdateRecent:
+			w.Untagged()
+			w.Number(uint64(u.Count))
+			w.Raw(" RECENT\r\n")
+		case store.UpdateFlags:
+			m, ok, err := v.Mailbox().Message(u.UID)
+			if err != nil {
+				c.log.Error("updates: read flags", "uid", u.UID, "err", err)
+				continue
+			}
+			if !ok {
+				continue // expunged meanwhile; its EXPUNGE follows
+			}
+			w.Untagged()
+			w.Number(uint64(u.Seq))
+			w.Raw(" FETCH (UID ")
+			w.Number(uint64(u.UID))
+			w.Raw(" FLAGS ")
+			writeFlags(w, m.Flags, v.IsRecent(u.UID))
+			w.Raw(")\r\n")
+		}
+	}
+}
