@@ -41,6 +41,12 @@ type conn struct {
 	view    *store.View
 	enabled map[string]bool
 	bad     int // BADs in a row
+	// saved is the SEARCHRES result, "$" (RFC 5182), as UIDs; reset on
+	// every SELECT.
+	saved []uint32
+	// keywords are the keywords FLAGS has announced for the selected
+	// mailbox.
+	keywords keywordSet
 	// lastSync is when the selected mailbox was last synced with its
 	// files.
 	lastSync time.Time
@@ -208,8 +214,15 @@ func (c *conn) run(ctx context.Context, cmd *wire.Command) {
 		// sequence numbers, unless it is the UID form.
 		c.sendUpdates(ctx, entry.flags&usesSeqs == 0 || cmd.UID)
 	}
+	if errors.Is(err, errHangUp) {
+		return
+	}
 	c.writeResponse(cmd.Tag, cmd.Name, err)
 }
+
+// errHangUp is a handler's word that the connection ends without a
+// tagged response: it said BYE, or the client is gone.
+var errHangUp = errors.New("connection ends")
 
 // call runs a handler; a panic fails the command, not the connection.
 func (c *conn) call(ctx context.Context, h handler, cmd *wire.Command) (err error) {

@@ -90,19 +90,16 @@ func cmdSelect(ctx context.Context, c *conn, cmd *wire.Command) error {
 		v.Close()
 		return mapErr(c.log, "select", err)
 	}
-	var unseen uint32
-	if info.Unseen > 0 {
-		if unseen, err = firstUnseen(v); err != nil {
-			v.Close()
-			return mapErr(c.log, "select", err)
-		}
+	unseen, kws, err := scanMailbox(v)
+	if err != nil {
+		v.Close()
+		return mapErr(c.log, "select", err)
 	}
 	// Nothing about the mailbox reaches the client before this point: the
 	// view is complete, so the counts below and later updates agree.
+	c.view, c.keywords = v, kws
+	c.writeFlagsLine()
 	w := c.w
-	w.Untagged()
-	w.Raw(`FLAGS (\Answered \Flagged \Deleted \Seen \Draft)`)
-	w.CRLF()
 	w.Untagged()
 	w.Number(uint64(v.Len()))
 	w.Raw(" EXISTS\r\n")
@@ -116,31 +113,31 @@ func cmdSelect(ctx context.Context, c *conn, cmd *wire.Command) error {
 	}
 	w.Status("", "OK", "UIDVALIDITY "+strconv.FormatUint(uint64(info.UIDValidity), 10), "UIDs valid")
 	w.Status("", "OK", "UIDNEXT "+strconv.FormatUint(uint64(info.UIDNext), 10), "predicted next UID")
-	if args.ReadOnly {
-		w.Status("", "OK", "PERMANENTFLAGS ()", "read-only mailbox")
-	} else {
-		w.Status("", "OK", `PERMANENTFLAGS (\Answered \Flagged \Deleted \Seen \Draft \*)`, "flags permitted")
-	}
-	c.view, c.state, c.lastSync = v, stateSelected, time.Now()
+	c.writePermanentFlags()
+	c.state, c.lastSync, c.saved = stateSelected, time.Now(), nil
 	if args.ReadOnly {
 		return okCode("READ-ONLY", "EXAMINE completed")
 	}
 	return okCode("READ-WRITE", "SELECT completed")
 }
 
-// firstUnseen is the UNSEEN response code IMAP4rev1 clients expect: the
-// sequence number of the first message without \Seen.
-func firstUnseen(v *store.View) (uint32, error) {
-	var seq uint32
-	err := v.Mailbox().ForEach(func(m *store.Message) error {
-		if !m.Flags.Sys.Has(folder.Seen) {
-			if seq = v.Seq(m.UID); seq > 0 {
-				return store.ErrStop
+// scanMailbox reads, in one pass over the index records, the UNSEEN
+// response code IMAP4rev1 clients expect (the sequence number of the
+// first message without \Seen) and the keywords in use, which FLAGS
+// must list (RFC 3501 §7.2.6).
+func scanMailbox(v *store.View) (unseen uint32, kws keywordSet, err error) {
+	err = v.Mailbox().ForEach(func(m *store.Message) error {
+		if unseen == 0 && !m.Flags.Sys.Has(folder.Seen) {
+			unseen = v.Seq(m.UID)
+		}
+		for _, k := range m.Flags.Keywords {
+			if !kws.has(k) {
+				kws.add(k)
 			}
 		}
 		return nil
 	})
-	return seq, err
+	return unseen, kws, err
 }
 
 // specialUses are the RFC 6154 §2 attributes CREATE accepts.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
+	"strconv"
 	"sync"
 	"time"
 
@@ -57,6 +58,9 @@ func New(cfg Config, users *auth.DB, accounts *store.Accounts, logger *slog.Logg
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = 30 * time.Minute
 	}
+	if cfg.MaxMessageSize <= 0 {
+		cfg.MaxMessageSize = 64 << 20
+	}
 	if cfg.MaxBadCommands == 0 {
 		cfg.MaxBadCommands = 10
 	}
@@ -70,6 +74,10 @@ func New(cfg Config, users *auth.DB, accounts *store.Accounts, logger *slog.Logg
 	registerAuth(s.cmds)
 	registerMailbox(s.cmds)
 	registerList(s.cmds)
+	registerMessages(s.cmds)
+	// RFC 7889 §3: the limit every mailbox shares.
+	s.cmds.capability(afterAuth, "APPENDLIMIT="+strconv.FormatInt(cfg.MaxMessageSize, 10))
+	registerIdle(s.cmds)
 	return s
 }
 

@@ -60,6 +60,7 @@ func (c *conn) sendUpdates(ctx context.Context, allowExpunge bool) {
 			if !ok {
 				continue // expunged meanwhile; its EXPUNGE follows
 			}
+			c.announceKeywords(m.Flags)
 			w.Untagged()
 			w.Number(uint64(u.Seq))
 			w.Raw(" FETCH (UID ")
