@@ -97,7 +97,7 @@ func (c *conn) serve(ctx context.Context) {
 			c.bye("server shutting down")
 			return
 		}
-		c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.IdleTimeout))
+		c.armRead()
 		cmd, err := c.r.ReadCommand()
 		if err != nil {
 			if !c.readFailed(err) {
@@ -112,6 +112,16 @@ func (c *conn) serve(ctx context.Context) {
 				return
 			}
 		}
+	}
+}
+
+// armRead sets the deadline of the next read: the idle timeout, or now
+// when shutdown has begun (a shutdown between the check and the
+// SetReadDeadline must not be overwritten).
+func (c *conn) armRead() {
+	c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.IdleTimeout))
+	if c.closing.Load() {
+		c.nc.SetReadDeadline(time.Now())
 	}
 }
 

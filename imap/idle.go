@@ -35,7 +35,7 @@ func cmdIdle(ctx context.Context, c *conn, _ *wire.Command) error {
 	// The connection's reader is used by this one goroutine until DONE
 	// (or an error) comes back; the loop does not read meanwhile.
 	lines := make(chan idleLine, 1)
-	c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.IdleTimeout))
+	c.armRead()
 	go func() {
 		l, err := c.r.ReadLine()
 		lines <- idleLine{l, err}
