@@ -16,7 +16,12 @@ import (
 func registerAuth(t *commands) {
 	t.capability(anyState, "IMAP4rev2", "IMAP4rev1", "LITERAL+", "ID", "ENABLE")
 	t.capability(stateNotAuth, "AUTH=PLAIN", "AUTH=LOGIN", "SASL-IR")
-	t.capability(afterAuth, "UNAUTHENTICATE")
+	t.capability(afterAuth, "UNAUTHENTICATE", "UTF8=ACCEPT")
+	// RFC 6855 §3: UTF-8 in quoted strings and mailbox names, and APPEND
+	// UTF8. RFC 9051 §6.3.1: a client enabling IMAP4rev2 gets the same
+	// for names and strings.
+	t.enableable("UTF8=ACCEPT", func(c *conn) { c.w.SetUTF8(true) })
+	t.enableable("IMAP4REV2", func(c *conn) { c.w.SetUTF8(true); c.rev2 = true })
 	t.add("CAPABILITY", anyState, 0, cmdCapability)
 	t.add("NOOP", anyState, 0, cmdNoop)
 	t.add("LOGOUT", anyState, 0, cmdLogout)
@@ -215,7 +220,7 @@ func cmdEnable(_ context.Context, c *conn, cmd *wire.Command) error {
 func cmdUnauthenticate(_ context.Context, c *conn, _ *wire.Command) error {
 	c.closeView()
 	c.acct, c.user, c.state = nil, "", stateNotAuth
-	c.enabled = map[string]bool{}
+	c.enabled, c.rev2 = map[string]bool{}, false
 	c.w.SetUTF8(false)
 	c.log.Info("unauthenticated")
 	c.log = c.baseLog

@@ -7,7 +7,7 @@ import (
 
 const (
 	capsPre  = "IMAP4rev2 IMAP4rev1 LITERAL+ ID ENABLE AUTH=PLAIN AUTH=LOGIN SASL-IR"
-	capsPost = "IMAP4rev2 IMAP4rev1 LITERAL+ ID ENABLE UNAUTHENTICATE NAMESPACE UNSELECT CHILDREN SPECIAL-USE CREATE-SPECIAL-USE STATUS=SIZE LIST-EXTENDED LIST-STATUS UIDPLUS MOVE APPENDLIMIT=67108864 IDLE"
+	capsPost = "IMAP4rev2 IMAP4rev1 LITERAL+ ID ENABLE UNAUTHENTICATE UTF8=ACCEPT NAMESPACE UNSELECT CHILDREN SPECIAL-USE CREATE-SPECIAL-USE STATUS=SIZE LIST-EXTENDED LIST-STATUS UIDPLUS MOVE APPENDLIMIT=67108864 IDLE"
 )
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
@@ -44,7 +44,7 @@ func TestStateErrors(t *testing.T) {
 	s.do("a4 LOGIN u p", "a4 BAD LOGIN is not valid in this state")
 	s.do("a5 AUTHENTICATE PLAIN", "a5 BAD AUTHENTICATE is not valid in this state")
 	s.do("a6 CAPABILITY", "* CAPABILITY "+capsPost, "a6 OK CAPABILITY completed")
-	// Nothing is enableable yet: unknown extensions are ignored.
+	// Unknown extensions are ignored (RFC 5161 §3.1).
 	s.do("a7 ENABLE CONDSTORE X-UNKNOWN", "* ENABLED", "a7 OK ENABLE completed")
 	s.do("a8 UNAUTHENTICATE", "a8 OK UNAUTHENTICATE completed")
 	s.do("a9 CAPABILITY", "* CAPABILITY "+capsPre, "a9 OK CAPABILITY completed")
@@ -156,4 +156,19 @@ func TestPipelined(t *testing.T) {
 	s.send("a1 NOOP\r\na2 LOGIN u p\r\na3 CAPABILITY\r\n")
 	s.expect("pipelined", "a1 OK NOOP completed", "a2 OK [CAPABILITY "+capsPost+"] logged in",
 		"* CAPABILITY "+capsPost, "a3 OK CAPABILITY completed")
+}
+
+func TestEnableUTF8(t *testing.T) {
+	e := newEnv(t)
+	s := e.dial(t)
+	s.login()
+	s.do("a1 CREATE \"\xc3\xa9t\xc3\xa9\"", "a1 BAD 8-bit mailbox names need ENABLE UTF8=ACCEPT; use modified UTF-7")
+	s.do("a2 CREATE &AOk-t&AOk-", "a2 OK CREATE completed")
+	s.do("a3 ENABLE utf8=accept", "* ENABLED UTF8=ACCEPT", "a3 OK ENABLE completed")
+	s.do("a4 ENABLE UTF8=ACCEPT", "* ENABLED", "a4 OK ENABLE completed")
+	// Names are UTF-8 both ways now (RFC 6855 §3).
+	s.do("a5 STATUS \"\xc3\xa9t\xc3\xa9\" (MESSAGES)", "* STATUS \"\xc3\xa9t\xc3\xa9\" (MESSAGES 0)", "a5 OK STATUS completed")
+	s.do("a6 APPEND \"\xc3\xa9t\xc3\xa9\" UTF8 (~{18+}\r\nSubject: \xc3\xa9\r\n\r\nx\r\n)",
+		"a6 OK [APPENDUID "+e.uidValidity(t, "\u00e9t\u00e9")+" 1] APPEND completed")
+	s.do("a7 CREATE \"\xff\"", "a7 BAD mailbox name is not valid UTF-8")
 }

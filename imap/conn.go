@@ -40,7 +40,9 @@ type conn struct {
 	acct    *store.Account
 	view    *store.View
 	enabled map[string]bool
-	bad     int // BADs in a row
+	// rev2: the client enabled IMAP4rev2 (RFC 9051 §6.3.1).
+	rev2 bool
+	bad  int // BADs in a row
 	// saved is the SEARCHRES result, "$" (RFC 5182), as UIDs; reset on
 	// every SELECT.
 	saved []uint32

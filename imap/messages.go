@@ -316,7 +316,7 @@ func cmdAppend(ctx context.Context, c *conn, cmd *wire.Command) error {
 		return bad("one message per APPEND")
 	}
 	am := &args.Messages[0]
-	if am.UTF8 {
+	if am.UTF8 && !c.enabled["UTF8=ACCEPT"] {
 		return bad("APPEND UTF8 needs ENABLE UTF8=ACCEPT")
 	}
 	mb, err := c.destination(args.Mailbox)
