@@ -221,7 +221,7 @@ func (c *conn) run(ctx context.Context, cmd *wire.Command) {
 	}
 	c.bad = 0
 	err := c.call(ctx, entry.run, cmd)
-	if c.state == stateSelected {
+	if c.state == stateSelected && entry.flags&selects == 0 {
 		// RFC 9051 §7.5.1: no EXPUNGE around a command that uses
 		// sequence numbers, unless it is the UID form.
 		c.sendUpdates(ctx, entry.flags&usesSeqs == 0 || cmd.UID)

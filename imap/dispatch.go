@@ -31,6 +31,10 @@ const (
 	// EXPUNGE may be sent while it runs or right after it (RFC 9051
 	// §7.5.1: not during FETCH, STORE or SEARCH, except their UID forms).
 	usesSeqs cmdFlags = 1 << iota
+	// selects: SELECT and EXAMINE; the new mailbox's updates wait until
+	// after the tagged OK, so the client has its counts before any
+	// change to them.
+	selects
 )
 
 // handler runs one command. It writes its untagged responses and returns

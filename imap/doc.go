@@ -24,4 +24,14 @@
 //     CAPABILITY lists only registered ones: none is advertised before it
 //     is complete.
 //   - Store errors become NO/BAD in mapErr and nowhere else.
+//   - Untagged updates (updates.go) come only from store.View.Updates:
+//     no EXPUNGE during or right after a FETCH, STORE or SEARCH by
+//     sequence number (RFC 9051 §7.5.1); EXISTS never shrinks except
+//     through EXPUNGEs sent before it; nothing about a mailbox before
+//     its SELECT's tagged OK, and nothing about the previous one after
+//     a SELECT began.
+//   - UIDNEXT and UIDVALIDITY are the index's: UIDNEXT exact, UIDVALIDITY
+//     distinct per mailbox and never reused with other UIDs.
+//   - Every flag a FETCH shows was announced in FLAGS first (RFC 3501
+//     §7.2.6): see announceKeywords.
 package imap

@@ -16,8 +16,8 @@ import (
 // selected mailbox owes its client (§7.5.1).
 func registerMailbox(t *commands) {
 	t.capability(afterAuth, "NAMESPACE", "UNSELECT", "CHILDREN", "SPECIAL-USE", "CREATE-SPECIAL-USE", "STATUS=SIZE")
-	t.add("SELECT", afterAuth, 0, cmdSelect)
-	t.add("EXAMINE", afterAuth, 0, cmdSelect)
+	t.add("SELECT", afterAuth, selects, cmdSelect)
+	t.add("EXAMINE", afterAuth, selects, cmdSelect)
 	t.add("CREATE", afterAuth, 0, cmdCreate)
 	t.add("DELETE", afterAuth, 0, cmdDelete)
 	t.add("RENAME", afterAuth, 0, cmdRename)
