@@ -1,10 +1,12 @@
 package folder
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -51,17 +53,38 @@ func OpenCanonical(path string) (io.ReadCloser, error) {
 }
 
 // NewCanonicalFile reads an open message file in canonical form; Close
-// closes the file.
+// closes the file. The reader and its buffer are reused across messages:
+// a FETCH or RETR of thousands of small messages would otherwise spend
+// more time allocating and clearing 32 KiB buffers than reading files.
+// Nothing may be read after Close.
 func NewCanonicalFile(fd *os.File) io.ReadCloser {
-	return &canonicalFile{CRLFReader: message.NewCRLFReader(fd), f: fd}
+	c, _ := canonicalPool.Get().(*canonicalFile)
+	if c == nil {
+		c = &canonicalFile{CRLFReader: message.NewCRLFReader(bufio.NewReaderSize(fd, 32<<10))}
+	} else {
+		c.Reset(fd)
+	}
+	c.f = fd
+	return c
 }
+
+var canonicalPool sync.Pool
 
 type canonicalFile struct {
 	*message.CRLFReader
 	f *os.File
 }
 
-func (c *canonicalFile) Close() error { return c.f.Close() }
+func (c *canonicalFile) Close() error {
+	if c.f == nil {
+		return os.ErrClosed
+	}
+	err := c.f.Close()
+	c.f = nil
+	c.Reset(nil)
+	canonicalPool.Put(c)
+	return err
+}
 
 // LockFile takes an fcntl lock of type typ (unix.F_RDLCK or F_WRLCK) on
 // the whole file, retrying until deadline, then ErrLocked. It is an

@@ -1,6 +1,7 @@
 package folder
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -45,5 +46,35 @@ func TestMtimesSettled(t *testing.T) {
 		if got := MtimesSettled(c.tok, c.n); got != c.want {
 			t.Errorf("%s: MtimesSettled = %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+// A pooled canonical reader closed twice must not be handed out twice.
+func TestCanonicalFileCloseTwice(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "m")
+	if err := os.WriteFile(p, []byte("a\nb\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenCanonical(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Close(); err == nil {
+		t.Fatal("second Close succeeded")
+	}
+	r1, _ := OpenCanonical(p)
+	r2, _ := OpenCanonical(p)
+	if r1 == r2 {
+		t.Fatal("one pooled reader handed out twice")
+	}
+	for _, r := range []io.ReadCloser{r1, r2} {
+		b, err := io.ReadAll(r)
+		if err != nil || string(b) != "a\r\nb\r\n" {
+			t.Fatalf("read %q, %v", b, err)
+		}
+		r.Close()
 	}
 }
