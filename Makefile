@@ -48,6 +48,13 @@ bench:
 bench-large:
 	STORAGED_BENCH_LARGE=1 $(GO) test -run '^$$' -bench 'SelectFetch100k' -benchtime 5x -timeout 30m ./server/
 
+# Dovecot's imaptest against an in-process storaged: 71 compliance groups,
+# then 30s of stress (tools/imaptest; builds it first, with apt-get for its
+# dependencies). Not in `make test` yet: see tools/imaptest/BASELINE.md.
+.PHONY: imaptest
+imaptest:
+	STORAGED_IMAPTEST=1 $(GO) test -race -count=1 -run TestImaptest -timeout 30m ./server/
+
 # A short run of every fuzz target (go test -fuzz takes one target at a time).
 FUZZTIME ?= 30s
 fuzz:
