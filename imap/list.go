@@ -205,10 +205,16 @@ func (c *conn) writeList(name string, e *listEntry, attrs []string, childInfo bo
 	w.CRLF()
 }
 
-// listPattern decodes a reference or pattern like a mailbox name; the
-// wildcards are ASCII and survive modified UTF-7 decoding.
+// listPattern decodes a reference or pattern like a mailbox name (the
+// wildcards are ASCII and survive modified UTF-7 decoding). A pattern
+// that is not valid modified UTF-7 is matched as it is: it then matches
+// no name, which is an answer, not an error (imaptest's atoms group).
 func (c *conn) listPattern(p string) (string, error) {
-	return c.mailboxName(wire.Mailbox{Name: p, Eight: !isASCII(p)})
+	name, err := c.mailboxName(wire.Mailbox{Name: p, Eight: !isASCII(p)})
+	if err != nil && isASCII(p) && !c.w.UTF8() {
+		return folder.CanonicalName(p), nil
+	}
+	return name, err
 }
 
 func isASCII(s string) bool {

@@ -112,4 +112,6 @@ func TestListHostilePatterns(t *testing.T) {
 	s.do("a1 CREATE "+strings.Repeat("a", 48), "a1 OK CREATE completed")
 	s.do(`a2 LIST "" "`+strings.Repeat("*", 200)+`b"`, "a2 OK LIST completed")
 	s.do(`a3 LIST "" "(){ %*\"\\]"`, "a3 OK LIST completed")
+	// Not valid modified UTF-7: matched as it is (imaptest's atoms).
+	s.do("a4 LIST \"\" !#$&'+,-.0123456789:;<=>?@^_`|[}%*", "a4 OK LIST completed")
 }

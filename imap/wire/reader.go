@@ -730,7 +730,11 @@ func (r *Reader) atom() (Arg, error) {
 			if c == '(' || c == '"' || c == '{' || c < ' ' || c == 0x7f {
 				return Arg{}, r.fail(r.syntax("invalid character in atom"))
 			}
-			if c == '[' {
+			// A "[" opens a section only when something can close it:
+			// a "]" later on the line, or a literal the section
+			// continues after. Otherwise it is an ATOM-CHAR like any
+			// other (RFC 9051 §9: list-mailbox "[}%*" is one atom).
+			if c == '[' && (bytes.IndexByte(r.line[r.pos:], ']') >= 0 || bytes.HasSuffix(r.line, []byte("}"))) {
 				depth++
 			}
 			r.pos++
