@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,12 +60,12 @@ type conn struct {
 func newConn(s *Server, nc net.Conn, log *slog.Logger) *conn {
 	c := &conn{
 		srv: s, nc: nc, log: log, baseLog: log,
-		br:    bufio.NewReaderSize(nc, 16<<10),
-		bw:    bufio.NewWriterSize(nc, 64<<10),
+		br:    bufio.NewReaderSize(nc, 4<<10),
 		state: stateNotAuth, enabled: map[string]bool{},
 	}
 	c.r = s.parser.NewReader(c.br, c.literal)
-	c.w = wire.NewWriter(c.bw)
+	c.w = wire.NewWriter(nil)
+	c.w.SetBuffer(nil)
 	return c
 }
 
@@ -90,10 +91,12 @@ func (c *conn) closeView() {
 // serve greets the client and runs its commands in order until LOGOUT,
 // shutdown, an idle timeout or a broken stream.
 func (c *conn) serve(ctx context.Context) {
+	c.acquire()
 	c.w.Status("", "OK", "CAPABILITY "+c.srv.cmds.capabilities(c.state), "storaged ready")
 	if c.w.Flush() != nil {
 		return
 	}
+	c.release()
 	for c.state != stateLogout {
 		if c.closing.Load() {
 			c.bye("server shutting down")
@@ -101,6 +104,7 @@ func (c *conn) serve(ctx context.Context) {
 		}
 		c.armRead()
 		cmd, err := c.r.ReadCommand()
+		c.acquire()
 		if err != nil {
 			if !c.readFailed(err) {
 				return
@@ -113,7 +117,34 @@ func (c *conn) serve(ctx context.Context) {
 			if c.w.Flush() != nil {
 				return
 			}
+			c.release()
 		}
+	}
+}
+
+// writerPool holds the write buffers of connections that are waiting for
+// their client: a connection owns one only while it answers, so 1,000
+// idle connections hold none.
+var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<<10) }}
+
+// acquire gives the connection a write buffer; every write happens
+// between an acquire and the release after the flush (a write without
+// one fails with wire.ErrNoBuffer, which ends the connection).
+func (c *conn) acquire() {
+	if c.bw == nil {
+		c.bw = writerPool.Get().(*bufio.Writer)
+		c.bw.Reset(c.nc)
+		c.w.SetBuffer(c.bw)
+	}
+}
+
+// release returns the write buffer once everything in it was flushed.
+func (c *conn) release() {
+	if c.bw != nil && c.bw.Buffered() == 0 && c.w.Err() == nil {
+		c.w.SetBuffer(nil)
+		c.bw.Reset(nil)
+		writerPool.Put(c.bw)
+		c.bw = nil
 	}
 }
 
@@ -129,6 +160,7 @@ func (c *conn) armRead() {
 
 // bye writes an untagged BYE (RFC 9051 §7.1.5) and flushes.
 func (c *conn) bye(text string) {
+	c.acquire()
 	c.w.Status("", "BYE", "", text)
 	c.w.Flush()
 }
@@ -141,6 +173,7 @@ func (c *conn) literal(l wire.LiteralInfo) error {
 		return errWrongState(l.Name)
 	}
 	if !l.NonSync {
+		c.acquire()
 		c.w.Continuation("Ready for literal data")
 		return c.w.Flush()
 	}

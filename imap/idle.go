@@ -32,6 +32,7 @@ func cmdIdle(ctx context.Context, c *conn, _ *wire.Command) error {
 	if err := c.w.Flush(); err != nil {
 		return err
 	}
+	c.release()
 	// The connection's reader is used by this one goroutine until DONE
 	// (or an error) comes back; the loop does not read meanwhile.
 	lines := make(chan idleLine, 1)
@@ -49,6 +50,7 @@ func cmdIdle(ctx context.Context, c *conn, _ *wire.Command) error {
 		}
 		select {
 		case l := <-lines:
+			c.acquire()
 			return c.idleEnded(l)
 		case <-changed:
 		case <-tick.C:
@@ -58,6 +60,7 @@ func cmdIdle(ctx context.Context, c *conn, _ *wire.Command) error {
 				}
 			}
 		}
+		c.acquire()
 		if c.state == stateSelected {
 			c.sendUpdates(ctx, true)
 		}
@@ -73,6 +76,7 @@ func cmdIdle(ctx context.Context, c *conn, _ *wire.Command) error {
 			c.state = stateLogout
 			return errHangUp
 		}
+		c.release()
 	}
 }
 

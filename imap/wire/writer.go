@@ -30,6 +30,24 @@ type Writer struct {
 // NewWriter returns a Writer over bw.
 func NewWriter(bw *bufio.Writer) *Writer { return &Writer{bw: bw} }
 
+// ErrNoBuffer is the sticky error of a Writer whose buffer was taken
+// away (SetBuffer(nil)) and not given back before a write.
+var ErrNoBuffer = errors.New("imap writer has no buffer")
+
+// SetBuffer points the writer at another bufio.Writer, or, with nil, at
+// none: a server gives idle connections' buffers back to a pool, so that
+// thousands of IDLE connections do not each hold 64 KiB. The sticky
+// error is cleared when a buffer comes back; until then every write
+// fails with ErrNoBuffer.
+func (w *Writer) SetBuffer(bw *bufio.Writer) {
+	w.bw = bw
+	if bw == nil {
+		w.err = ErrNoBuffer
+	} else if w.err == ErrNoBuffer {
+		w.err = nil
+	}
+}
+
 // SetUTF8 allows UTF-8 in quoted strings and text (RFC 6855 §3).
 func (w *Writer) SetUTF8(on bool) { w.utf8 = on }
 
