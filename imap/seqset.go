@@ -23,7 +23,17 @@ func (c *conn) resolve(set wire.SeqSet, uid bool) ([]uint32, error) {
 		}
 		return nil, nil
 	}
-	var out []uint32
+	// Sized once: a 1:* over 100,000 messages would otherwise grow the
+	// slice a dozen times.
+	size := 0
+	for _, r := range set.Ranges {
+		lo, hi := r.Bounds(uint32(len(uids)))
+		if uid {
+			lo, hi = r.Bounds(uids[len(uids)-1])
+		}
+		size += int(min(uint64(hi-lo)+1, uint64(len(uids))))
+	}
+	out := make([]uint32, 0, min(size, len(uids)))
 	if !uid {
 		n := uint32(len(uids))
 		for _, r := range set.Ranges {
