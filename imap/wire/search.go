@@ -197,10 +197,10 @@ func (a *Args) SearchKey(depth int) (SearchKey, error) {
 		s, err := a.SeqSet()
 		return SearchKey{Op: SearchUID, Seq: s}, err
 	case "KEYWORD", "UNKEYWORD":
+		// "KEYWORD \\Seen" is not in the grammar (flag-keyword is an atom),
+		// but clients send it (go-imap's client does, for flags it has no
+		// key for): it means the flag, as Dovecot reads it.
 		f, err := a.Flag()
-		if err == nil && f[0] == '\\' {
-			err = errorf("KEYWORD takes a keyword, not a system flag")
-		}
 		op := SearchFlag
 		if name == "UNKEYWORD" {
 			op = SearchNoFlag
