@@ -27,7 +27,7 @@ import (
 	"github.com/storaged/storaged/config"
 	"github.com/storaged/storaged/delivery"
 	"github.com/storaged/storaged/folder"
-	imap "github.com/storaged/storaged/imap/legacy"
+	"github.com/storaged/storaged/imap"
 	"github.com/storaged/storaged/lmtp"
 	"github.com/storaged/storaged/maildir"
 	"github.com/storaged/storaged/mbox"
