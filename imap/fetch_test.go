@@ -259,7 +259,7 @@ func TestFetchSections(t *testing.T) {
 	s.do("a13 FETCH 1 RFC822.TEXT", fetchLines("* 1 FETCH (RFC822.TEXT {380}", body[8:], ")", "a13 OK FETCH completed")...)
 	s.do("a14 FETCH 1 BODY[]<660.100>", "* 1 FETCH (BODY[]<660> {13}", "ody", "--XX--", ")", "a14 OK FETCH completed")
 	s.do("a15 FETCH 1 (FLAGS BODY.PEEK[HEADER.FIELDS (Subject)] BODY.PEEK[TEXT]<2.4> BINARY.SIZE[2])",
-		"* 1 FETCH (FLAGS () BODY[HEADER.FIELDS (Subject)] {27}", "Subject: multipart test", "",
+		"* 1 FETCH (FLAGS (\\Recent) BODY[HEADER.FIELDS (Subject)] {27}", "Subject: multipart test", "",
 		" BODY[TEXT]<2> {4}", "eamb BINARY.SIZE[2] 9)", "a15 OK FETCH completed")
 }
 
@@ -311,8 +311,8 @@ func TestFetchSetsSeen(t *testing.T) {
 	s2 := e.dial(t)
 	s2.login()
 	s2.fetchSelect("EXAMINE")
-	s2.do("b1 FETCH 6 (BODY[TEXT] FLAGS)", "* 6 FETCH (FLAGS () BODY[TEXT] {6}", "body", ")", "b1 OK FETCH completed")
-	s2.do("b2 FETCH 6 FLAGS", "* 6 FETCH (FLAGS ())", "b2 OK FETCH completed")
+	s2.do("b1 FETCH 6 (BODY[TEXT] FLAGS)", "* 6 FETCH (FLAGS (\\Recent) BODY[TEXT] {6}", "body", ")", "b1 OK FETCH completed")
+	s2.do("b2 FETCH 6 FLAGS", "* 6 FETCH (FLAGS (\\Recent))", "b2 OK FETCH completed")
 }
 
 // RFC 3516: BINARY decodes the transfer encoding; the data goes as a
@@ -459,7 +459,7 @@ func TestFetchFileChanged(t *testing.T) {
 		"* 1 FETCH (BODY[TEXT] {9}", "shr       BODY[HEADER.FIELDS (Subject)] {16}", "Subject: one", "", ")",
 		"* 2 FETCH (BODY[TEXT] {7}", "grows a BODY[HEADER.FIELDS (Subject)] {16}", "Subject: two", "", ")",
 		"a2 NO [EXPUNGEISSUED] some messages were removed by another program")
-	s.do("a3 FETCH 3 FLAGS", "* 3 FETCH (FLAGS ())", "a3 OK FETCH completed")
+	s.do("a3 FETCH 3 FLAGS", "* 3 FETCH (FLAGS (\\Recent))", "a3 OK FETCH completed")
 }
 
 func TestFetchManyMessages(t *testing.T) {

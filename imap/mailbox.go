@@ -44,7 +44,9 @@ func (c *conn) mailboxName(m wire.Mailbox) (string, error) {
 	}
 	name, err := folder.DecodeMUTF7(m.Name)
 	if err != nil {
-		return "", bad("mailbox name is not valid modified UTF-7")
+		// No mailbox can have this name: NO, as for any other name that
+		// does not exist or cannot be created (imaptest's atoms).
+		return "", no(codeCannot, "mailbox name is not valid modified UTF-7")
 	}
 	return folder.CanonicalName(name), nil
 }

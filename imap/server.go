@@ -76,6 +76,7 @@ func New(cfg Config, users *auth.DB, accounts *store.Accounts, logger *slog.Logg
 	registerList(s.cmds)
 	registerMessages(s.cmds)
 	registerFetch(s.cmds)
+	registerSearch(s.cmds)
 	// RFC 7889 §3: the limit every mailbox shares.
 	s.cmds.capability(afterAuth, "APPENDLIMIT="+strconv.FormatInt(cfg.MaxMessageSize, 10))
 	registerIdle(s.cmds)

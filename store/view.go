@@ -91,7 +91,17 @@ func (v *View) load() error {
 		return err
 	}
 	v.uids = uids
-	if !v.readOnly && recentFrom < uidNext {
+	if v.readOnly {
+		// RFC 3501 §6.3.2: EXAMINE reports the \Recent messages and
+		// leaves them \Recent for the next SELECT.
+		for _, uid := range uids {
+			if uid >= recentFrom {
+				v.recent[uid] = true
+			}
+		}
+		return nil
+	}
+	if recentFrom < uidNext {
 		if err := v.claimRecent(uidNext); err != nil {
 			return err
 		}

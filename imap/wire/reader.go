@@ -734,7 +734,7 @@ func (r *Reader) atom() (Arg, error) {
 			// a "]" later on the line, or a literal the section
 			// continues after. Otherwise it is an ATOM-CHAR like any
 			// other (RFC 9051 §9: list-mailbox "[}%*" is one atom).
-			if c == '[' && (bytes.IndexByte(r.line[r.pos:], ']') >= 0 || bytes.HasSuffix(r.line, []byte("}"))) {
+			if c == '[' && (bytes.IndexByte(r.line[r.pos:], ']') >= 0 || endsInLiteral(r.line)) {
 				depth++
 			}
 			r.pos++
@@ -795,6 +795,12 @@ func (r *Reader) atom() (Arg, error) {
 		return Arg{}, r.fail(r.syntax("empty atom"))
 	}
 	return classify(s, hasEightString(s)), nil
+}
+
+// endsInLiteral reports whether a line ends with a literal header.
+func endsInLiteral(line []byte) bool {
+	_, _, ok := literalTail(line)
+	return ok
 }
 
 func classify(s string, eight bool) Arg {
