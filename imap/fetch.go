@@ -360,8 +360,18 @@ func (f *fetcher) messageFailed(m *store.Meta, err error) error {
 	var r *response
 	switch {
 	case errors.Is(err, folder.ErrGone):
-		// Removed by another program since the index saw it; the next
-		// sync expunges it (RFC 5530 EXPUNGEISSUED).
+		// Expunged by another session since this batch was read (its
+		// file goes before its index entry; Sync waits for the expunge
+		// in flight and takes over removals by other programs): left
+		// out, as RFC 9051 §7.5.1 allows; its EXPUNGE comes later.
+		if err := f.mb.Sync(context.Background()); err != nil {
+			f.c.log.Warn("sync after a vanished file", "uid", m.UID, "err", err)
+		}
+		if _, still, rerr := f.mb.Message(m.UID); rerr == nil && !still {
+			return nil
+		}
+		// Removed by another program while the index still has it; the
+		// next sync expunges it (RFC 5530 EXPUNGEISSUED).
 		if f.deferred == nil {
 			f.deferred = no("EXPUNGEISSUED", "some messages were removed by another program")
 		}
