@@ -4,9 +4,8 @@
 // stateful about a selected mailbox (sequence numbers, \Recent, updates
 // owed to the client) is store.View's.
 //
-// It is being written to replace imap/legacy (the go-imap adapter); until
-// it serves every command legacy serves, the server package keeps
-// legacy, and nothing here is advertised to clients.
+// It replaced an adapter over go-imap's imapserver; go-imap's imapclient
+// stays, as an independent client in tests.
 //
 // Invariants (check every change against them):
 //   - A command's handler runs only in the states its table entry names;
