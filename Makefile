@@ -48,6 +48,13 @@ bench:
 bench-large:
 	STORAGED_BENCH_LARGE=1 $(GO) test -run '^$$' -bench 'SelectFetch100k' -benchtime 5x -timeout 30m ./server/
 
+# storaged and Dovecot side by side, same run, same client (installs Dovecot
+# from Debian when missing; sizes from the environment: see bench/peer.sh).
+# Writes bench/RESULTS.md.
+.PHONY: bench-peer
+bench-peer:
+	GO=$(GO) bash bench/peer.sh
+
 # Dovecot's imaptest against an in-process storaged: 71 compliance groups,
 # then 30s of stress (tools/imaptest; builds it first, with apt-get for its
 # dependencies). Not in `make test` yet: see tools/imaptest/BASELINE.md.

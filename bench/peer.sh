@@ -1,0 +1,384 @@
+#!/usr/bin/env bash
+# bench/peer.sh: storaged and Dovecot side by side, same machine, same run,
+# same client (cmd/storaged-bench). Called by `make bench-peer`.
+#
+# It installs Dovecot from Debian when missing, starts one Dovecot instance
+# per mail_fsync mode (optimized, always) and one storaged, all on loopback
+# ports from a temporary directory (no system service or file touched),
+# fills them with the same messages over LMTP, runs every scenario RUNS
+# times against each server in turn (the order flips every run), and
+# writes one table to bench/RESULTS.md (newest first). Everything it
+# started is stopped and its temporary directory removed on exit.
+#
+# Sizes, overridable from the environment:
+#   RUNS=3                timed runs per scenario and server (after one warm-up for reads)
+#   LMTP_N=2000           messages per LMTP run
+#   LMTP_SIZES=4096       message sizes, e.g. "4096 102400"
+#   LMTP_CONNS=4          connection counts, e.g. "1 4 20"
+#   LMTP_USERS="1 10"     recipient counts (round robin), e.g. "1 100"
+#   IMAP_N=10000          messages in the IMAP mailbox (FETCH, SEARCH)
+#   POP3_N=2000           messages in the POP3 maildrop
+#   IDLE_CONNS=100        IMAP connections in IDLE for the notification latency
+#   IDLE_ROUNDS=5         messages delivered, one at a time, to the idle mailbox
+#   RSS_CONNS=1000        idle IMAP connections while the servers' memory is measured
+#   MSG_SIZE=4096         size of the IMAP and POP3 messages
+#   FSYNC_MODES="optimized always"   one Dovecot instance each; LMTP runs on all
+#   READ_MODES=optimized  the Dovecot instances the read scenarios run on
+#   SCENARIOS="lmtp imap-meta imap-body imap-search pop3-retr imap-idle rss"
+#   BENCH_NOTE=...        a line put under the table (e.g. "noisy: other jobs running")
+#   RESULTS=bench/RESULTS.md, KEEP=1 keeps the temporary directory
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+
+RUNS=${RUNS:-3}
+LMTP_N=${LMTP_N:-2000}
+LMTP_SIZES=${LMTP_SIZES:-4096}
+LMTP_CONNS=${LMTP_CONNS:-4}
+LMTP_USERS=${LMTP_USERS:-"1 10"}
+IMAP_N=${IMAP_N:-10000}
+POP3_N=${POP3_N:-2000}
+IDLE_CONNS=${IDLE_CONNS:-100}
+IDLE_ROUNDS=${IDLE_ROUNDS:-5}
+RSS_CONNS=${RSS_CONNS:-1000}
+MSG_SIZE=${MSG_SIZE:-4096}
+FSYNC_MODES=${FSYNC_MODES:-"optimized always"}
+READ_MODES=${READ_MODES:-optimized}
+SCENARIOS=${SCENARIOS:-"lmtp imap-meta imap-body imap-search pop3-retr imap-idle rss"}
+BENCH_NOTE=${BENCH_NOTE:-}
+RESULTS=${RESULTS:-bench/RESULTS.md}
+GO=${GO:-go}
+PASSWORD=benchpw
+DOMAIN=localhost
+
+log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# --- Dovecot from Debian ------------------------------------------------
+need_dovecot() {
+	[ -x /usr/sbin/dovecot ] && [ -x /usr/lib/dovecot/imap ] &&
+		[ -x /usr/lib/dovecot/pop3 ] && [ -x /usr/lib/dovecot/lmtp ] && return 1
+	return 0
+}
+if need_dovecot; then
+	command -v apt-get >/dev/null || die "Dovecot is missing and there is no apt-get"
+	log "installing dovecot-imapd dovecot-pop3d dovecot-lmtpd"
+	# policy-rc.d or no init: the Debian service is not started; if it were,
+	# it listens on the standard ports, which this script does not use.
+	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd dovecot-pop3d dovecot-lmtpd >/dev/null; then
+		apt-get update -qq >/dev/null
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dovecot-imapd dovecot-pop3d dovecot-lmtpd >/dev/null
+	fi
+	need_dovecot && die "Dovecot still missing after apt-get"
+fi
+for u in dovecot dovenull; do
+	if ! getent passwd "$u" >/dev/null; then
+		log "creating system user $u"
+		useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$u"
+	fi
+done
+# Mail is owned by an unprivileged user: Dovecot refuses mail access as root.
+MAIL_UID=$(id -u nobody) MAIL_GID=$(id -g nobody)
+
+# Room for RSS_CONNS connections and their processes (Dovecot: one imap
+# process per connection); Go programs raise their own soft limit.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# --- temporary directory and cleanup --------------------------------------
+T=$(mktemp -d /tmp/storaged-bench.XXXXXX)
+chmod 755 "$T" # login processes (dovenull) and mail (nobody) must reach below it
+STORAGED_PID=
+cleanup() {
+	local rc=$?
+	set +e
+	if [ -n "$STORAGED_PID" ]; then
+		kill -TERM "$STORAGED_PID" 2>/dev/null && wait "$STORAGED_PID" 2>/dev/null
+	fi
+	for mode in $FSYNC_MODES; do
+		[ -f "$T/dovecot-$mode/dovecot.conf" ] || continue
+		pidf=$T/dovecot-$mode/run/master.pid
+		if [ -f "$pidf" ]; then
+			pid=$(cat "$pidf")
+			/usr/sbin/dovecot -c "$T/dovecot-$mode/dovecot.conf" stop 2>/dev/null
+			for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+			kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+		fi
+	done
+	if [ "${KEEP:-}" = 1 ]; then log "kept $T"; else rm -rf "$T"; fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- binaries -------------------------------------------------------------
+log "building storaged and storaged-bench"
+$GO build -o "$T/bin/storaged" ./cmd/storaged
+$GO build -o "$T/bin/storaged-bench" ./cmd/storaged-bench
+SB=$T/bin/storaged-bench
+
+# --- users: the same on every server --------------------------------------
+max_users=1
+for u in $LMTP_USERS; do [ "$u" -gt "$max_users" ] && max_users=$u; done
+USERS="one big pop idle"
+for i in $(seq 1 "$max_users"); do USERS="$USERS $(printf 'rr%03d' "$i")"; done
+rcpts() { # rcpts N: the first N round-robin recipients, comma-separated
+	if [ "$1" = 1 ]; then echo "one@$DOMAIN"; return; fi
+	local out="" i
+	for i in $(seq 1 "$1"); do out="$out${out:+,}$(printf 'rr%03d' "$i")@$DOMAIN"; done
+	echo "$out"
+}
+
+# --- ports ----------------------------------------------------------------
+nmodes=$(echo $FSYNC_MODES | wc -w)
+mapfile -t PORTS < <("$SB" ports $((3 * (nmodes + 1))))
+declare -A LMTP IMAP POP3
+pi=0
+for srv in storaged $(for m in $FSYNC_MODES; do echo "dovecot-$m"; done); do
+	LMTP[$srv]=127.0.0.1:${PORTS[$pi]}
+	IMAP[$srv]=127.0.0.1:${PORTS[$((pi + 1))]}
+	POP3[$srv]=127.0.0.1:${PORTS[$((pi + 2))]}
+	pi=$((pi + 3))
+done
+
+# --- storaged ---------------------------------------------------------------
+S=$T/storaged
+mkdir -p "$S"
+cat >"$S/storaged.toml" <<EOF
+data_dir = "$S/data"
+hostname = "bench.localhost"
+local_domains = ["$DOMAIN"]
+[log]
+level = "warn"
+[lmtp]
+listen = ["${LMTP[storaged]}"]
+[imap]
+listen = ["${IMAP[storaged]}"]
+[pop3]
+listen = ["${POP3[storaged]}"]
+EOF
+log "storaged: adding $(echo $USERS | wc -w) users"
+for u in $USERS; do
+	echo "$PASSWORD" | "$T/bin/storaged" -config "$S/storaged.toml" user add "$u" -password-stdin >/dev/null
+done
+"$T/bin/storaged" -config "$S/storaged.toml" serve >"$S/storaged.log" 2>&1 &
+STORAGED_PID=$!
+
+# --- Dovecot, one instance per mail_fsync mode ------------------------------
+for mode in $FSYNC_MODES; do
+	D=$T/dovecot-$mode
+	srv=dovecot-$mode
+	mkdir -p "$D/run" "$D/home"
+	chown "$MAIL_UID:$MAIL_GID" "$D/home"
+	: >"$D/passwd"
+	for u in $USERS; do echo "$u:{PLAIN}$PASSWORD::::::" >>"$D/passwd"; done
+	cat >"$D/dovecot.conf" <<EOF
+# Dovecot for bench/peer.sh: loopback only, everything under $D.
+instance_name = bench-$mode
+base_dir = $D/run
+state_dir = $D/state
+log_path = $D/dovecot.log
+protocols = imap pop3 lmtp
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_username_format = %Ln
+default_internal_user = dovecot
+default_login_user = dovenull
+first_valid_uid = $MAIL_UID
+mail_location = maildir:~/Maildir
+mail_fsync = $mode
+postmaster_address = postmaster@$DOMAIN
+# Many connections from one user and address (the IDLE and memory
+# scenarios): the defaults allow 10 per user and IP and 100 processes.
+mail_max_userip_connections = $((RSS_CONNS + IDLE_CONNS + 10))
+default_process_limit = $((RSS_CONNS + IDLE_CONNS + 100))
+default_client_limit = $((4 * (RSS_CONNS + IDLE_CONNS) + 1000))
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN $D/passwd
+}
+userdb {
+  driver = static
+  args = uid=$MAIL_UID gid=$MAIL_GID home=$D/home/%n
+}
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = ${IMAP[$srv]#127.0.0.1:}
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+service pop3-login {
+  inet_listener pop3 {
+    address = 127.0.0.1
+    port = ${POP3[$srv]#127.0.0.1:}
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+}
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = ${LMTP[$srv]#127.0.0.1:}
+  }
+}
+EOF
+	mkdir -p "$D/state"
+	/usr/sbin/dovecot -c "$D/dovecot.conf" || die "dovecot ($mode) did not start; see $D/dovecot.log"
+done
+
+SERVERS="storaged $(for m in $FSYNC_MODES; do echo "dovecot-$m"; done)"
+READ_SERVERS="storaged $(for m in $READ_MODES; do echo "dovecot-$m"; done)"
+for srv in $SERVERS; do
+	"$SB" wait -timeout 30s "${LMTP[$srv]}" "${IMAP[$srv]}" "${POP3[$srv]}" ||
+		die "$srv is not listening (logs under $T)"
+done
+log "listening: $(for s in $SERVERS; do printf '%s lmtp=%s imap=%s pop3=%s; ' "$s" "${LMTP[$s]}" "${IMAP[$s]}" "${POP3[$s]}"; done)"
+
+OUT=$T/results.jsonl
+FILL=$T/fill.jsonl
+: >"$OUT"
+: >"$FILL"
+has() { case " $SCENARIOS " in *" $1 "*) return 0 ;; esac; return 1; }
+
+# bench SERVER RUN SCENARIO ARGS...: one measurement, appended to $OUT.
+bench() {
+	local srv=$1 run=$2 sc=$3
+	shift 3
+	"$SB" run -server "$srv" -run "$run" -scenario "$sc" \
+		-lmtp "${LMTP[$srv]}" -imap "${IMAP[$srv]}" -pop3 "${POP3[$srv]}" \
+		-password "$PASSWORD" "$@"
+}
+# order RUN SERVER...: the servers, reversed on even runs.
+order() {
+	local run=$1
+	shift
+	if [ $((run % 2)) = 1 ]; then echo "$@"; else echo "$@" | tr ' ' '\n' | tac | tr '\n' ' '; fi
+}
+
+# --- fill the read mailboxes, identically on each server --------------------
+if has imap-meta || has imap-body || has imap-search || has pop3-retr; then
+	for srv in $READ_SERVERS; do
+		log "$srv: filling big with $IMAP_N and pop with $POP3_N messages of $MSG_SIZE octets"
+		bench "$srv" 0 lmtp -to "big@$DOMAIN" -n "$IMAP_N" -size "$MSG_SIZE" -conns 4 -seed fill -name "fill: LMTP $IMAP_N × $MSG_SIZE octets, 4 conn, 1 user" >>"$FILL"
+		bench "$srv" 0 lmtp -to "pop@$DOMAIN" -n "$POP3_N" -size "$MSG_SIZE" -conns 4 -seed fill -name "fill: LMTP $POP3_N × $MSG_SIZE octets, 4 conn, 1 user" >>"$FILL"
+	done
+fi
+
+# --- LMTP: every server, every mode -------------------------------------------
+first=0
+if has lmtp; then
+	for size in $LMTP_SIZES; do
+		for conns in $LMTP_CONNS; do
+			for users in $LMTP_USERS; do
+				to=$(rcpts "$users")
+				for run in $(seq 1 "$RUNS"); do
+					for srv in $(order "$run" $SERVERS); do
+						log "run $run: $srv LMTP $size octets, $conns conn, $users users"
+						bench "$srv" "$run" lmtp -to "$to" -n "$LMTP_N" -size "$size" -conns "$conns" -first "$first" >>"$OUT"
+					done
+					first=$((first + LMTP_N))
+				done
+			done
+		done
+	done
+fi
+
+# --- reads: one warm-up (not reported), then RUNS runs --------------------------
+read_args() { # read_args SCENARIO
+	case $1 in
+	pop3-retr) echo "-user pop -expect $POP3_N" ;;
+	*) echo "-user big -expect $IMAP_N" ;;
+	esac
+}
+for sc in imap-meta imap-body imap-search pop3-retr; do
+	has "$sc" || continue
+	for srv in $READ_SERVERS; do
+		log "warm-up: $srv $sc"
+		# shellcheck disable=SC2046
+		bench "$srv" 0 "$sc" $(read_args "$sc") >/dev/null
+	done
+	for run in $(seq 1 "$RUNS"); do
+		for srv in $(order "$run" $READ_SERVERS); do
+			log "run $run: $srv $sc"
+			# shellcheck disable=SC2046
+			bench "$srv" "$run" "$sc" $(read_args "$sc") >>"$OUT"
+		done
+	done
+done
+
+# --- IDLE latency and memory with idle connections -----------------------------
+pids_of() { # pids_of SERVER: the server's top process
+	case $1 in
+	storaged) echo "$STORAGED_PID" ;;
+	dovecot-*) cat "$T/$1/run/master.pid" ;;
+	esac
+}
+if has imap-idle; then
+	for run in $(seq 1 "$RUNS"); do
+		for srv in $(order "$run" $READ_SERVERS); do
+			log "run $run: $srv IDLE latency, $IDLE_CONNS connections, $IDLE_ROUNDS messages"
+			bench "$srv" "$run" imap-idle -user idle -to "idle@$DOMAIN" -conns "$IDLE_CONNS" -rounds "$IDLE_ROUNDS" >>"$OUT"
+		done
+	done
+fi
+if has rss; then
+	for run in $(seq 1 "$RUNS"); do
+		for srv in $(order "$run" $READ_SERVERS); do
+			log "run $run: $srv memory with $RSS_CONNS idle IMAP connections"
+			bench "$srv" "$run" imap-idle -user idle -conns "$RSS_CONNS" -rounds 0 -pids "$(pids_of "$srv")" >>"$OUT"
+		done
+	done
+fi
+
+# --- the table ----------------------------------------------------------------
+servers_csv=$(echo $SERVERS | tr ' ' ',')
+TABLE=$("$SB" report -servers "$servers_csv" -base storaged "$OUT")
+FILLTABLE=
+if [ -s "$FILL" ]; then FILLTABLE=$("$SB" report -servers "$servers_csv" -base storaged "$FILL"); fi
+cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -q . && echo " + uncommitted changes" || true)
+fs=$(df -T "$T" | awk 'NR==2 {print $2 " on " $1}')
+{
+	echo "## $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo
+	echo "Machine: $(nproc) CPUs, $cpu, Linux $(uname -r), $T on $fs."
+	echo "storaged $rev$dirty ($($GO version | awk '{print $3}')); Dovecot $(/usr/sbin/dovecot --version) from Debian, Maildir, no quota, no Sieve, no FTS."
+	echo "Client: cmd/storaged-bench. $RUNS runs per scenario and server, servers in turn (order flipped every run);"
+	echo "reads after one untimed warm-up. LMTP: $LMTP_N messages per run, MAIL/RCPT/DATA pipelined."
+	echo "Ratio: how many times better storaged is (>1: storaged faster or smaller), from the medians."
+	echo "Memory: RSS summed over all the server's processes (children included), connections logged in, INBOX selected, in IDLE."
+	echo "Dovecot limits raised for the many-connection scenarios: mail_max_userip_connections, default_process_limit, default_client_limit."
+	[ -n "$BENCH_NOTE" ] && { echo; echo "**$BENCH_NOTE**"; }
+	echo
+	echo "$TABLE"
+	if [ -n "$FILLTABLE" ]; then
+		echo
+		echo "<details><summary>Fills (one run each, 4 connections, not part of the comparison)</summary>"
+		echo
+		echo "$FILLTABLE"
+		echo
+		echo "</details>"
+	fi
+	echo
+} >"$T/section.md"
+{
+	if [ -f "$RESULTS" ]; then
+		sed -n '1,/^## /{/^## /!p}' "$RESULTS"
+	else
+		printf '# storaged vs Dovecot: `make bench-peer`\n\nNewest run first. Figures from one machine and one run compare the two servers; across runs or machines they do not.\n\n'
+	fi
+	cat "$T/section.md"
+	if [ -f "$RESULTS" ]; then sed -n '/^## /,$p' "$RESULTS"; fi
+} >"$T/RESULTS.md"
+cp "$T/RESULTS.md" "$RESULTS"
+cp "$OUT" "${RESULTS%.md}.jsonl"
+echo
+cat "$T/section.md"
+log "wrote $RESULTS and ${RESULTS%.md}.jsonl"

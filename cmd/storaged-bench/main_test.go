@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/storaged/storaged/config"
+	"github.com/storaged/storaged/server"
+)
+
+// TestSmoke runs every scenario against an in-process storaged, the way
+// bench/peer.sh runs them, so the harness never rots. No timing is
+// asserted; the counts are (the client checks them itself).
+func TestSmoke(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("STORAGED_DATA", dir)
+	cfg, err := config.Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.LocalDomains = []string{"localhost"}
+	cfg.LMTP.Listen = []string{"127.0.0.1:0"}
+	cfg.IMAP.Listen = []string{"127.0.0.1:0"}
+	cfg.POP3.Listen = []string{"127.0.0.1:0"}
+	srv, err := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []string{"big", "rr1", "rr2", "rr3"} {
+		if err := srv.Users.Add(u, "pw", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	<-srv.Repaired()
+	addr := func(proto string) string { return srv.Addrs(proto)[0].String() }
+
+	var out bytes.Buffer
+	bench := func(args ...string) {
+		t.Helper()
+		var stderr bytes.Buffer
+		args = append([]string{"run", "-server", "storaged", "-lmtp", addr("lmtp"), "-imap", addr("imap"), "-pop3", addr("pop3"), "-password", "pw"}, args...)
+		if code := run(args, &out, &stderr); code != 0 {
+			t.Fatalf("storaged-bench %s: exit %d: %s", strings.Join(args, " "), code, stderr.String())
+		}
+	}
+	const n = 250
+	bench("-scenario", "lmtp", "-to", "big@localhost", "-n", "250", "-size", "3000", "-conns", "3")
+	bench("-scenario", "lmtp", "-to", "rr1@localhost,rr2@localhost,rr3@localhost", "-n", "30", "-size", "100000", "-conns", "2")
+	bench("-scenario", "imap-meta,imap-body,imap-search,pop3-retr", "-user", "big", "-expect", "250")
+	bench("-scenario", "imap-idle", "-user", "rr1", "-to", "rr1@localhost", "-conns", "5", "-rounds", "2", "-pids", strconv.Itoa(os.Getpid()))
+
+	var results []Result
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var r Result
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if r.Value <= 0 || r.Server != "storaged" || r.Unit == "" {
+			t.Errorf("result %+v", r)
+		}
+		results = append(results, r)
+	}
+	// lmtp ×2, meta, body ms and MB/s, search header and text, pop3,
+	// idle memory (RSS, PSS), latency median and max.
+	if len(results) != 12 {
+		t.Fatalf("%d results, want 12:\n%s", len(results), out.String())
+	}
+	if r := results[5]; r.Hits != keywordHits(0, n, 42) {
+		t.Errorf("SEARCH hits %d, want %d", r.Hits, keywordHits(0, n, 42))
+	}
+	if r := results[3]; r.Bytes < n*3000*9/10 {
+		t.Errorf("body FETCH read %d octets, want about %d", r.Bytes, n*3000)
+	}
+
+	var table bytes.Buffer
+	writeReport(&table, append(results, results...), []string{"storaged"}, "")
+	if got := strings.Count(table.String(), "\n"); got != 2+12 {
+		t.Errorf("report has %d lines, want 14:\n%s", got, table.String())
+	}
+}
+
+// TestIMAPRead feeds responses through a buffer smaller than their lines,
+// so that lines split over several slices, a literal marker cut in two
+// and a SEARCH answer in pieces are all counted right.
+func TestIMAPRead(t *testing.T) {
+	in := "* 3 EXISTS\r\n" +
+		"* 1 FETCH (UID 1 BODY[] {5}\r\nhello)\r\n" +
+		"* 2 FETCH (UID 2 ENVELOPE (\"a subject long enough to be split over slices\" NIL) BODY[] {12}\r\nhello world!)\r\n" +
+		"* 3 FETCH (UID 3 BODY[HEADER.FIELDS (SUBJECT)] {0}\r\n BODY[] {3}\r\nabc)\r\n" +
+		"* SEARCH 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15\r\n" +
+		"b1 OK done\r\n"
+	m := &imapConn{r: bufio.NewReaderSize(strings.NewReader(in), 16), tb: []byte("b1 ")}
+	st, err := m.read("TEST")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := respStats{exists: 3, fetches: 3, literals: 4, literalBytes: 20, searchHits: 15}
+	if st != want {
+		t.Errorf("got %+v, want %+v", st, want)
+	}
+
+	m = &imapConn{r: bufio.NewReaderSize(strings.NewReader("* BYE\r\nb2 NO [AUTHENTICATIONFAILED] no\r\n"), 16), tb: []byte("b2 ")}
+	if _, err := m.read("LOGIN"); err == nil {
+		t.Error("tagged NO: no error")
+	}
+}
+
+func TestLiteralAt(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		n    int64
+		ok   bool
+	}{
+		{"* 1 FETCH (BODY[] {123}\r\n", 123, true},
+		{"a APPEND x {7+}\r\n", 7, true},
+		{"* 1 FETCH (FLAGS ())\r\n", 0, false},
+		{"* OK {x}\r\n", 0, false},
+		{"}\r\n", 0, false},
+	} {
+		n, ok := literalAt([]byte(tc.line))
+		if n != tc.n || ok != tc.ok {
+			t.Errorf("literalAt(%q) = %d, %v; want %d, %v", tc.line, n, ok, tc.n, tc.ok)
+		}
+	}
+}
+
+// TestMessage checks the generated wire form: CRLF lines, the size asked
+// for within the header estimate, and the terminating dot line.
+func TestMessage(t *testing.T) {
+	g := newGenerator(4096, "s")
+	b := g.appendMessage(nil, 1242, "one@localhost")
+	if !bytes.HasSuffix(b, []byte("\r\n.\r\n")) {
+		t.Error("no terminating dot line")
+	}
+	if len(b) < 4096-headerEstimate || len(b) > 4096+100 {
+		t.Errorf("size %d, want about 4096", len(b))
+	}
+	for _, l := range bytes.Split(b[:len(b)-2], []byte("\r\n")) {
+		if bytes.IndexByte(l, '\n') >= 0 || len(l) > 998 {
+			t.Fatalf("bad line %q", l)
+		}
+	}
+	for _, w := range []string{"Subject: bench message 1242 kw0042\r\n", "\r\n\r\nbodykw0042 "} {
+		if !bytes.Contains(b, []byte(w)) {
+			t.Errorf("no %q", w)
+		}
+	}
+}
