@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,9 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/storaged/storaged/auth"
 	"github.com/storaged/storaged/folder"
-	"github.com/storaged/storaged/internal/testnet"
 	"github.com/storaged/storaged/store"
 )
 
@@ -103,30 +100,8 @@ func fetchLines(parts ...any) []string {
 // newFetchEnv is newEnv for tests and benchmarks that need the mail
 // directory too.
 func newFetchEnv(tb testing.TB) (*testEnv, string) {
-	tb.Helper()
-	dir := tb.TempDir()
-	users, err := auth.Open(filepath.Join(dir, "users"), nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	users.SetHashParams(auth.HashParams{Memory: 64, Time: 1, Threads: 1})
-	if err := users.Add("u", "p", nil); err != nil {
-		tb.Fatal(err)
-	}
-	accounts := store.NewAccounts(store.Options{MailDir: filepath.Join(dir, "mail"), IndexDir: filepath.Join(dir, "index"),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	tb.Cleanup(func() { accounts.Close() })
-	logs := &testnet.PanicLog{}
-	srv := New(Config{AuthFailDelay: time.Millisecond, MaxBadCommands: 5}, users, accounts, slog.New(logs))
-	l := testnet.NewPipeListener()
-	go srv.Serve(l)
-	tb.Cleanup(func() {
-		srv.Shutdown()
-		if p := logs.First(); p != "" {
-			tb.Errorf("server panicked: %v", p)
-		}
-	})
-	return &testEnv{srv: srv, accounts: accounts, l: l, logs: logs}, filepath.Join(dir, "mail", "u")
+	e := newEnv(tb)
+	return e, e.mailDir
 }
 
 // fetchTestAppend stores a message in INBOX with a fixed INTERNALDATE.

@@ -14,40 +14,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/storaged/storaged/auth"
 	"github.com/storaged/storaged/folder"
 	"github.com/storaged/storaged/imap/wire"
-	"github.com/storaged/storaged/internal/testnet"
 	"github.com/storaged/storaged/message"
 	"github.com/storaged/storaged/store"
 )
 
 // searchEnv is newEnv that also tells where u's mail lives.
 func searchEnv(t *testing.T) (*testEnv, string) {
-	t.Helper()
-	dir := t.TempDir()
-	users, err := auth.Open(filepath.Join(dir, "users"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	users.SetHashParams(auth.HashParams{Memory: 64, Time: 1, Threads: 1})
-	if err := users.Add("u", "p", nil); err != nil {
-		t.Fatal(err)
-	}
-	accounts := store.NewAccounts(store.Options{MailDir: filepath.Join(dir, "mail"), IndexDir: filepath.Join(dir, "index"),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	t.Cleanup(func() { accounts.Close() })
-	logs := &testnet.PanicLog{}
-	srv := New(Config{AuthFailDelay: time.Millisecond, MaxBadCommands: 5}, users, accounts, slog.New(logs))
-	l := testnet.NewPipeListener()
-	go srv.Serve(l)
-	t.Cleanup(func() {
-		srv.Shutdown()
-		if p := logs.First(); p != "" {
-			t.Errorf("server panicked: %v", p)
-		}
-	})
-	return &testEnv{srv: srv, accounts: accounts, l: l, logs: logs}, filepath.Join(dir, "mail", "u")
+	e := newEnv(t)
+	return e, e.mailDir
 }
 
 // searchAppend stores msg (LF line ends become CRLF) in INBOX with an

@@ -27,6 +27,7 @@ type session struct {
 }
 
 type testEnv struct {
+	mailDir  string // u's store
 	srv      *Server
 	accounts *store.Accounts
 	l        *testnet.PipeListener
@@ -34,7 +35,7 @@ type testEnv struct {
 }
 
 // newEnv starts a server over a pipe listener with one user, u/p.
-func newEnv(t *testing.T) *testEnv {
+func newEnv(t testing.TB) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
 	users, err := auth.Open(filepath.Join(dir, "users"), nil)
@@ -45,7 +46,8 @@ func newEnv(t *testing.T) *testEnv {
 	if err := users.Add("u", "p", nil); err != nil {
 		t.Fatal(err)
 	}
-	accounts := store.NewAccounts(store.Options{MailDir: filepath.Join(dir, "mail"), IndexDir: filepath.Join(dir, "index")})
+	accounts := store.NewAccounts(store.Options{MailDir: filepath.Join(dir, "mail"), IndexDir: filepath.Join(dir, "index"),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	t.Cleanup(func() { accounts.Close() })
 	logs := &testnet.PanicLog{}
 	srv := New(Config{AuthFailDelay: time.Millisecond, MaxBadCommands: 5}, users, accounts, slog.New(logs))
@@ -57,7 +59,7 @@ func newEnv(t *testing.T) *testEnv {
 			t.Errorf("server panicked: %v", p)
 		}
 	})
-	return &testEnv{srv: srv, accounts: accounts, l: l, logs: logs}
+	return &testEnv{mailDir: filepath.Join(dir, "mail", "u"), srv: srv, accounts: accounts, l: l, logs: logs}
 }
 
 // dial connects and checks the greeting's first words.
