@@ -25,6 +25,10 @@ import (
 //     a flag and a read deadline.
 //   - Responses are flushed before the next read that could block, and
 //     always before a continuation request is answered.
+//   - Every write happens between acquire and release: a connection
+//     holds a pooled write buffer only while it answers, and gives it
+//     back (release) only after a successful flush, so no write error is
+//     ever hidden behind wire.ErrNoBuffer.
 type conn struct {
 	srv *Server
 	nc  net.Conn

@@ -216,31 +216,10 @@ func (c *conn) copyMessages(ctx context.Context, cmd *wire.Command) (code string
 	b := []byte("COPYUID ")
 	b = strconv.AppendUint(b, uint64(info.UIDValidity), 10)
 	b = append(b, ' ')
-	b = appendUIDList(b, src)
+	b = appendSeqRanges(b, src)
 	b = append(b, ' ')
-	b = appendUIDList(b, dest)
+	b = appendSeqRanges(b, dest)
 	return string(b), src, nil
-}
-
-// appendUIDList writes UIDs in the order given (COPYUID pairs them by
-// position), joining ascending runs into ranges.
-func appendUIDList(b []byte, uids []uint32) []byte {
-	for i := 0; i < len(uids); {
-		j := i
-		for j+1 < len(uids) && uids[j+1] == uids[j]+1 {
-			j++
-		}
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = strconv.AppendUint(b, uint64(uids[i]), 10)
-		if j > i {
-			b = append(b, ':')
-			b = strconv.AppendUint(b, uint64(uids[j]), 10)
-		}
-		i = j + 1
-	}
-	return b
 }
 
 func cmdCopy(ctx context.Context, c *conn, cmd *wire.Command) error {

@@ -191,8 +191,9 @@ func (c *conn) writeSearch(cmd *wire.Command, r searchReturn, hits []hit) {
 	w.CRLF()
 }
 
-// appendSeqRanges writes ascending numbers as a compact sequence-set:
-// 1,2,3,5 is "1:3,5".
+// appendSeqRanges writes numbers as a compact sequence-set, in the order
+// given, joining runs that ascend by one: 1,2,3,5 is "1:3,5". COPYUID
+// pairs its two sets by position, so order matters there.
 func appendSeqRanges(dst []byte, nums []uint32) []byte {
 	for i := 0; i < len(nums); {
 		j := i
