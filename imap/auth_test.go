@@ -2,7 +2,10 @@ package imap
 
 import (
 	"encoding/base64"
+	"strings"
 	"testing"
+
+	"github.com/storaged/storaged/folder"
 )
 
 const (
@@ -171,4 +174,23 @@ func TestEnableUTF8(t *testing.T) {
 	s.do("a6 APPEND \"\xc3\xa9t\xc3\xa9\" UTF8 (~{18+}\r\nSubject: \xc3\xa9\r\n\r\nx\r\n)",
 		"a6 OK [APPENDUID "+e.uidValidity(t, "\u00e9t\u00e9")+" 1] APPEND completed")
 	s.do("a7 CREATE \"\xff\"", "a7 BAD mailbox name is not valid UTF-8")
+}
+
+// After ENABLE IMAP4rev2 there is no RECENT and no \Recent (RFC 9051
+// Appendix E); IMAP4rev1 clients keep both.
+func TestRev2HasNoRecent(t *testing.T) {
+	e := newEnv(t)
+	e.appendMsg(t, "INBOX", msg1, folder.Flags{})
+	s := e.dial(t)
+	s.login()
+	s.do("a1 ENABLE IMAP4rev2", "* ENABLED IMAP4REV2", "a1 OK ENABLE completed")
+	s.send("a2 SELECT INBOX\r\n")
+	for l := s.line(); !strings.HasPrefix(l, "a2 "); l = s.line() {
+		if strings.HasSuffix(l, " RECENT") {
+			t.Fatalf("RECENT sent to an IMAP4rev2 client: %q", l)
+		}
+	}
+	s.do("a3 FETCH 1 FLAGS", "* 1 FETCH (FLAGS ())", "a3 OK FETCH completed")
+	e.appendMsg(t, "INBOX", msg1, folder.Flags{})
+	s.do("a4 NOOP", "* 2 EXISTS", "a4 OK NOOP completed")
 }

@@ -317,7 +317,7 @@ func (f *fetcher) writeMessage(m *store.Meta, seq uint32) error {
 	if flags {
 		sp()
 		w.Raw("FLAGS ")
-		writeFlags(w, m.Flags, f.c.view.IsRecent(m.UID))
+		writeFlags(w, m.Flags, f.c.recent(m.UID))
 	}
 	out := 0
 	for i := range p.items {

@@ -107,9 +107,11 @@ func cmdSelect(ctx context.Context, c *conn, cmd *wire.Command) error {
 	w.Raw(" EXISTS\r\n")
 	// \Recent and RECENT are IMAP4rev1's, and EXAMINE reports them as
 	// SELECT does (RFC 3501 §6.3.2).
-	w.Untagged()
-	w.Number(uint64(v.NumRecent()))
-	w.Raw(" RECENT\r\n")
+	if !c.rev2 {
+		w.Untagged()
+		w.Number(uint64(v.NumRecent()))
+		w.Raw(" RECENT\r\n")
+	}
 	if unseen > 0 {
 		w.Status("", "OK", "UNSEEN "+strconv.FormatUint(uint64(unseen), 10), "first unseen")
 	}

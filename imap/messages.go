@@ -79,7 +79,7 @@ func cmdStore(ctx context.Context, c *conn, cmd *wire.Command) error {
 			w.SP()
 		}
 		w.Raw("FLAGS ")
-		writeFlags(w, m.Flags, c.view.IsRecent(m.UID))
+		writeFlags(w, m.Flags, c.recent(m.UID))
 		w.Raw(")\r\n")
 	}
 	return nil

@@ -48,6 +48,9 @@ func (c *conn) sendUpdates(ctx context.Context, allowExpunge bool) {
 			w.Number(uint64(u.Count))
 			w.Raw(" EXISTS\r\n")
 		case store.UpdateRecent:
+			if c.rev2 {
+				continue // RFC 9051 removed RECENT
+			}
 			w.Untagged()
 			w.Number(uint64(u.Count))
 			w.Raw(" RECENT\r\n")
@@ -66,8 +69,13 @@ func (c *conn) sendUpdates(ctx context.Context, allowExpunge bool) {
 			w.Raw(" FETCH (UID ")
 			w.Number(uint64(u.UID))
 			w.Raw(" FLAGS ")
-			writeFlags(w, m.Flags, v.IsRecent(u.UID))
+			writeFlags(w, m.Flags, c.recent(u.UID))
 			w.Raw(")\r\n")
 		}
 	}
 }
+
+// recent reports whether FLAGS shows \Recent for uid: IMAP4rev1 only,
+// since RFC 9051 (Appendix E) removed it for clients that ENABLE
+// IMAP4rev2.
+func (c *conn) recent(uid uint32) bool { return !c.rev2 && c.view.IsRecent(uid) }
