@@ -17,8 +17,9 @@ build:
 run: build
 	./$(BIN) serve
 
+# STORAGED_IMAPTEST=1: Dovecot's imaptest must build and pass (server/imaptest_test.go).
 test: lint test-deps
-	$(GO) test $(TESTFLAGS) $(PKGS)
+	STORAGED_IMAPTEST=1 $(GO) test $(TESTFLAGS) $(PKGS)
 
 # Interop tools the tests drive when present, as command:package pairs.
 # Best effort: without apt-get or network the tests that need them skip
@@ -55,9 +56,9 @@ bench-large:
 bench-peer:
 	GO=$(GO) bash bench/peer.sh
 
-# Dovecot's imaptest against an in-process storaged: 71 compliance groups,
-# then 30s of stress (tools/imaptest; builds it first, with apt-get for its
-# dependencies). Not in `make test` yet: see tools/imaptest/BASELINE.md.
+# Dovecot's imaptest against an in-process storaged, alone: 71 compliance
+# groups, then 30s of stress (tools/imaptest; builds it first, with apt-get
+# for its dependencies). make test runs it too.
 .PHONY: imaptest
 imaptest:
 	STORAGED_IMAPTEST=1 $(GO) test -race -count=1 -run TestImaptest -timeout 30m ./server/

@@ -13,7 +13,9 @@
 //   - An Entry's Key is stable for the life of the message in that folder:
 //     a flag change may change Name, never Key. The index keys on it.
 //   - Open returns the message in canonical form (see message.CRLFReader),
-//     whatever form it has on disk.
+//     whatever form it has on disk; ReadStored returns it as it was
+//     received (message.StoredForm), which differs only for a message an
+//     IMAP client sent in a literal8 with bare LFs.
 //   - Mailbox names reaching a format have passed CheckName: no format
 //     ever sees "..", an empty level or a control character.
 //   - A format that cannot take a lock another program holds, in the time

@@ -52,6 +52,19 @@ func OpenCanonical(path string) (io.ReadCloser, error) {
 	return NewCanonicalFile(fd), nil
 }
 
+// ReadStored reads a message file stored with LF (or canonical) line ends
+// as it was received (message.StoredForm); a missing file is ErrGone.
+func ReadStored(path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, ErrGone
+		}
+		return nil, fmt.Errorf("read message: %w", err)
+	}
+	return message.StoredForm(b), nil
+}
+
 // NewCanonicalFile reads an open message file in canonical form; Close
 // closes the file. The reader and its buffer are reused across messages:
 // a FETCH or RETR of thousands of small messages would otherwise spend

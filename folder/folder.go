@@ -29,8 +29,11 @@ type Entry struct {
 
 // NewMessage is what Append stores.
 type NewMessage struct {
-	// Canonical is the message in canonical (CRLF) form.
-	Canonical []byte
+	// Data is the message in canonical (CRLF) form, or as an IMAP client
+	// sent it in a literal8 (RFC 3516): bare LFs in a binary part are
+	// data. Formats store message.StorageLF(Data), which keeps such a
+	// message as it is, and ReadStored gives it back.
+	Data []byte
 	Flags     Flags
 	// Date becomes the arrival date the format records where it can.
 	Date time.Time
@@ -55,6 +58,10 @@ type Folder interface {
 	// Open returns the message in canonical form. It returns ErrGone when
 	// the message no longer exists; a stale Name is resolved through Key.
 	Open(e Entry) (io.ReadCloser, error)
+	// ReadStored returns the message as it was received
+	// (message.StoredForm): a binary part (RFC 3516) with its bare LFs,
+	// which the canonical form turns into CRLF. ErrGone as for Open.
+	ReadStored(e Entry) ([]byte, error)
 	// Scan lists every message. The token describes the state just before
 	// the listing began, so a change during the scan is seen next time.
 	Scan(ctx context.Context) ([]Entry, Token, error)

@@ -43,6 +43,7 @@ const (
 	xFields                 // HEADER.FIELDS
 	xFieldsNot              // HEADER.FIELDS.NOT
 	xDecode                 // BINARY of a base64 or quoted-printable part
+	xStored                 // BINARY of a binary part: f.arena[a:b], from the stored form
 )
 
 // sectionSpec is a section located in the message, before its octets
@@ -54,6 +55,7 @@ type sectionSpec struct {
 	fields []string
 	binary bool
 	size   bool // BINARY.SIZE
+	sec    wire.Section
 	it     *wire.FetchItem
 }
 
@@ -160,6 +162,7 @@ func (f *fetcher) specs(m *store.Meta, dst []sectionSpec) ([]sectionSpec, error)
 		default:
 			continue
 		}
+		s.sec = sec
 		a, b, part, ok := locateSection(m.Body, size, &sec)
 		if ok {
 			// A cache that disagrees with the file must not send octets
@@ -177,7 +180,12 @@ func (f *fetcher) specs(m *store.Meta, dst []sectionSpec) ([]sectionSpec, error)
 			if !knownCTE(part.Encoding) {
 				return dst, errUnknownCTE
 			}
-			if !identityCTE(part.Encoding) {
+			switch {
+			case part.Encoding == "BINARY":
+				// Its octets are data: bare LFs the canonical form
+				// turned into CRLF come from the stored form.
+				s.xform = xStored
+			case !identityCTE(part.Encoding):
 				s.xform, s.enc = xDecode, part.Encoding
 			}
 		}
@@ -204,13 +212,16 @@ func (f *fetcher) prepare(m *store.Meta) (io.ReadCloser, error) {
 		return nil, err
 	}
 	f.outs = f.outs[:0]
+	if err := f.fromStored(m, specs); err != nil {
+		return nil, err
+	}
 	// What must be read: every section but a BINARY.SIZE of an
 	// undecoded part, whose size is its length.
 	var need, end int64
 	streamable := -1
 	for i := range specs {
 		s := &specs[i]
-		if s.size && s.xform == xNone {
+		if s.size && s.xform == xNone || s.xform == xStored {
 			continue
 		}
 		if s.b > s.a {
@@ -248,9 +259,49 @@ func (f *fetcher) prepare(m *store.Meta) (io.ReadCloser, error) {
 	return nil, nil
 }
 
+// fromStored copies the binary parts the specs name from the message's
+// stored form into f.arena, so that they answer like decoded parts. Such
+// a message is rare (an IMAP APPEND of a literal8); it is read and parsed
+// whole, once.
+func (f *fetcher) fromStored(m *store.Meta, specs []sectionSpec) error {
+	var root *message.Part
+	var data []byte
+	for i := range specs {
+		s := &specs[i]
+		if s.xform != xStored {
+			continue
+		}
+		if root == nil {
+			var err error
+			if data, err = f.mb.ReadStored(m.Message); err != nil {
+				return err
+			}
+			info, err := message.ParseBytes(data)
+			if err != nil {
+				return err
+			}
+			root = info.Body
+		}
+		s.a, s.b = int64(len(f.arena)), int64(len(f.arena))
+		if a, b, _, ok := locateSection(root, int64(len(data)), &s.sec); ok && a >= 0 && a <= b && b <= int64(len(data)) {
+			f.arena = append(f.arena, data[a:b]...)
+			s.b = int64(len(f.arena))
+		}
+	}
+	return nil
+}
+
 // answer computes a section's answer from f.data.
 func (f *fetcher) answer(s *sectionSpec) sectionOut {
 	out := sectionOut{kind: outData, binary: s.binary, a: s.a, b: s.b}
+	if s.xform == xStored {
+		out.kind = outArena
+		if s.size {
+			return sectionOut{kind: outNumber, n: out.b - out.a}
+		}
+		out.a, out.b = applyPartial(out.a, out.b, s.it)
+		return out
+	}
 	if s.b <= s.a {
 		out.a, out.b = 0, 0
 		if s.size {
@@ -381,6 +432,9 @@ func (f *fetcher) stream(m *store.Meta, r io.Reader, skip, n int64) {
 		f.copy = make([]byte, 32<<10)
 	}
 	buf := f.copy
+	// Only a section that ends where the message ends can tell a file
+	// that grew: any other has octets after it.
+	toEnd := skip+n >= m.CRLFSize
 	var err error
 	for skip > 0 && err == nil {
 		var k int
@@ -395,7 +449,7 @@ func (f *fetcher) stream(m *store.Meta, r io.Reader, skip, n int64) {
 		var k int
 		k, err = r.Read(buf[:min(int64(len(buf)), left+1)])
 		if int64(k) > left {
-			k, grew = int(left), true
+			k, grew = int(left), toEnd
 		}
 		writeNoNUL(w, buf[:k])
 		left -= int64(k)

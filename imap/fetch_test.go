@@ -609,3 +609,71 @@ func BenchmarkFetchBodies(b *testing.B) {
 	}
 	b.SetBytes(n)
 }
+
+// RFC 3516 §4.4: a message APPENDed as a literal8 keeps its octets. A
+// binary part's bare LFs and CRs are data: BINARY gives them back as
+// sent, while BODY[] and RFC822.SIZE serve the canonical form (imaptest's
+// append-binary).
+func TestAppendBinaryKeepsOctets(t *testing.T) {
+	e := newEnv(t)
+	s := e.dial(t)
+	s.login()
+	msg := "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\ntext\r\n--b\r\n" +
+		"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n\x00-\xe4\n\r\n\n\r\r\n--b--\r\n"
+	s.send("a1 APPEND INBOX ~{" + itoa(uint32(len(msg))) + "+}\r\n" + msg + "\r\n")
+	if l := s.line(); !strings.HasPrefix(l, "a1 OK [APPENDUID ") {
+		t.Fatalf("APPEND: %q", l)
+	}
+	s.fetchSelect("EXAMINE")
+	s.do("a2 FETCH 1 (BINARY.SIZE[2] BINARY.PEEK[2])", "* 1 FETCH (BINARY.SIZE[2] 8 BINARY[2] ~{8}")
+	if got := s.octets(8); got != "\x00-\xe4\n\r\n\n\r" {
+		t.Fatalf("BINARY[2] = %q", got)
+	}
+	s.expect("a2", ")", "a2 OK FETCH completed")
+	s.do("a3 FETCH 1 BINARY.PEEK[2]<1.3>", "* 1 FETCH (BINARY[2]<1> {3}")
+	if got := s.octets(3); got != "-\xe4\n" {
+		t.Fatalf("BINARY[2]<1.3> = %q", got)
+	}
+	s.expect("a3", ")", "a3 OK FETCH completed")
+	// Other parts and other items see the canonical form.
+	s.do("a4 FETCH 1 (BINARY.PEEK[1] RFC822.SIZE)", "* 1 FETCH (BINARY[1] {4}", "text RFC822.SIZE 185)", "a4 OK FETCH completed")
+	s.do("a5 FETCH 1 BODY.PEEK[2]", "* 1 FETCH (BODY[2] {10}", "\x80-\xe4", "", "", "\r)", "a5 OK FETCH completed")
+	// An ordinary literal is canonicalised on the way in.
+	lf := "Subject: lf\n\n\x01-\xe4\n\r\n\n"
+	s.send("a6 APPEND INBOX {" + itoa(uint32(len(lf))) + "+}\r\n" + lf + "\r\n")
+	s.expect("a6", "* 2 EXISTS", "* 2 RECENT")
+	if l := s.line(); !strings.HasPrefix(l, "a6 OK [APPENDUID ") {
+		t.Fatalf("APPEND: %q", l)
+	}
+	s.do("a8 FETCH 2 BINARY.SIZE[1]", "* 2 FETCH (BINARY.SIZE[1] 9)", "a8 OK FETCH completed")
+}
+
+// A streamed section that ends before the message does is no sign of a
+// file that grew; one that reaches the end of a file that did grow is cut
+// to the size the index gave the client, and logged.
+func TestFetchStreamGrownFile(t *testing.T) {
+	e := newEnv(t)
+	fetchTestAppend(t, e, "Subject: grow\r\n\r\nbody\r\n", folder.Flags{}, fetchDate)
+	s := e.dial(t)
+	s.login()
+	s.fetchSelect("EXAMINE")
+	s.do("a1 FETCH 1 BODY.PEEK[HEADER]", "* 1 FETCH (BODY[HEADER] {17}", "Subject: grow", "", ")", "a1 OK FETCH completed")
+	s.do("a2 FETCH 1 BODY.PEEK[]<0.5>", "* 1 FETCH (BODY[]<0> {5}", "Subje)", "a2 OK FETCH completed")
+	if w := e.logs.Warnings(); len(w) > 0 {
+		t.Fatalf("warnings: %q", w)
+	}
+	files, err := filepath.Glob(filepath.Join(e.mailDir, "new", "*"))
+	if err != nil || len(files) != 1 {
+		t.Fatalf("message files %v, %v", files, err)
+	}
+	fd, err := os.OpenFile(files[0], os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fd.WriteString("more\n")
+	fd.Close()
+	s.do("a3 FETCH 1 BODY.PEEK[]", "* 1 FETCH (BODY[] {23}", "Subject: grow", "", "body", ")", "a3 OK FETCH completed")
+	if w := e.logs.Warnings(); len(w) != 1 || !strings.Contains(w[0], "longer than the index") {
+		t.Fatalf("warnings: %q", w)
+	}
+}

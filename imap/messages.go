@@ -316,7 +316,13 @@ func cmdAppend(ctx context.Context, c *conn, cmd *wire.Command) error {
 	if c.view != nil && c.view.Mailbox() == mb {
 		origin = c.view.Sub()
 	}
-	res, err := mb.Append(ctx, message.Canonical(am.Data), store.AppendOptions{Flags: flags, Date: am.Date, Origin: origin})
+	// A literal8 is stored as sent: its bare LFs may be a binary part's
+	// data, which BINARY must give back (RFC 3516 §4.4).
+	data := am.Data
+	if !am.Binary {
+		data = message.Canonical(data)
+	}
+	res, err := mb.Append(ctx, data, store.AppendOptions{Flags: flags, Date: am.Date, Origin: origin})
 	if err != nil {
 		return mapErr(c.log, "append", err)
 	}

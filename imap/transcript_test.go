@@ -87,6 +87,17 @@ func (s *session) line() string {
 	return strings.TrimSuffix(l, "\r\n")
 }
 
+// octets reads n octets as they come: a literal whose lines need not end
+// in CRLF.
+func (s *session) octets(n int) string {
+	s.t.Helper()
+	b := make([]byte, n)
+	if _, err := io.ReadFull(s.r, b); err != nil {
+		s.t.Fatalf("read %d octets: %v (got %q)", n, err, b)
+	}
+	return string(b)
+}
+
 func (s *session) send(raw string) {
 	s.t.Helper()
 	if _, err := io.WriteString(s.conn, raw); err != nil {

@@ -19,7 +19,7 @@
 //     directory is fsynced before Append returns.
 //   - Messages are stored with LF line ends when that is lossless
 //     (message.StorageLF), else exactly as received; Open always yields
-//     the canonical CRLF form.
+//     the canonical CRLF form, ReadStored the form received.
 //   - Remove unlinks and fsyncs before it returns, so an expunge recorded
 //     afterwards in the index can never be undone by a crash.
 //   - Scan reads new/ before cur/: a file another program moves from new/

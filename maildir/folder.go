@@ -32,9 +32,9 @@ func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry,
 	if err := ctx.Err(); err != nil {
 		return folder.Entry{}, err
 	}
-	data, _ := message.StorageLF(m.Canonical)
+	data, _ := message.StorageLF(m.Data)
 	now := time.Now()
-	key := f.st.uniq.next(now, int64(len(data)), int64(len(m.Canonical)))
+	key := f.st.uniq.next(now, int64(len(data)), message.CRLFSize(m.Data))
 	tmp := filepath.Join(f.dir, "tmp", key)
 	if err := folder.WriteFileSynced(tmp, data, m.Date); err != nil {
 		return folder.Entry{}, fmt.Errorf("maildir: %w", err)
@@ -80,6 +80,28 @@ func renameNoReplace(from, to string) error {
 
 // Open implements folder.Folder.
 func (f *Folder) Open(e folder.Entry) (io.ReadCloser, error) {
+	fd, err := f.open(e)
+	if err != nil {
+		return nil, err
+	}
+	return folder.NewCanonicalFile(fd), nil
+}
+
+// ReadStored implements folder.Folder.
+func (f *Folder) ReadStored(e folder.Entry) ([]byte, error) {
+	fd, err := f.open(e)
+	if err != nil {
+		return nil, err
+	}
+	defer fd.Close()
+	b, err := io.ReadAll(fd)
+	if err != nil {
+		return nil, fmt.Errorf("maildir: read: %w", err)
+	}
+	return message.StoredForm(b), nil
+}
+
+func (f *Folder) open(e folder.Entry) (*os.File, error) {
 	fd, err := os.Open(filepath.Join(f.dir, e.Name))
 	if errors.Is(err, fs.ErrNotExist) {
 		// Another program may have renamed it (a flag change): find the
@@ -95,7 +117,7 @@ func (f *Folder) Open(e folder.Entry) (io.ReadCloser, error) {
 		}
 		return nil, fmt.Errorf("maildir: open: %w", err)
 	}
-	return folder.NewCanonicalFile(fd), nil
+	return fd, nil
 }
 
 // find locates the current name of key, or reports fs.ErrNotExist.

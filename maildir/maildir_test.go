@@ -43,7 +43,7 @@ func TestLayout(t *testing.T) {
 	}
 	f, _ := st.Folder("INBOX")
 	msg := []byte("Subject: x\r\n\r\nline one\r\nline two\r\n")
-	e, err := f.Append(context.Background(), folder.NewMessage{Canonical: msg})
+	e, err := f.Append(context.Background(), folder.NewMessage{Data: msg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestLossyStoredRaw(t *testing.T) {
 	st := newStore(t)
 	f, _ := st.Folder("INBOX")
 	msg := []byte("Subject: x\r\n\r\n.\r\r\nend\r\n")
-	e, err := f.Append(context.Background(), folder.NewMessage{Canonical: msg})
+	e, err := f.Append(context.Background(), folder.NewMessage{Data: msg})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry,
 	}
 	// LF on disk when that reads back as the canonical bytes; otherwise
 	// the canonical bytes themselves, which read back unchanged.
-	data, _ := message.StorageLF(m.Canonical)
+	data, _ := message.StorageLF(m.Data)
 	var rnd [8]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
 		return folder.Entry{}, fmt.Errorf("mbox: key: %w", err)

@@ -230,6 +230,15 @@ func (f *Folder) Open(e folder.Entry) (io.ReadCloser, error) {
 	return io.NopCloser(bytes.NewReader(message.Canonical(Content(b, r)))), nil
 }
 
+// ReadStored implements folder.Folder.
+func (f *Folder) ReadStored(e folder.Entry) ([]byte, error) {
+	b, r, _, err := f.find(e)
+	if err != nil {
+		return nil, err
+	}
+	return message.StoredForm(Content(b, r)), nil
+}
+
 // find reads the record of an entry, and returns it with the Name it has
 // now: at its Name when that still holds it, else where the trusted
 // listing says its key went, else wherever a rescan finds the key (and

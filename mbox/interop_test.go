@@ -42,7 +42,7 @@ func appendAll(t *testing.T, f *Folder, msgs [][]byte, flags []folder.Flags) []f
 	t.Helper()
 	var es []folder.Entry
 	for i, m := range msgs {
-		nm := folder.NewMessage{Canonical: m, Sender: "a@example.org", Date: time.Date(2024, 3, 1, 12, 0, i, 0, time.UTC)}
+		nm := folder.NewMessage{Data: m, Sender: "a@example.org", Date: time.Date(2024, 3, 1, 12, 0, i, 0, time.UTC)}
 		if flags != nil {
 			nm.Flags = flags[i]
 		}
@@ -282,7 +282,7 @@ func TestInteropLockfile(t *testing.T) {
 	if b, err := exec.Command(lockfile, "-r", "0", lock).CombinedOutput(); err != nil {
 		t.Fatalf("lockfile: %v\n%s", err, b)
 	}
-	_, err := f.Append(context.Background(), folder.NewMessage{Canonical: []byte("Subject: x\r\n\r\n")})
+	_, err := f.Append(context.Background(), folder.NewMessage{Data: []byte("Subject: x\r\n\r\n")})
 	if !errors.Is(err, ErrLocked) {
 		t.Fatalf("append under lockfile's lock: %v", err)
 	}

@@ -42,7 +42,7 @@ func inboxOf(t *testing.T, s *Store) *Folder {
 
 func add(t *testing.T, f *Folder, msg string) folder.Entry {
 	t.Helper()
-	e, err := f.Append(context.Background(), folder.NewMessage{Canonical: []byte(msg), Sender: "a@example.org", Date: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)})
+	e, err := f.Append(context.Background(), folder.NewMessage{Data: []byte(msg), Sender: "a@example.org", Date: time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestLockContention(t *testing.T) {
 	// pid 1 is alive: the lock is not stale.
 	os.WriteFile(filepath.Join(root, "INBOX.lock"), []byte("1\n"), 0o600)
 	start := time.Now()
-	_, err := f.Append(context.Background(), folder.NewMessage{Canonical: []byte("Subject: blocked\r\n\r\n")})
+	_, err := f.Append(context.Background(), folder.NewMessage{Data: []byte("Subject: blocked\r\n\r\n")})
 	if !errors.Is(err, ErrLocked) || !errors.Is(err, folder.ErrLocked) || time.Since(start) < 300*time.Millisecond {
 		t.Fatalf("append under a foreign lock: %v after %v", err, time.Since(start))
 	}
@@ -167,7 +167,7 @@ func TestScanCache(t *testing.T) {
 	for _, m := range []string{"Subject: a\r\n\r\nx\r\n", "no line end", "Subject: c\r\n\r\nFrom me\r\n"} {
 		add(t, f, m)
 	}
-	e, err := f.Append(ctx, folder.NewMessage{Canonical: []byte("Subject: d\r\n\r\n"), Flags: folder.Flags{Sys: folder.Seen, Keywords: []string{"k"}}})
+	e, err := f.Append(ctx, folder.NewMessage{Data: []byte("Subject: d\r\n\r\n"), Flags: folder.Flags{Sys: folder.Seen, Keywords: []string{"k"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

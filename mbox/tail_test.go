@@ -127,7 +127,7 @@ func TestLockOfEarlierRunIsStale(t *testing.T) {
 	lock := filepath.Join(root, "INBOX.lock")
 	os.WriteFile(lock, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o600)
 	// Ours and fresh: held.
-	if _, err := f.Append(context.Background(), folder.NewMessage{Canonical: []byte("x\r\n")}); err == nil {
+	if _, err := f.Append(context.Background(), folder.NewMessage{Data: []byte("x\r\n")}); err == nil {
 		t.Fatal("append went through a lock of this process")
 	}
 	old := processStart.Add(-time.Minute)

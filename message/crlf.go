@@ -72,6 +72,19 @@ func StorageLF(canon []byte) ([]byte, bool) {
 	return out, true
 }
 
+// StoredForm returns a message file's content as it was received, given
+// the file's bytes. Formats write the LF form only when it reads back as
+// the canonical form exactly (StorageLF), and the LF form never holds a
+// CRLF; so a file that holds one was written as received (a message with
+// a binary part, RFC 3516, keeps its bare LFs that way), and one without
+// is the LF form of a canonical message.
+func StoredForm(b []byte) []byte {
+	if bytes.Contains(b, []byte("\r\n")) {
+		return b
+	}
+	return Canonical(b)
+}
+
 // CRLFReader turns any stored form into canonical form as it streams.
 type CRLFReader struct {
 	r      *bufio.Reader

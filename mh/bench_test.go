@@ -25,7 +25,7 @@ func BenchmarkAppend(b *testing.B) {
 	}
 	b.SetBytes(int64(len(msg)))
 	for i := 0; i < b.N; i++ {
-		if _, err := f.Append(context.Background(), folder.NewMessage{Canonical: msg, Date: time.Now()}); err != nil {
+		if _, err := f.Append(context.Background(), folder.NewMessage{Data: msg, Date: time.Now()}); err != nil {
 			b.Fatal(err)
 		}
 	}

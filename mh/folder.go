@@ -101,7 +101,7 @@ func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry,
 	if err := ctx.Err(); err != nil {
 		return folder.Entry{}, err
 	}
-	data, _ := message.StorageLF(m.Canonical)
+	data, _ := message.StorageLF(m.Data)
 	var rnd [8]byte
 	rand.Read(rnd[:])
 	tmp := filepath.Join(f.dir, tmpPrefix+hex.EncodeToString(rnd[:]))
@@ -163,6 +163,11 @@ func (f *Folder) link(tmp string, reserve func(string)) (int, error) {
 // Open implements folder.Folder.
 func (f *Folder) Open(e folder.Entry) (io.ReadCloser, error) {
 	return folder.OpenCanonical(filepath.Join(f.dir, e.Name))
+}
+
+// ReadStored implements folder.Folder.
+func (f *Folder) ReadStored(e folder.Entry) ([]byte, error) {
+	return folder.ReadStored(filepath.Join(f.dir, e.Name))
 }
 
 // Token implements folder.Folder: the directory's mtime (links and

@@ -44,7 +44,7 @@ func inbox(t testing.TB, s *Store) *Folder {
 
 func appendMsg(t testing.TB, f *Folder, body string, fl folder.Flags) folder.Entry {
 	t.Helper()
-	e, err := f.Append(context.Background(), folder.NewMessage{Canonical: []byte(body), Flags: fl})
+	e, err := f.Append(context.Background(), folder.NewMessage{Data: []byte(body), Flags: fl})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -118,10 +118,15 @@ type Appended struct {
 	Size        int64 // canonical octets
 }
 
-// Append stores a message (canonical form) durably, indexes it and tells
-// the mailbox's subscribers. See the package invariants.
+// Append stores a message durably, indexes it and tells the mailbox's
+// subscribers. See the package invariants. msg is in canonical form, or
+// exactly as an IMAP client sent it in a literal8 (RFC 3516 §4.4): such a
+// message is stored as it is (ReadStored gives it back), while sizes and
+// the cached structure describe its canonical form, which every other
+// read serves.
 func (m *Mailbox) Append(ctx context.Context, msg []byte, opt AppendOptions) (Appended, error) {
-	info, err := message.ParseBytes(msg)
+	canon := message.Canonical(msg)
+	info, err := message.ParseBytes(canon)
 	if err != nil {
 		return Appended{}, fmt.Errorf("store: parse: %w", err)
 	}
@@ -142,7 +147,7 @@ func (m *Mailbox) Append(ctx context.Context, msg []byte, opt AppendOptions) (Ap
 		}
 	}()
 	e, err := m.folder().Append(ctx, folder.NewMessage{
-		Canonical: msg, Flags: opt.Flags, Date: date, Sender: opt.Sender,
+		Data: msg, Flags: opt.Flags, Date: date, Sender: opt.Sender,
 		Reserve: func(k string) { keys = append(keys, k); m.pend(k) },
 	})
 	if err != nil {
@@ -154,7 +159,7 @@ func (m *Mailbox) Append(ctx context.Context, msg []byte, opt AppendOptions) (Ap
 		var err error
 		rec, err = tx.AddMessage(m.id, index.NewMessage{
 			Key: e.Key, Name: e.Name, Flags: e.Flags, InternalDate: date,
-			Size: e.Size, CRLFSize: int64(len(msg)), Envelope: envBytes, Body: bodyBytes,
+			Size: e.Size, CRLFSize: int64(len(canon)), Envelope: envBytes, Body: bodyBytes,
 		})
 		if err != nil {
 			return err
@@ -168,7 +173,7 @@ func (m *Mailbox) Append(ctx context.Context, msg []byte, opt AppendOptions) (Ap
 		return Appended{}, fmt.Errorf("store: index append: %w", err)
 	}
 	m.acct.hub.Publish(Event{Mailbox: m.id, Kind: Added, UIDs: []uint32{rec.UID}, ModSeq: rec.ModSeq, Origin: opt.Origin})
-	return Appended{UIDValidity: mb.UIDValidity, UID: rec.UID, Size: int64(len(msg))}, nil
+	return Appended{UIDValidity: mb.UIDValidity, UID: rec.UID, Size: int64(len(canon))}, nil
 }
 
 func (m *Mailbox) pend(key string) {
@@ -194,6 +199,11 @@ func (m *Mailbox) isPending(key string) bool {
 // Open returns a message's bytes in canonical form.
 func (m *Mailbox) Open(msg Message) (io.ReadCloser, error) {
 	return m.folder().Open(folder.Entry{Key: msg.Key, Name: msg.Name})
+}
+
+// ReadStored returns a message as it was stored: see Append.
+func (m *Mailbox) ReadStored(msg Message) ([]byte, error) {
+	return m.folder().ReadStored(folder.Entry{Key: msg.Key, Name: msg.Name})
 }
 
 // encodeInfo is the cache form of a parsed message kept in the index.

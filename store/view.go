@@ -94,11 +94,7 @@ func (v *View) load() error {
 	if v.readOnly {
 		// RFC 3501 §6.3.2: EXAMINE reports the \Recent messages and
 		// leaves them \Recent for the next SELECT.
-		for _, uid := range uids {
-			if uid >= recentFrom {
-				v.recent[uid] = true
-			}
-		}
+		v.markRecent(recentFrom, uidNext)
 		return nil
 	}
 	if recentFrom < uidNext {
@@ -111,8 +107,22 @@ func (v *View) load() error {
 
 // claimRecent makes messages below upTo \Recent in this view if no other
 // session has claimed them (RFC 3501 §2.3.2: recent in one session only).
+// A read-only view (EXAMINE) shows them \Recent and claims nothing, as
+// load does.
 func (v *View) claimRecent(upTo uint32) error {
 	var from uint32
+	if v.readOnly {
+		err := v.mb.acct.idx.View(func(tx *index.Tx) error {
+			mb, err := tx.MailboxByID(v.mb.id)
+			from = mb.RecentUID
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		v.markRecent(from, upTo)
+		return nil
+	}
 	err := v.mb.acct.idx.Commit(func(tx *index.Tx) error {
 		mb, err := tx.MailboxByID(v.mb.id)
 		if err != nil {
@@ -128,12 +138,16 @@ func (v *View) claimRecent(upTo uint32) error {
 	if err != nil {
 		return err
 	}
+	v.markRecent(from, upTo)
+	return nil
+}
+
+func (v *View) markRecent(from, upTo uint32) {
 	for _, uid := range v.uids {
 		if uid >= from && uid < upTo {
 			v.recent[uid] = true
 		}
 	}
-	return nil
 }
 
 // Close ends the view.
@@ -244,10 +258,8 @@ func (v *View) Updates(allowExpunge bool) ([]Update, error) {
 		}
 		v.owedAdd = v.owedAdd[:0]
 		if maxUID > 0 {
-			if !v.readOnly {
-				if err := v.claimRecent(maxUID + 1); err != nil {
-					return nil, err
-				}
+			if err := v.claimRecent(maxUID + 1); err != nil {
+				return nil, err
 			}
 			out = append(out, Update{Kind: UpdateExists, Count: uint32(len(v.uids))})
 			out = append(out, Update{Kind: UpdateRecent, Count: uint32(len(v.recent))})

@@ -119,7 +119,7 @@ func Crash(t *testing.T, openAt func(root string) (folder.Store, error)) {
 		t.Fatal(err)
 	}
 	f := inbox(t, s)
-	e, err := f.Append(context.Background(), folder.NewMessage{Canonical: crashMessage(next)})
+	e, err := f.Append(context.Background(), folder.NewMessage{Data: crashMessage(next)})
 	if err != nil {
 		t.Fatalf("append after the crashes: %v", err)
 	}
@@ -147,7 +147,7 @@ func crashChild(root string, openAt func(string) (folder.Store, error), rewrite 
 	mine := map[int]folder.Entry{}
 	first, _ := strconv.Atoi(os.Getenv("STORAGED_CRASH_FIRST"))
 	for i := first; ; i++ {
-		e, err := f.Append(context.Background(), folder.NewMessage{Canonical: crashMessage(i), Sender: "a@example.org", Date: time.Now()})
+		e, err := f.Append(context.Background(), folder.NewMessage{Data: crashMessage(i), Sender: "a@example.org", Date: time.Now()})
 		if err != nil {
 			fail("append", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/storaged/storaged/folder"
+	"github.com/storaged/storaged/message"
 )
 
 // oddMessages are canonical messages that trip formats up: nothing at
@@ -36,7 +37,7 @@ func testAppendEntries(t *testing.T, newStore NewStore) {
 	date := time.Date(2023, 7, 1, 8, 9, 10, 0, time.UTC)
 	byKey := make(map[string]folder.Entry)
 	for i, msg := range oddMessages {
-		e, err := f.Append(ctx, folder.NewMessage{Canonical: msg, Date: date, Sender: "odd@example.org"})
+		e, err := f.Append(ctx, folder.NewMessage{Data: msg, Date: date, Sender: "odd@example.org"})
 		if err != nil {
 			t.Fatalf("Append(odd %d): %v", i, err)
 		}
@@ -52,7 +53,7 @@ func testAppendEntries(t *testing.T, newStore NewStore) {
 		}
 	}
 	// The zero date means "now" to every format.
-	e, err := f.Append(ctx, folder.NewMessage{Canonical: []byte("Subject: undated\r\n\r\n")})
+	e, err := f.Append(ctx, folder.NewMessage{Data: []byte("Subject: undated\r\n\r\n")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,6 +100,42 @@ func testAppendEntries(t *testing.T, newStore NewStore) {
 	}
 }
 
+// storedMessages are what an IMAP client may send in a literal8 (RFC
+// 3516): a binary part whose bare LFs and CRs are data, and ones with
+// only LF line ends. ReadStored gives each back as it was sent when it
+// holds a CRLF (the binary ones always do: their header is canonical),
+// and Open gives the canonical form.
+var storedMessages = [][]byte{
+	[]byte("Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n\x00-\xe4\n\r\n\n"),
+	[]byte("Subject: mixed\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Transfer-Encoding: binary\r\n\r\n\nFrom x\n\r\r\n\x00\n--b--\r\n"),
+	[]byte("Subject: LF only\n\nbody\n"),
+}
+
+func testStoredForm(t *testing.T, newStore NewStore) {
+	s := newStore(t)
+	f := inbox(t, s)
+	for i, msg := range storedMessages {
+		e, err := f.Append(context.Background(), folder.NewMessage{Data: msg, Date: time.Now()})
+		if err != nil {
+			t.Fatalf("Append(stored %d): %v", i, err)
+		}
+		want := msg
+		if !bytes.Contains(msg, []byte("\r\n")) {
+			want = message.Canonical(msg)
+		}
+		got, err := f.ReadStored(e)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("stored %d: ReadStored = %q, %v; want %q", i, got, err, want)
+		}
+		if got := readAll(t, f, e); !bytes.Equal(got, message.Canonical(msg)) {
+			t.Errorf("stored %d: Open = %q, want the canonical form %q", i, got, message.Canonical(msg))
+		}
+	}
+	if _, err := f.ReadStored(folder.Entry{Key: "gone", Name: "gone"}); !errors.Is(err, folder.ErrGone) {
+		t.Errorf("ReadStored of a missing message: %v, want ErrGone", err)
+	}
+}
+
 // testConcurrentAppends: appends from many goroutines at once all land,
 // each once, whole, under distinct keys.
 func testConcurrentAppends(t *testing.T, newStore NewStore) {
@@ -116,7 +153,7 @@ func testConcurrentAppends(t *testing.T, newStore NewStore) {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
 				msg := []byte(fmt.Sprintf("Subject: worker %d message %d\r\n\r\nFrom worker %d\r\n", w, i, w))
-				e, err := f.Append(ctx, folder.NewMessage{Canonical: msg, Date: time.Now()})
+				e, err := f.Append(ctx, folder.NewMessage{Data: msg, Date: time.Now()})
 				if err != nil {
 					errs <- err
 					return
@@ -164,7 +201,7 @@ func testStaleEntries(t *testing.T, newStore NewStore, caps Caps) {
 	var msgs [][]byte
 	for i := 0; i < 6; i++ {
 		msg := []byte(fmt.Sprintf("Subject: stale %d\r\n\r\nbody %d\r\n", i, i))
-		e, err := f.Append(ctx, folder.NewMessage{Canonical: msg, Date: time.Now()})
+		e, err := f.Append(ctx, folder.NewMessage{Data: msg, Date: time.Now()})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -228,7 +265,7 @@ func testFlagBatch(t *testing.T, newStore NewStore, caps Caps) {
 	}
 	var es []folder.Entry
 	for i := 0; i < 3; i++ {
-		e, err := f.Append(ctx, folder.NewMessage{Canonical: []byte(fmt.Sprintf("Subject: batch %d\r\n\r\n", i))})
+		e, err := f.Append(ctx, folder.NewMessage{Data: []byte(fmt.Sprintf("Subject: batch %d\r\n\r\n", i))})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -244,7 +281,7 @@ func testFlagBatch(t *testing.T, newStore NewStore, caps Caps) {
 	set(es[0], folder.Flags{Sys: folder.Answered})
 	set(es[0], folder.Flags{Sys: folder.Seen}) // the last one counts
 	set(es[1], folder.Flags{Sys: folder.Flagged, Keywords: kw})
-	d, err := f.Append(ctx, folder.NewMessage{Canonical: []byte("Subject: between\r\n\r\n"), Flags: folder.Flags{Sys: folder.Seen | folder.Flagged}})
+	d, err := f.Append(ctx, folder.NewMessage{Data: []byte("Subject: between\r\n\r\n"), Flags: folder.Flags{Sys: folder.Seen | folder.Flagged}})
 	if err != nil {
 		t.Fatal(err)
 	}

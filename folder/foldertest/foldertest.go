@@ -70,6 +70,7 @@ func RunCaps(t *testing.T, corpusDir string, newStore NewStore, caps Caps) {
 	t.Run("Mailboxes", func(t *testing.T) { testMailboxes(t, newStore) })
 	t.Run("HostileNames", func(t *testing.T) { testHostileNames(t, newStore) })
 	t.Run("AppendEntries", func(t *testing.T) { testAppendEntries(t, newStore) })
+	t.Run("StoredForm", func(t *testing.T) { testStoredForm(t, newStore) })
 	t.Run("ConcurrentAppends", func(t *testing.T) { testConcurrentAppends(t, newStore) })
 	t.Run("StaleEntries", func(t *testing.T) { testStaleEntries(t, newStore, caps) })
 	t.Run("FlagBatch", func(t *testing.T) { testFlagBatch(t, newStore, caps) })
@@ -108,7 +109,7 @@ func testAppendReadBack(t *testing.T, corpusDir string, newStore NewStore) {
 	byKey := make(map[string]string)
 	date := time.Date(2024, 2, 29, 13, 14, 15, 0, time.UTC)
 	for name, msg := range corpus {
-		e, err := f.Append(ctx, folder.NewMessage{Canonical: msg, Date: date, Sender: "a@example.org"})
+		e, err := f.Append(ctx, folder.NewMessage{Data: msg, Date: date, Sender: "a@example.org"})
 		if err != nil {
 			t.Fatalf("Append(%s): %v", name, err)
 		}
@@ -147,7 +148,7 @@ func testFlags(t *testing.T, newStore NewStore, caps Caps) {
 	f := inbox(t, s)
 	ctx := context.Background()
 	msg := []byte("Subject: flags\r\n\r\nbody\r\n")
-	e, err := f.Append(ctx, folder.NewMessage{Canonical: msg, Flags: folder.Flags{Sys: folder.Seen}})
+	e, err := f.Append(ctx, folder.NewMessage{Data: msg, Flags: folder.Flags{Sys: folder.Seen}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +207,7 @@ func testRemove(t *testing.T, newStore NewStore) {
 	ctx := context.Background()
 	var es []folder.Entry
 	for i := 0; i < 5; i++ {
-		e, err := f.Append(ctx, folder.NewMessage{Canonical: []byte("Subject: x\r\n\r\n" + string(rune('a'+i)) + "\r\n")})
+		e, err := f.Append(ctx, folder.NewMessage{Data: []byte("Subject: x\r\n\r\n" + string(rune('a'+i)) + "\r\n")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -249,7 +250,7 @@ func testMailboxes(t *testing.T, newStore NewStore) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.Append(context.Background(), folder.NewMessage{Canonical: []byte("Subject: a\r\n\r\nx\r\n")}); err != nil {
+	if _, err := f.Append(context.Background(), folder.NewMessage{Data: []byte("Subject: a\r\n\r\nx\r\n")}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Rename("Archive", "Old"); err != nil {

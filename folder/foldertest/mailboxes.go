@@ -17,7 +17,7 @@ func put(t *testing.T, s folder.Store, name string, msg []byte) {
 	if err != nil {
 		t.Fatalf("Folder(%q): %v", name, err)
 	}
-	if _, err := f.Append(context.Background(), folder.NewMessage{Canonical: msg}); err != nil {
+	if _, err := f.Append(context.Background(), folder.NewMessage{Data: msg}); err != nil {
 		t.Fatalf("Append to %q: %v", name, err)
 	}
 }

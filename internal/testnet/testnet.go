@@ -45,10 +45,11 @@ func (l *PipeListener) Close() error   { l.once.Do(func() { close(l.closed) }); 
 func (l *PipeListener) Addr() net.Addr { return &net.UnixAddr{Name: "pipe", Net: "pipe"} }
 
 // PanicLog is a slog handler that records every record mentioning a
-// panic, which servers log when they recover one.
+// panic, which servers log when they recover one, and every warning.
 type PanicLog struct {
-	mu     sync.Mutex
-	panics []string
+	mu       sync.Mutex
+	panics   []string
+	warnings []string
 }
 
 func (p *PanicLog) Enabled(context.Context, slog.Level) bool { return true }
@@ -57,12 +58,22 @@ func (p *PanicLog) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder
 	b.WriteString(r.Message)
 	r.Attrs(func(a slog.Attr) bool { b.WriteString(" " + a.String()); return true })
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if strings.Contains(b.String(), "panic") {
-		p.mu.Lock()
 		p.panics = append(p.panics, b.String())
-		p.mu.Unlock()
+	}
+	if r.Level >= slog.LevelWarn {
+		p.warnings = append(p.warnings, b.String())
 	}
 	return nil
+}
+
+// Warnings returns the records at level WARN and above, so far.
+func (p *PanicLog) Warnings() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.warnings...)
 }
 
 func (p *PanicLog) WithAttrs([]slog.Attr) slog.Handler { return p }
