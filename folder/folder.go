@@ -33,8 +33,8 @@ type NewMessage struct {
 	// sent it in a literal8 (RFC 3516): bare LFs in a binary part are
 	// data. Formats store message.StorageLF(Data), which keeps such a
 	// message as it is, and ReadStored gives it back.
-	Data []byte
-	Flags     Flags
+	Data  []byte
+	Flags Flags
 	// Date becomes the arrival date the format records where it can.
 	Date time.Time
 	// Sender is the envelope sender, for formats that record it (mbox From_).
