@@ -178,13 +178,23 @@ func cmdList(_ context.Context, c *conn, cmd *wire.Command) error {
 				attrs = append(attrs, e.info.SpecialUse)
 			}
 		}
+		var delStorage int64
+		if o.status != nil && e.exists {
+			mb, err := c.acct.Mailbox(e.name)
+			if err == nil {
+				delStorage, err = deletedStorage(mb, o.status)
+			}
+			if err != nil {
+				return mapErr(c.log, "list", err)
+			}
+		}
 		c.writeList(cmd.Name, e, attrs, childInfo)
 		if o.status != nil && e.exists {
 			c.w.Untagged()
 			c.w.Raw("STATUS ")
 			c.w.AString(c.wireName(e.name))
 			c.w.SP()
-			c.writeStatusItems(e.info, o.status)
+			c.writeStatusItems(e.info, o.status, delStorage)
 			c.w.CRLF()
 		}
 	}

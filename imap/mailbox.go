@@ -236,27 +236,43 @@ func cmdStatus(ctx context.Context, c *conn, cmd *wire.Command) error {
 			return bad("unsupported STATUS item " + it)
 		}
 	}
+	delStorage, err := deletedStorage(mb, args.Items)
+	if err != nil {
+		return mapErr(c.log, "status", err)
+	}
 	c.w.Untagged()
 	c.w.Raw("STATUS ")
 	c.w.AString(c.wireName(info.Name))
 	c.w.SP()
-	c.writeStatusItems(info, args.Items)
+	c.writeStatusItems(info, args.Items, delStorage)
 	c.w.CRLF()
 	return nil
+}
+
+// deletedStorage is STATUS DELETED-STORAGE (RFC 9208 §4.2): the octets
+// an EXPUNGE would free, counted only when asked for (it reads every
+// message's record).
+func deletedStorage(mb *store.Mailbox, items []string) (int64, error) {
+	for _, it := range items {
+		if it == "DELETED-STORAGE" {
+			return mb.DeletedSize()
+		}
+	}
+	return 0, nil
 }
 
 // statusItemKnown: wire parses every item some RFC defines; these are the
 // ones storaged implements.
 func (c *conn) statusItemKnown(it string) bool {
 	switch it {
-	case "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "RECENT", "APPENDLIMIT":
+	case "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "RECENT", "APPENDLIMIT", "DELETED-STORAGE":
 		return true
 	}
 	return false
 }
 
 // writeStatusItems writes "(ITEM n ...)" for STATUS and LIST-STATUS.
-func (c *conn) writeStatusItems(info store.MailboxInfo, items []string) {
+func (c *conn) writeStatusItems(info store.MailboxInfo, items []string, delStorage int64) {
 	w := c.w
 	w.Open()
 	for i, it := range items {
@@ -278,6 +294,8 @@ func (c *conn) writeStatusItems(info store.MailboxInfo, items []string) {
 			w.Number(uint64(info.Deleted))
 		case "SIZE":
 			w.Number(uint64(info.Size))
+		case "DELETED-STORAGE":
+			w.Number(uint64(delStorage))
 		case "APPENDLIMIT":
 			w.Number(uint64(c.srv.cfg.MaxMessageSize))
 		case "RECENT":

@@ -189,7 +189,7 @@ func (c *conn) destination(m wire.Mailbox) (*store.Mailbox, error) {
 // copyMessages copies and returns the COPYUID response code (RFC 4315
 // §3), or "" when nothing was copied (every message was expunged
 // meanwhile: still OK, RFC 9051 §6.4.7 leaves it to the server).
-func (c *conn) copyMessages(ctx context.Context, cmd *wire.Command) (code string, src []uint32, err error) {
+func (c *conn) copyMessages(ctx context.Context, cmd *wire.Command, move bool) (code string, src []uint32, err error) {
 	args := cmd.Args.(*wire.CopyArgs)
 	dst, err := c.destination(args.Mailbox)
 	if err != nil {
@@ -202,7 +202,12 @@ func (c *conn) copyMessages(ctx context.Context, cmd *wire.Command) (code string
 	if len(uids) == 0 {
 		return "", nil, nil
 	}
-	src, dest, err := c.view.Mailbox().CopyTo(ctx, dst, uids)
+	var dest []uint32
+	if move {
+		src, dest, err = c.view.Mailbox().MoveTo(ctx, dst, uids, c.view.Sub())
+	} else {
+		src, dest, err = c.view.Mailbox().CopyTo(ctx, dst, uids)
+	}
 	if err != nil {
 		return "", nil, mapErr(c.log, "copy", err)
 	}
@@ -223,7 +228,7 @@ func (c *conn) copyMessages(ctx context.Context, cmd *wire.Command) (code string
 }
 
 func cmdCopy(ctx context.Context, c *conn, cmd *wire.Command) error {
-	code, _, err := c.copyMessages(ctx, cmd)
+	code, _, err := c.copyMessages(ctx, cmd, false)
 	if err != nil {
 		return err
 	}
@@ -239,14 +244,11 @@ func cmdMove(ctx context.Context, c *conn, cmd *wire.Command) error {
 	if c.view.ReadOnly() {
 		return errReadOnly
 	}
-	code, src, err := c.copyMessages(ctx, cmd)
+	code, _, err := c.copyMessages(ctx, cmd, true)
 	if err != nil || code == "" {
 		return err
 	}
 	c.w.Status("", "OK", code, "moved")
-	if _, err := c.view.Mailbox().Expunge(ctx, src, c.view.Sub()); err != nil {
-		return mapErr(c.log, "move", err)
-	}
 	// MOVE is the one command with sequence numbers that must report
 	// its own expunges (RFC 6851 §3.3); other owed updates wait.
 	return c.writeExpunges()

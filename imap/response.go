@@ -3,8 +3,10 @@ package imap
 import (
 	"errors"
 	"log/slog"
+	"strconv"
 
 	"github.com/storaged/storaged/folder"
+	"github.com/storaged/storaged/quota"
 	"github.com/storaged/storaged/store"
 )
 
@@ -31,6 +33,8 @@ const (
 	codeCannot     = "CANNOT"
 	codeInUse      = "INUSE"
 	codeUnavail    = "UNAVAILABLE"
+	codeOverQuota  = "OVERQUOTA"
+	codeNoPerm     = "NOPERM"
 )
 
 // mapErr turns store and folder errors into responses: the one place that
@@ -50,6 +54,9 @@ func mapErr(log *slog.Logger, op string, err error) error {
 		return no(codeCannot, err.Error())
 	case errors.Is(err, store.ErrMailboxGone):
 		return no(codeNonExist, "the selected mailbox was deleted")
+	case errors.Is(err, quota.ErrOverQuota):
+		// RFC 9208 §4.3 (and RFC 5530): nothing was stored.
+		return no(codeOverQuota, "quota exceeded: "+quotaText(err))
 	case errors.Is(err, folder.ErrLocked):
 		// RFC 5530 INUSE: another program (mutt, procmail) holds the
 		// mailbox's lock; the client may retry.
@@ -58,4 +65,16 @@ func mapErr(log *slog.Logger, op string, err error) error {
 	}
 	log.Error("imap command failed", "op", op, "err", err)
 	return no(codeServerBug, "internal error; the administrator has the details")
+}
+
+// quotaText says which limit a refused change would pass, for people.
+func quotaText(err error) string {
+	var ex *quota.Exceeded
+	if !errors.As(err, &ex) {
+		return "the mailbox is full"
+	}
+	if ex.Resource == quota.Storage {
+		return "storage limit " + quota.FormatSize(ex.Limit) + " reached (" + quota.FormatSize(ex.Used) + " used)"
+	}
+	return "message limit " + strconv.FormatInt(ex.Limit, 10) + " reached"
 }

@@ -29,6 +29,9 @@ type Config struct {
 	// MaxBadCommands ends a connection after this many BADs in a row:
 	// a client speaking another protocol, or garbage.
 	MaxBadCommands int
+	// QuotaRoot names the one quota root (RFC 9208); Apple Mail shows
+	// no quota for the empty name, so "User quota" by default.
+	QuotaRoot string
 }
 
 // Server serves IMAP over the store.
@@ -64,6 +67,9 @@ func New(cfg Config, users *auth.DB, accounts *store.Accounts, logger *slog.Logg
 	if cfg.MaxBadCommands == 0 {
 		cfg.MaxBadCommands = 10
 	}
+	if cfg.QuotaRoot == "" {
+		cfg.QuotaRoot = "User quota"
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg: cfg, users: users, accounts: accounts, log: logger, ctx: ctx, cancel: cancel,
@@ -80,6 +86,7 @@ func New(cfg Config, users *auth.DB, accounts *store.Accounts, logger *slog.Logg
 	// RFC 7889 §3: the limit every mailbox shares.
 	s.cmds.capability(afterAuth, "APPENDLIMIT="+strconv.FormatInt(cfg.MaxMessageSize, 10))
 	registerIdle(s.cmds)
+	registerQuota(s.cmds)
 	return s
 }
 

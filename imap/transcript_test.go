@@ -34,8 +34,9 @@ type testEnv struct {
 	logs     *testnet.PanicLog
 }
 
-// newEnv starts a server over a pipe listener with one user, u/p.
-func newEnv(t testing.TB) *testEnv {
+// newEnv starts a server over a pipe listener with one user, u/p; with
+// changes the store's options.
+func newEnv(t testing.TB, with ...func(*store.Options)) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
 	users, err := auth.Open(filepath.Join(dir, "users"), nil)
@@ -46,8 +47,12 @@ func newEnv(t testing.TB) *testEnv {
 	if err := users.Add("u", "p", nil); err != nil {
 		t.Fatal(err)
 	}
-	accounts := store.NewAccounts(store.Options{MailDir: filepath.Join(dir, "mail"), IndexDir: filepath.Join(dir, "index"),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	opts := store.Options{MailDir: filepath.Join(dir, "mail"), IndexDir: filepath.Join(dir, "index"),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, f := range with {
+		f(&opts)
+	}
+	accounts := store.NewAccounts(opts)
 	t.Cleanup(func() { accounts.Close() })
 	logs := &testnet.PanicLog{}
 	srv := New(Config{AuthFailDelay: time.Millisecond, MaxBadCommands: 5}, users, accounts, slog.New(logs))

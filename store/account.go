@@ -12,6 +12,7 @@ import (
 	"github.com/storaged/storaged/folder"
 	"github.com/storaged/storaged/index"
 	"github.com/storaged/storaged/message"
+	"github.com/storaged/storaged/quota"
 )
 
 // Account is one user's mail: folders, index and change hub.
@@ -27,6 +28,11 @@ type Account struct {
 	// (create, delete, rename).
 	mu        sync.Mutex
 	mailboxes map[uint64]*Mailbox
+
+	quota QuotaOptions
+	// qmu guards reserved: quota held by appends in flight (quota.go).
+	qmu      sync.Mutex
+	reserved quota.Usage
 }
 
 // User is the account's user name.
@@ -124,8 +130,26 @@ type Appended struct {
 // message is stored as it is (ReadStored gives it back), while sizes and
 // the cached structure describe its canonical form, which every other
 // read serves.
+//
+// A message that does not fit the account's quota is refused with an
+// error that Is quota.ErrOverQuota, before anything is written.
 func (m *Mailbox) Append(ctx context.Context, msg []byte, opt AppendOptions) (Appended, error) {
+	return m.append(ctx, msg, opt, nil)
+}
+
+// append is Append under a reservation: nil reserves for this message,
+// noQuota (or one a COPY took for its whole set) skips the check.
+func (m *Mailbox) append(ctx context.Context, msg []byte, opt AppendOptions, res *reservation) (Appended, error) {
 	canon := message.Canonical(msg)
+	own := res == nil
+	if own {
+		var err error
+		res, err = m.acct.reserve(m, quota.Usage{Storage: int64(len(canon)), Messages: 1})
+		if err != nil {
+			return Appended{}, err
+		}
+		defer res.release()
+	}
 	info, err := message.ParseBytes(canon)
 	if err != nil {
 		return Appended{}, fmt.Errorf("store: parse: %w", err)
@@ -173,6 +197,9 @@ func (m *Mailbox) Append(ctx context.Context, msg []byte, opt AppendOptions) (Ap
 		return Appended{}, fmt.Errorf("store: index append: %w", err)
 	}
 	m.acct.hub.Publish(Event{Mailbox: m.id, Kind: Added, UIDs: []uint32{rec.UID}, ModSeq: rec.ModSeq, Origin: opt.Origin})
+	if own {
+		res.warn(ctx)
+	}
 	return Appended{UIDValidity: mb.UIDValidity, UID: rec.UID, Size: int64(len(canon))}, nil
 }
 

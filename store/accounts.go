@@ -34,6 +34,8 @@ type Options struct {
 	FormatOptions folder.Options
 	// UserFormat names a user's format; nil or "" means "maildir".
 	UserFormat func(user string) (string, error)
+	// Quota gives users' limits and the warnings; zero means no limits.
+	Quota QuotaOptions
 }
 
 // DefaultMailboxes are created with every new account, with their
@@ -146,7 +148,7 @@ func (a *Accounts) openAccount(ctx context.Context, user string) (*Account, erro
 	if err != nil {
 		return nil, err
 	}
-	acct := &Account{user: user, root: root, idx: idx, files: files, log: log, mailboxes: make(map[uint64]*Mailbox)}
+	acct := &Account{user: user, root: root, idx: idx, files: files, log: log, mailboxes: make(map[uint64]*Mailbox), quota: a.opts.Quota}
 	if rebuild {
 		log.Warn("index missing; rebuilding from the mail files with new UIDVALIDITY", "index", idxPath)
 		// The clock alone could repeat a value the lost index gave out in

@@ -9,6 +9,7 @@ import (
 
 	"github.com/storaged/storaged/folder"
 	"github.com/storaged/storaged/index"
+	"github.com/storaged/storaged/quota"
 )
 
 // Mailboxes lists the account's mailboxes, sorted by name.
@@ -177,16 +178,26 @@ func (a *Account) renameInbox(ctx context.Context, newName string) error {
 	a.idx.View(func(tx *index.Tx) error {
 		return tx.ForEachUID(src.id, func(uid uint32) error { uids = append(uids, uid); return nil })
 	})
-	if _, _, err := src.CopyTo(ctx, dst, uids); err != nil {
-		return err
-	}
-	_, err = src.Expunge(ctx, uids, nil)
+	_, _, err = src.MoveTo(ctx, dst, uids, nil)
 	return err
 }
 
 // CopyTo copies messages into dst with their flags and internal dates,
-// returning the source UIDs copied and the UIDs they got (UIDPLUS).
+// returning the source UIDs copied and the UIDs they got (UIDPLUS). The
+// whole set must fit the quota, or nothing is copied (quota.ErrOverQuota).
 func (m *Mailbox) CopyTo(ctx context.Context, dst *Mailbox, uids []uint32) (src, dest []uint32, err error) {
+	return m.copyTo(ctx, dst, uids, false, nil)
+}
+
+// MoveTo copies messages into dst, then expunges them here (RFC 6851),
+// telling origin's subscribers nothing of its own expunge. The quota sees
+// the net change: nothing, unless one of the two is a mailbox the rules
+// ignore.
+func (m *Mailbox) MoveTo(ctx context.Context, dst *Mailbox, uids []uint32, origin *Sub) (src, dest []uint32, err error) {
+	return m.copyTo(ctx, dst, uids, true, origin)
+}
+
+func (m *Mailbox) copyTo(ctx context.Context, dst *Mailbox, uids []uint32, move bool, origin *Sub) (src, dest []uint32, err error) {
 	var msgs []index.Message
 	err = m.acct.idx.View(func(tx *index.Tx) error {
 		for _, uid := range uids {
@@ -203,6 +214,27 @@ func (m *Mailbox) CopyTo(ctx context.Context, dst *Mailbox, uids []uint32) (src,
 	if err != nil {
 		return nil, nil, err
 	}
+	var add quota.Usage
+	for _, msg := range msgs {
+		add.Storage += msg.CRLFSize
+		add.Messages++
+	}
+	if move {
+		if moved, err := m.acct.movedUsage(m, add); err != nil {
+			return nil, nil, err
+		} else {
+			add = moved
+		}
+	}
+	res, err := m.acct.reserve(dst, add)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer res.release()
+	held := res
+	if held == nil {
+		held = noQuota
+	}
 	for _, msg := range msgs {
 		r, err := m.Open(Message(msg))
 		if errors.Is(err, folder.ErrGone) {
@@ -216,11 +248,17 @@ func (m *Mailbox) CopyTo(ctx context.Context, dst *Mailbox, uids []uint32) (src,
 		if err != nil {
 			return src, dest, err
 		}
-		res, err := dst.Append(ctx, b, AppendOptions{Flags: msg.Flags, Date: msg.InternalDate})
+		got, err := dst.append(ctx, b, AppendOptions{Flags: msg.Flags, Date: msg.InternalDate}, held)
 		if err != nil {
 			return src, dest, err
 		}
-		src, dest = append(src, msg.UID), append(dest, res.UID)
+		src, dest = append(src, msg.UID), append(dest, got.UID)
 	}
+	if move && len(src) > 0 {
+		if _, err := m.Expunge(ctx, src, origin); err != nil {
+			return src, dest, err
+		}
+	}
+	res.warn(ctx)
 	return src, dest, nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 
+	"github.com/storaged/storaged/folder"
 	"github.com/storaged/storaged/index"
 	"github.com/storaged/storaged/message"
 )
@@ -131,4 +132,17 @@ func (m *Mailbox) Tombstones(fn func(uid uint32, modseq uint64) error) error {
 		return nil
 	}
 	return err
+}
+
+// DeletedSize is the canonical octets of the messages flagged \Deleted:
+// what an EXPUNGE would free.
+func (m *Mailbox) DeletedSize() (int64, error) {
+	var n int64
+	err := m.ForEach(func(msg *Message) error {
+		if msg.Flags.Sys&folder.Deleted != 0 {
+			n += msg.CRLFSize
+		}
+		return nil
+	})
+	return n, err
 }

@@ -92,6 +92,9 @@ func DefaultCommands() map[string]Spec {
 		"STORE":          {Parse: parseStore, UID: true},
 		"COPY":           {Parse: parseCopy, UID: true},
 		"MOVE":           {Parse: parseCopy, UID: true},
+		"GETQUOTA":       {Parse: parseGetQuota},
+		"GETQUOTAROOT":   {Parse: parseMailboxOnly},
+		"SETQUOTA":       {Parse: parseSetQuota},
 	}
 }
 
@@ -450,9 +453,10 @@ type StatusArgs struct {
 var knownStatus = map[string]bool{
 	"MESSAGES": true, "UIDNEXT": true, "UIDVALIDITY": true, "UNSEEN": true,
 	"DELETED": true, "SIZE": true, "RECENT": true, // RECENT: IMAP4rev1
-	"HIGHESTMODSEQ": true, // RFC 7162 §3.1.6
-	"APPENDLIMIT":   true, // RFC 7889
-	"MAILBOXID":     true, // RFC 8474
+	"HIGHESTMODSEQ":   true, // RFC 7162 §3.1.6
+	"APPENDLIMIT":     true, // RFC 7889
+	"MAILBOXID":       true, // RFC 8474
+	"DELETED-STORAGE": true, // RFC 9208 §4.2
 }
 
 func statusItems(a *Args) ([]string, error) {
