@@ -247,3 +247,46 @@ func BenchmarkVerifyArgon2id(b *testing.B) {
 		VerifyHash(h, "pw")
 	}
 }
+
+func TestSetExtra(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "users")
+	db, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetHashParams(HashParams{Memory: 64, Time: 1, Threads: 1})
+	if err := db.Add("bob", "pw", map[string]string{"userdb_mail": "mbox"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetExtra("bob", "userdb_quota_rule", "*:storage=1G"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetExtra("bob", "userdb_quota_rule2", "Trash:storage=+100M"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetExtra("bob", "userdb_quota_rule", "*:storage=2G"); err != nil {
+		t.Fatal(err)
+	}
+	again, err := Open(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := again.Lookup("bob")
+	if u.ExtraRaw != "userdb_mail=mbox userdb_quota_rule=*:storage=2G userdb_quota_rule2=Trash:storage=+100M" || u.Extra["userdb_quota_rule"] != "*:storage=2G" {
+		t.Fatalf("extra %q %v", u.ExtraRaw, u.Extra)
+	}
+	if err := again.SetExtra("bob", "userdb_quota_rule2", ""); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := again.Lookup("bob"); u.ExtraRaw != "userdb_mail=mbox userdb_quota_rule=*:storage=2G" {
+		t.Fatalf("after removal %q", u.ExtraRaw)
+	}
+	for _, bad := range [][2]string{{"a b", "x"}, {"k", "two words"}, {"", "x"}, {"k=v", "x"}} {
+		if err := again.SetExtra("bob", bad[0], bad[1]); err == nil {
+			t.Errorf("SetExtra(%q, %q) took it", bad[0], bad[1])
+		}
+	}
+	if err := again.SetExtra("nobody", "k", "v"); !errors.Is(err, ErrNoUser) {
+		t.Errorf("unknown user: %v", err)
+	}
+}

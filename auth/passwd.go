@@ -326,6 +326,45 @@ func (db *DB) SetPassword(name, password string) error {
 	})
 }
 
+// SetExtra sets one of a user's extra fields (userdb_quota_rule=…), or
+// removes it when value is "". The other fields keep their order.
+func (db *DB) SetExtra(name, key, value string) error {
+	// The extra fields are the line's last, space separated: a value may
+	// hold ':' (quota rules do), never white space.
+	if key == "" || strings.ContainsAny(key, "=: \t\r\n") || strings.ContainsAny(value, " \t\r\n") {
+		return fmt.Errorf("auth: extra field %q=%q cannot be written", key, value)
+	}
+	return db.modify(func() error {
+		u, ok := db.byName[strings.ToLower(name)]
+		if !ok {
+			return fmt.Errorf("%w: %s", ErrNoUser, name)
+		}
+		var fields []string
+		found := false
+		for _, kv := range strings.Fields(u.ExtraRaw) {
+			k, _, _ := strings.Cut(kv, "=")
+			if k == key {
+				found = true
+				if value != "" {
+					fields = append(fields, key+"="+value)
+				}
+				continue
+			}
+			fields = append(fields, kv)
+		}
+		if !found && value != "" {
+			fields = append(fields, key+"="+value)
+		}
+		u.ExtraRaw = strings.Join(fields, " ")
+		for i := range db.lines {
+			if db.lines[i].user == u {
+				db.lines[i].raw = u.String()
+			}
+		}
+		return nil
+	})
+}
+
 // Delete removes a user from the file (their mail stays).
 func (db *DB) Delete(name string) error {
 	return db.modify(func() error {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/storaged/storaged/quota"
 )
 
 // Config is the whole configuration.
@@ -30,6 +32,52 @@ type Config struct {
 	LMTP         LMTP     `toml:"lmtp"`
 	IMAP         IMAP     `toml:"imap"`
 	POP3         POP3     `toml:"pop3"`
+	Quota        Quota    `toml:"quota"`
+}
+
+// Quota is the default limit of every user and what happens at it. A
+// user's own limits come from the passwd-file's extra fields, spelt as
+// Dovecot's (userdb_quota_rule=*:storage=1G, userdb_quota_rule2=…).
+type Quota struct {
+	// Storage and Messages are every user's limit; 0 means none.
+	Storage  Size  `toml:"storage"`
+	Messages int64 `toml:"messages"`
+	// Rules are mailbox rules in Dovecot's quota_rule spelling:
+	// "Trash:storage=+100M", "Spam:ignore".
+	Rules []string `toml:"rules"`
+	// FullTempfail answers a full store with LMTP 452 4.2.2 (the MTA
+	// retries) instead of 552 5.2.2 (it bounces).
+	FullTempfail bool `toml:"full_tempfail"`
+	// CheckAtRcpt refuses an already full recipient at RCPT.
+	CheckAtRcpt bool `toml:"check_at_rcpt"`
+	// Warnings are thresholds in percent; crossing one upwards puts one
+	// warning message into the user's INBOX.
+	Warnings []int `toml:"warnings"`
+	// Root is the quota root name IMAP clients show.
+	Root string `toml:"root"`
+	// PolicyListen is the address of the Postfix policy service
+	// (check_policy_service inet:127.0.0.1:12340); empty turns it off.
+	PolicyListen string `toml:"policy_listen"`
+	// The policy service's answers, as Dovecot's quota-status spells them.
+	PolicySuccess   string `toml:"policy_success"`
+	PolicyOverQuota string `toml:"policy_overquota"`
+	PolicyNoUser    string `toml:"policy_nouser"`
+}
+
+// Limits returns the default limits.
+func (q *Quota) Limits() (quota.Limits, error) {
+	l := quota.Limits{Storage: int64(q.Storage), Messages: q.Messages}
+	for _, r := range q.Rules {
+		rule, err := quota.ParseRule(r)
+		if err != nil {
+			return l, err
+		}
+		if rule.Mailbox == "*" {
+			return l, fmt.Errorf("%q: set storage and messages for every user instead of a \"*\" rule", r)
+		}
+		l.Rules = append(l.Rules, rule)
+	}
+	return l, nil
 }
 
 // POP3 is the POP3 listener.
@@ -115,6 +163,12 @@ func Defaults() Config {
 			Listen:        []string{"127.0.0.1:1110"},
 			AuthFailDelay: Duration(time.Second),
 			IdleTimeout:   Duration(10 * time.Minute),
+		},
+		Quota: Quota{
+			Root:            "User quota",
+			PolicySuccess:   "DUNNO",
+			PolicyOverQuota: "552 5.2.2 Mailbox full",
+			PolicyNoUser:    "REJECT Unknown user",
 		},
 	}
 }
@@ -261,6 +315,34 @@ func (c *Config) resolve() error {
 	}
 	if c.LMTP.ReadTimeout <= 0 || c.LMTP.WriteTimeout <= 0 {
 		return errors.New("lmtp.read_timeout, lmtp.write_timeout: must be positive")
+	}
+	return c.Quota.resolve()
+}
+
+func (q *Quota) resolve() error {
+	if q.Messages < 0 {
+		return errors.New("quota.messages: must not be negative (0 means none)")
+	}
+	if _, err := q.Limits(); err != nil {
+		return fmt.Errorf("quota.rules: %w", err)
+	}
+	for _, w := range q.Warnings {
+		if w <= 0 || w > 100 {
+			return fmt.Errorf("quota.warnings: %d is not a percentage from 1 to 100", w)
+		}
+	}
+	if q.Root == "" {
+		return errors.New("quota.root: must not be empty (Apple Mail hides a quota without a name)")
+	}
+	if q.PolicyListen != "" {
+		if _, _, err := net.SplitHostPort(q.PolicyListen); err != nil {
+			return fmt.Errorf("quota.policy_listen: %q: %w", q.PolicyListen, err)
+		}
+	}
+	for _, p := range []struct{ key, v string }{{"policy_success", q.PolicySuccess}, {"policy_overquota", q.PolicyOverQuota}, {"policy_nouser", q.PolicyNoUser}} {
+		if p.v == "" || strings.ContainsAny(p.v, "\r\n") {
+			return fmt.Errorf("quota.%s: must be one line of text, like Postfix's access(5) actions", p.key)
+		}
 	}
 	return nil
 }

@@ -71,20 +71,46 @@ read_timeout = "30s"
 	}
 }
 
+func TestQuota(t *testing.T) {
+	c, err := Load(write(t, `
+[quota]
+storage = "2G"
+messages = 10000
+rules = ["Trash:storage=+100M", "Spam:ignore"]
+warnings = [80, 95]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := c.Quota.Limits()
+	if err != nil || l.Storage != 2<<30 || l.Messages != 10000 || len(l.Rules) != 2 || !l.Ignored("Spam") {
+		t.Fatalf("limits %+v, %v", l, err)
+	}
+	if d := Defaults(); d.Quota.Storage != 0 || d.Quota.Root != "User quota" || d.Quota.PolicySuccess != "DUNNO" {
+		t.Fatalf("quota defaults %+v", d.Quota)
+	}
+}
+
 func TestErrorsNameTheKey(t *testing.T) {
 	cases := map[string]string{
-		"lmtp.listn = []\n":                   "lmtp.listn",
-		"[lmtp]\nmax_message_size = \"lots\"": "max_message_size",
-		"[log]\nlevel = \"loud\"":             "log.level",
-		"[lmtp]\nread_timeout = \"soon\"":     "read_timeout",
-		"[lmtp]\nlisten = [\"nocolon\"]":      "lmtp.listen",
-		"[mail]\nformat = \"mbx\"":            "mail.format",
-		"[lmtp]\nsocket_mode = \"999\"":       "lmtp.socket_mode",
-		"hostname = \"a b\"":                  "hostname",
-		"bogus = 1":                           "bogus",
-		"[pop3]\nidle_timeout = \"0s\"":       "pop3.idle_timeout",
-		"[pop3]\nlisten = [\"1110\"]":         "pop3.listen",
-		"[imap]\nlisten = [\"x\"]":            "imap.listen",
+		"lmtp.listn = []\n":                         "lmtp.listn",
+		"[lmtp]\nmax_message_size = \"lots\"":       "max_message_size",
+		"[log]\nlevel = \"loud\"":                   "log.level",
+		"[lmtp]\nread_timeout = \"soon\"":           "read_timeout",
+		"[lmtp]\nlisten = [\"nocolon\"]":            "lmtp.listen",
+		"[mail]\nformat = \"mbx\"":                  "mail.format",
+		"[lmtp]\nsocket_mode = \"999\"":             "lmtp.socket_mode",
+		"hostname = \"a b\"":                        "hostname",
+		"bogus = 1":                                 "bogus",
+		"[pop3]\nidle_timeout = \"0s\"":             "pop3.idle_timeout",
+		"[pop3]\nlisten = [\"1110\"]":               "pop3.listen",
+		"[imap]\nlisten = [\"x\"]":                  "imap.listen",
+		"[quota]\nrules = [\"Trash:storage=lots\"]": "quota.rules",
+		"[quota]\nrules = [\"*:storage=1G\"]":       "quota.rules",
+		"[quota]\nwarnings = [120]":                 "quota.warnings",
+		"[quota]\nmessages = -1":                    "quota.messages",
+		"[quota]\npolicy_listen = \"12340\"":        "quota.policy_listen",
+		"[quota]\nstorage = \"big\"":                "storage",
 	}
 	for body, key := range cases {
 		_, err := Load(write(t, body))

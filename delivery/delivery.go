@@ -12,6 +12,7 @@ import (
 	"github.com/storaged/storaged/auth"
 	"github.com/storaged/storaged/folder"
 	"github.com/storaged/storaged/message"
+	"github.com/storaged/storaged/quota"
 	"github.com/storaged/storaged/store"
 )
 
@@ -31,7 +32,13 @@ type Deliverer struct {
 	// DetailDelimiter separates user and detail in a local part
 	// ("user+detail"); empty disables details.
 	DetailDelimiter string
-	Log             *slog.Logger
+	// QuotaTempFail answers a full store with 452 4.2.2 instead of 552
+	// 5.2.2, so the MTA keeps the message queued.
+	QuotaTempFail bool
+	// QuotaAtRcpt refuses a recipient whose store is already full at
+	// RCPT time (Accept), before the message is sent.
+	QuotaAtRcpt bool
+	Log         *slog.Logger
 }
 
 // Recipient is a resolved local recipient.
@@ -119,12 +126,81 @@ func (d *Deliverer) Deliver(ctx context.Context, env Envelope, rcpt Recipient, m
 	}
 	full := d.withTrace(env, rcpt, message.Canonical(msg), time.Now())
 	if _, err := mb.Append(ctx, full, store.AppendOptions{Sender: env.From}); err != nil {
-		if errors.Is(err, folder.ErrLocked) {
+		switch {
+		case errors.Is(err, folder.ErrLocked):
 			return &Error{Kind: Busy, Msg: "mailbox is locked by another program, try again later", Err: err}
+		case errors.Is(err, quota.ErrOverQuota):
+			return d.overQuota(rcpt, err)
 		}
 		return &Error{Kind: TempFail, Msg: "could not store the message, try again later", Err: err}
 	}
 	return nil
+}
+
+// Accept is the check at RCPT time: with QuotaAtRcpt, a recipient whose
+// store has no room left is refused before the message is sent. A store
+// that cannot be opened now is not refused: Deliver will say so.
+func (d *Deliverer) Accept(ctx context.Context, rcpt Recipient) error {
+	if !d.QuotaAtRcpt {
+		return nil
+	}
+	full, err := d.Full(ctx, rcpt.User)
+	if err != nil || !full {
+		return nil
+	}
+	return d.overQuota(rcpt, quota.ErrOverQuota)
+}
+
+// Full reports whether user's INBOX has no room for another message.
+func (d *Deliverer) Full(ctx context.Context, user string) (bool, error) {
+	acct, err := d.Accounts.Open(ctx, user)
+	if err != nil {
+		return false, err
+	}
+	l, err := acct.Limits()
+	if err != nil || l.None() {
+		return false, err
+	}
+	u, err := acct.Usage()
+	if err != nil {
+		return false, err
+	}
+	return l.Full(u, folder.Inbox), nil
+}
+
+// CheckQuota answers the question an MTA asks before it accepts a
+// message for addr of size octets (0 when unknown): nil when it fits, a
+// NoSuchUser error, or an over-quota one (OverQuota or OverQuotaTemp).
+func (d *Deliverer) CheckQuota(ctx context.Context, addr string, size int64) error {
+	rcpt, err := d.Resolve(addr)
+	if err != nil {
+		return err
+	}
+	acct, err := d.Accounts.Open(ctx, rcpt.User)
+	if err != nil {
+		return &Error{Kind: TempFail, Msg: "mailbox unavailable, try again later", Err: err}
+	}
+	l, err := acct.Limits()
+	if err == nil && !l.None() {
+		var u quota.Usage
+		if u, err = acct.Usage(); err == nil {
+			if qerr := l.Check(u, folder.Inbox, quota.Usage{Storage: max(size, 1), Messages: 1}); qerr != nil {
+				return d.overQuota(rcpt, qerr)
+			}
+		}
+	}
+	if err != nil {
+		return &Error{Kind: TempFail, Msg: "quota unknown, try again later", Err: err}
+	}
+	return nil
+}
+
+func (d *Deliverer) overQuota(rcpt Recipient, err error) error {
+	kind := OverQuota
+	if d.QuotaTempFail {
+		kind = OverQuotaTemp
+	}
+	return &Error{Kind: kind, Msg: "<" + rcpt.Address + "> Mailbox full", Err: err}
 }
 
 // withTrace prepends Return-Path, Delivered-To and Received (RFC 5321

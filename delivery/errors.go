@@ -20,6 +20,12 @@ const (
 	// Busy: the mailbox is locked by another program (451 4.2.0,
 	// EX_TEMPFAIL), RFC 3463's "mailbox full or busy" class.
 	Busy
+	// OverQuota: the recipient's store is full (552 5.2.2, RFC 3463
+	// §3.3; EX_CANTCREAT).
+	OverQuota
+	// OverQuotaTemp: full, and the admin wants the MTA to retry
+	// ([quota] full_tempfail: 452 4.2.2, EX_TEMPFAIL).
+	OverQuotaTemp
 )
 
 // Error is a delivery failure for one recipient.

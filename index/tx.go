@@ -533,3 +533,72 @@ func (t *Tx) Tombstones(mailboxID uint64, fn func(uid uint32, modseq uint64) err
 		return fn(binary.BigEndian.Uint32(k), ms)
 	})
 }
+
+// SetSize corrects a message's canonical size (what a recount found in
+// its file), keeping its mailbox's and the user's totals in step.
+func (t *Tx) SetSize(mailboxID uint64, uid uint32, crlfSize int64) error {
+	b := t.mbxBucket(mailboxID)
+	if b == nil {
+		return fmt.Errorf("index: %w: id %d", folder.ErrNotFound, mailboxID)
+	}
+	uk := uidKey(uid)
+	var m Message
+	v := b.Bucket(bMsgs).Get(uk)
+	if v == nil {
+		return nil
+	}
+	if err := decodeMessage(uid, v, &m); err != nil {
+		return err
+	}
+	d := crlfSize - m.CRLFSize
+	if d == 0 {
+		return nil
+	}
+	var mb Mailbox
+	if err := decodeMailbox(mailboxID, b.Get(kInfo), &mb); err != nil {
+		return err
+	}
+	mb.Size += d
+	m.CRLFSize = crlfSize
+	if err := t.putInfo(&mb); err != nil {
+		return err
+	}
+	if err := b.Bucket(bMsgs).Put(uk, encodeMessage(&m)); err != nil {
+		return err
+	}
+	return t.addTotals(0, d)
+}
+
+// Recount recomputes every mailbox's counters (messages, unseen,
+// deleted, size) from its message records and the user's totals from
+// the mailboxes, and returns the totals as they were and as they are.
+// Nothing else is changed: no MODSEQ moves, clients see nothing.
+func (t *Tx) Recount() (beforeMsgs, beforeBytes, afterMsgs, afterBytes int64, err error) {
+	beforeMsgs, beforeBytes = t.Totals()
+	mbs, err := t.Mailboxes()
+	if err != nil {
+		return 0, 0, 0, 0, err
+	}
+	for _, mb := range mbs {
+		mb.Messages, mb.Unseen, mb.Deleted, mb.Size = 0, 0, 0, 0
+		err := t.ForEachMessage(mb.ID, func(m *Message) error {
+			mb.Messages++
+			mb.Size += m.CRLFSize
+			countFlags(&mb, m.Flags.Sys, 1)
+			return nil
+		})
+		if err != nil {
+			return 0, 0, 0, 0, err
+		}
+		t.forget()
+		if err := t.putInfo(&mb); err != nil {
+			return 0, 0, 0, 0, err
+		}
+		afterMsgs += int64(mb.Messages)
+		afterBytes += mb.Size
+	}
+	if err := t.setMetaUint(kMessages, uint64(afterMsgs)); err != nil {
+		return 0, 0, 0, 0, err
+	}
+	return beforeMsgs, beforeBytes, afterMsgs, afterBytes, t.setMetaUint(kBytes, uint64(afterBytes))
+}

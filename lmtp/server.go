@@ -178,6 +178,9 @@ func (s *session) Mail(from string, _ *smtp.MailOptions) error {
 
 func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	r, err := s.srv.d.Resolve(to)
+	if err == nil {
+		err = s.srv.d.Accept(context.Background(), r)
+	}
 	if err != nil {
 		s.log.Info("recipient refused", "rcpt", to, "err", err)
 		return toSMTP(err)
@@ -272,6 +275,10 @@ func toSMTP(err error) error {
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: msg}
 	case delivery.Busy:
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 2, 0}, Message: msg}
+	case delivery.OverQuota:
+		return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 2, 2}, Message: msg}
+	case delivery.OverQuotaTemp:
+		return &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 2, 2}, Message: msg}
 	default:
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: msg}
 	}

@@ -400,3 +400,50 @@ func FormatSize(n int64) string {
 	}
 	return strconv.FormatInt(n, 10) + "B"
 }
+
+// FormatRule writes a rule as ParseRule reads it (and Dovecot too).
+func FormatRule(r Rule) string {
+	if r.Ignore {
+		return r.Mailbox + ":ignore"
+	}
+	s := r.Mailbox
+	if r.Storage.Set {
+		s += ":" + formatValue(r.Storage, true)
+	}
+	if r.Messages.Set {
+		s += ":" + formatValue(r.Messages, false)
+	}
+	return s
+}
+
+func formatValue(v Value, storage bool) string {
+	name := "messages="
+	if storage {
+		name = "storage="
+	}
+	sign := ""
+	n := v.N
+	if v.Relative {
+		sign = "+"
+		if n < 0 {
+			sign, n = "-", -n
+		}
+	}
+	switch {
+	case v.Percent:
+		return name + sign + strconv.FormatInt(n, 10) + "%"
+	case !storage:
+		return name + sign + strconv.FormatInt(n, 10)
+	case n == 0:
+		return name + "0"
+	}
+	for _, u := range []struct {
+		s string
+		n int64
+	}{{"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"k", 1 << 10}} {
+		if n%u.n == 0 {
+			return name + sign + strconv.FormatInt(n/u.n, 10) + u.s
+		}
+	}
+	return "bytes=" + sign + strconv.FormatInt(n, 10)
+}

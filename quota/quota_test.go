@@ -2,7 +2,9 @@ package quota
 
 import (
 	"errors"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseRule(t *testing.T) {
@@ -152,6 +154,35 @@ func TestSizes(t *testing.T) {
 	for n, want := range map[int64]string{0: "0B", 900: "900B", 1536: "1.5K", 100 << 20: "100M", 1<<30 + 1<<29: "1.5G", 150 << 30: "150G"} {
 		if got := FormatSize(n); got != want {
 			t.Errorf("FormatSize(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestWarningMessage(t *testing.T) {
+	when := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	got := string(WarningMessage("mx.example.org", "bob@example.org", 80, Usage{Storage: 820 << 20, Messages: 12}, Limits{Storage: 1 << 30, Messages: 100}, when))
+	for _, want := range []string{
+		"From: Mail System <postmaster@mx.example.org>\r\n", "To: <bob@example.org>\r\n", "Subject: Your mailbox is 80% full\r\n",
+		"Date: Wed, 02 Dec 2026 10:00:00 +0000\r\n", "Auto-Submitted: auto-generated\r\n", "\r\n\r\nYour mailbox is 80% full.\r\n",
+		"  Storage:  820M of 1G\r\n", "  Messages: 12 of 100\r\n", "Message-ID: <quota-80-",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("warning lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(strings.ReplaceAll(got, "\r\n", ""), "\n") {
+		t.Error("bare LF in the warning")
+	}
+}
+
+func TestFormatRule(t *testing.T) {
+	for _, s := range []string{"*:storage=1G", "*:storage=10G:messages=1000", "Trash:storage=+100M", "Trash:storage=-10%", "Spam:ignore", "*:bytes=1000", "*:storage=0", "*:messages=5", "Big:storage=200%"} {
+		r, err := ParseRule(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := FormatRule(r); got != s {
+			t.Errorf("FormatRule(ParseRule(%q)) = %q", s, got)
 		}
 	}
 }

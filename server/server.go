@@ -32,7 +32,9 @@ import (
 	"github.com/storaged/storaged/maildir"
 	"github.com/storaged/storaged/mbox"
 	"github.com/storaged/storaged/mh"
+	"github.com/storaged/storaged/policy"
 	"github.com/storaged/storaged/pop3"
+	"github.com/storaged/storaged/quota"
 	"github.com/storaged/storaged/store"
 )
 
@@ -47,6 +49,7 @@ type Server struct {
 	lmtp      *lmtp.Server
 	imap      *imap.Server
 	pop3      *pop3.Server
+	policy    *policy.Server
 	listeners map[string][]net.Listener // by protocol
 	wg        sync.WaitGroup
 	errc      chan error
@@ -74,6 +77,10 @@ func New(cfg *config.Config, logger *slog.Logger, lockWait time.Duration) (*Serv
 	if err != nil {
 		return nil, err
 	}
+	defLimits, err := cfg.Quota.Limits()
+	if err != nil {
+		return nil, fmt.Errorf("quota: %w", err)
+	}
 	accounts := store.NewAccounts(store.Options{
 		MailDir: cfg.Mail.Dir, IndexDir: cfg.Mail.IndexDir, LockWait: lockWait, Logger: logger,
 		Formats:       Formats,
@@ -86,12 +93,28 @@ func New(cfg *config.Config, logger *slog.Logger, lockWait time.Duration) (*Serv
 			}
 			return cfg.Mail.Format, nil
 		},
+		Quota: store.QuotaOptions{
+			// A user's own rules (passwd-file extra fields, Dovecot's
+			// spelling) over the config's default; read at each check,
+			// so that a reloaded passwd-file takes effect at once.
+			Limits: func(user string) (quota.Limits, error) {
+				if u, ok := users.Lookup(user); ok {
+					return quota.FromFields(defLimits, u.Extra)
+				}
+				return defLimits, nil
+			},
+			Warnings: cfg.Quota.Warnings,
+			WarningMessage: func(user string, percent int, u quota.Usage, l quota.Limits, now time.Time) []byte {
+				return quota.WarningMessage(cfg.Hostname, user, percent, u, l, now)
+			},
+		},
 	})
 	return &Server{
 		Config: cfg, Log: logger, Users: users, Accounts: accounts,
 		Deliverer: &delivery.Deliverer{
 			Users: users, Accounts: accounts, Hostname: cfg.Hostname,
 			Domains: cfg.LocalDomains, DetailDelimiter: "+", Log: logger,
+			QuotaTempFail: cfg.Quota.FullTempfail, QuotaAtRcpt: cfg.Quota.CheckAtRcpt,
 		},
 		listeners: make(map[string][]net.Listener),
 		errc:      make(chan error, 8),
@@ -117,7 +140,15 @@ func (s *Server) Start() error {
 	s.imap = imap.New(imap.Config{
 		MaxMessageSize: int64(cfg.IMAP.MaxMessageSize),
 		AuthFailDelay:  cfg.IMAP.AuthFailDelay.D(),
+		QuotaRoot:      cfg.Quota.Root,
 	}, s.Users, s.Accounts, s.Log)
+	var policyAddrs []string
+	if cfg.Quota.PolicyListen != "" {
+		policyAddrs = []string{cfg.Quota.PolicyListen}
+		s.policy = policy.New(policy.Config{
+			Success: cfg.Quota.PolicySuccess, OverQuota: cfg.Quota.PolicyOverQuota, NoUser: cfg.Quota.PolicyNoUser,
+		}, s.Deliverer, s.Log)
+	}
 	s.pop3 = pop3.New(pop3.Config{
 		AuthFailDelay: cfg.POP3.AuthFailDelay.D(),
 		IdleTimeout:   cfg.POP3.IdleTimeout.D(),
@@ -127,7 +158,7 @@ func (s *Server) Start() error {
 		addrs []string
 		// cleartext: the protocol carries passwords, and has no TLS yet.
 		cleartext bool
-	}{{"lmtp", cfg.LMTP.Listen, false}, {"imap", cfg.IMAP.Listen, true}, {"pop3", cfg.POP3.Listen, true}} {
+	}{{"lmtp", cfg.LMTP.Listen, false}, {"imap", cfg.IMAP.Listen, true}, {"pop3", cfg.POP3.Listen, true}, {"policy", policyAddrs, false}} {
 		for _, addr := range p.addrs {
 			l, err := listen(addr, cfg.SocketPerm())
 			if err != nil {
@@ -142,6 +173,9 @@ func (s *Server) Start() error {
 		}
 	}
 	serve := map[string]func(net.Listener) error{"lmtp": s.lmtp.Serve, "imap": s.imap.Serve, "pop3": s.pop3.Serve}
+	if s.policy != nil {
+		serve["policy"] = s.policy.Serve
+	}
 	for proto, ls := range s.listeners {
 		for _, l := range ls {
 			s.wg.Add(1)
@@ -193,6 +227,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.pop3 != nil {
 		s.pop3.Shutdown()
+	}
+	if s.policy != nil {
+		s.policy.Shutdown()
 	}
 	if s.lmtp != nil {
 		if derr := s.lmtp.Shutdown(ctx); derr != nil {

@@ -130,6 +130,8 @@ func codeOf(err error) int {
 		return exTempFail
 	case se.EnhancedCode == smtp.EnhancedCode{5, 1, 1}:
 		return exNoUser
+	case se.EnhancedCode == smtp.EnhancedCode{5, 2, 2}:
+		return exCantCreat // mailbox full
 	case se.Code == 552:
 		return exDataErr
 	default:
@@ -171,6 +173,8 @@ func exitFor(err error) int {
 		return exDataErr
 	case delivery.Refused:
 		return exUnavail
+	case delivery.OverQuota:
+		return exCantCreat
 	}
 	return exTempFail
 }

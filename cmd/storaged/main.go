@@ -23,6 +23,9 @@ Usage:
   storaged [-config FILE] user passwd NAME [-password-stdin]
   storaged [-config FILE] user del NAME
   storaged [-config FILE] user list
+  storaged [-config FILE] quota get USER|-A     usage and limits, a table
+  storaged [-config FILE] quota set USER storage=10G messages=100000   (none for no limit)
+  storaged [-config FILE] quota recalc USER|-A  recount from the files; says what differed
   storaged [-config FILE] config                print the effective configuration
 
 Without -config, embedded defaults apply and data lives in $STORAGED_DATA or ./data.
@@ -59,6 +62,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return deliverCmd(cfg, logger, rest[1:], stdin, stderr)
 	case "user":
 		return userCmd(cfg, logger, rest[1:], stdin, stdout, stderr)
+	case "quota":
+		return quotaCmd(cfg, logger, rest[1:], stdout, stderr)
 	case "config":
 		if err := cfg.Write(stdout); err != nil {
 			fmt.Fprintln(stderr, "storaged:", err)
