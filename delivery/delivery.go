@@ -148,7 +148,11 @@ func (d *Deliverer) Accept(ctx context.Context, rcpt Recipient) error {
 	if err != nil || !full {
 		return nil
 	}
-	return d.overQuota(rcpt, quota.ErrOverQuota)
+	// At RCPT the reply names no recipient by itself (after DATA, LMTP
+	// replies start with "<rcpt> "): say whose mailbox it is.
+	e := d.overQuota(rcpt, quota.ErrOverQuota).(*Error)
+	e.Msg = "<" + rcpt.Address + "> " + e.Msg
+	return e
 }
 
 // Full reports whether user's INBOX has no room for another message.
@@ -200,7 +204,7 @@ func (d *Deliverer) overQuota(rcpt Recipient, err error) error {
 	if d.QuotaTempFail {
 		kind = OverQuotaTemp
 	}
-	return &Error{Kind: kind, Msg: "<" + rcpt.Address + "> Mailbox full", Err: err}
+	return &Error{Kind: kind, Msg: "Mailbox full", Err: err}
 }
 
 // withTrace prepends Return-Path, Delivered-To and Received (RFC 5321
