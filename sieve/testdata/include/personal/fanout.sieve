@@ -1,0 +1,3 @@
+require ["include", "imap4flags"];
+include "fanout2"; include "fanout2"; include "fanout2"; include "fanout2"; include "fanout2";
+include "fanout2"; include "fanout2"; include "fanout2"; include "fanout2"; include "fanout2";

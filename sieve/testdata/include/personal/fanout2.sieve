@@ -1,0 +1,3 @@
+require ["include", "imap4flags"];
+include "fanout3"; include "fanout3"; include "fanout3"; include "fanout3"; include "fanout3";
+include "fanout3"; include "fanout3"; include "fanout3"; include "fanout3"; include "fanout3";

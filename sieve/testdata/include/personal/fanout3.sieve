@@ -1,0 +1,3 @@
+require ["include", "imap4flags"];
+include "fanout4"; include "fanout4"; include "fanout4"; include "fanout4"; include "fanout4";
+include "fanout4"; include "fanout4"; include "fanout4"; include "fanout4"; include "fanout4";

@@ -1,0 +1,3 @@
+require ["include", "imap4flags"];
+include "fanout5"; include "fanout5"; include "fanout5"; include "fanout5"; include "fanout5";
+include "fanout5"; include "fanout5"; include "fanout5"; include "fanout5"; include "fanout5";

@@ -1,0 +1,3 @@
+require ["include", "imap4flags"];
+include "fanout6"; include "fanout6"; include "fanout6"; include "fanout6"; include "fanout6";
+include "fanout6"; include "fanout6"; include "fanout6"; include "fanout6"; include "fanout6";
