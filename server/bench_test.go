@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/storaged/storaged/config"
 )
 
 // BenchmarkLMTPDelivery: 4 KB messages to 10 users over 4 connections,
@@ -36,13 +38,30 @@ func BenchmarkFormats(b *testing.B) {
 	}
 }
 
+// BenchmarkQuota is delivery as in BenchmarkLMTPDelivery with every user
+// under a limit (and warnings) against none: what the check and the
+// reservation cost. Run with -count to interleave the two.
+func BenchmarkQuota(b *testing.B) {
+	b.Run("off", func(b *testing.B) { benchDeliveryWith(b, 1, withFormat("maildir")) })
+	b.Run("on", func(b *testing.B) {
+		benchDeliveryWith(b, 1, withFormat("maildir", func(c *config.Config) {
+			c.Quota.Storage, c.Quota.Messages, c.Quota.Warnings = 1<<40, 1<<30, []int{80, 95}
+			c.Quota.Rules = []string{"Trash:storage=+100M"}
+		}))
+	})
+}
+
 func benchDelivery(b *testing.B, rcptsPerMsg int, format string) {
+	benchDeliveryWith(b, rcptsPerMsg, withFormat(format))
+}
+
+func benchDeliveryWith(b *testing.B, rcptsPerMsg int, mutate func(*config.Config)) {
 	dir := b.TempDir()
 	users := make([]string, 10)
 	for i := range users {
 		users[i] = fmt.Sprintf("user%d", i)
 	}
-	ts := startServer(b, dir, withFormat(format), users...)
+	ts := startServer(b, dir, mutate, users...)
 	body := strings.Repeat("This is a line of a four kilobyte test message body.....\r\n", 68)
 	const conns = 4
 	var next atomic.Int64
