@@ -1,10 +1,12 @@
 package folder
 
 import (
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"testing"
+	"testing/iotest"
 	"time"
 )
 
@@ -55,7 +57,7 @@ func TestCanonicalFileCloseTwice(t *testing.T) {
 	if err := os.WriteFile(p, []byte("a\nb\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r, err := OpenCanonical(p)
+	r, err := OpenCanonical(p, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,8 +67,8 @@ func TestCanonicalFileCloseTwice(t *testing.T) {
 	if err := r.Close(); err == nil {
 		t.Fatal("second Close succeeded")
 	}
-	r1, _ := OpenCanonical(p)
-	r2, _ := OpenCanonical(p)
+	r1, _ := OpenCanonical(p, 0)
+	r2, _ := OpenCanonical(p, 0)
 	if r1 == r2 {
 		t.Fatal("one pooled reader handed out twice")
 	}
@@ -76,5 +78,39 @@ func TestCanonicalFileCloseTwice(t *testing.T) {
 			t.Fatalf("read %q, %v", b, err)
 		}
 		r.Close()
+	}
+}
+
+// RawFile with a known size reads exactly that far; without one, to the
+// end; a shorter file ends early; a missing one is ErrGone.
+func TestRawFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "m")
+	if err := os.WriteFile(p, []byte("0123456789"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		size int64
+		want string
+	}{{0, "0123456789"}, {10, "0123456789"}, {4, "0123"}, {50, "0123456789"}} {
+		f, err := OpenRaw(p, c.size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(iotest.OneByteReader(f))
+		if err != nil || string(got) != c.want {
+			t.Errorf("size %d: %q, %v; want %q", c.size, got, err, c.want)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); !errors.Is(err, os.ErrClosed) {
+			t.Errorf("second Close: %v", err)
+		}
+		if _, err := f.Read(make([]byte, 1)); !errors.Is(err, os.ErrClosed) {
+			t.Errorf("Read after Close: %v", err)
+		}
+	}
+	if _, err := OpenRaw(p+"-gone", 0); !errors.Is(err, ErrGone) {
+		t.Errorf("missing file: %v", err)
 	}
 }

@@ -80,11 +80,38 @@ func renameNoReplace(from, to string) error {
 
 // Open implements folder.Folder.
 func (f *Folder) Open(e folder.Entry) (io.ReadCloser, error) {
-	fd, err := f.open(e)
+	// Maildir files are never written in place (a flag change renames),
+	// so the size the index has is the file's.
+	path, err := f.path(e)
 	if err != nil {
 		return nil, err
 	}
-	return folder.NewCanonicalFile(fd), nil
+	r, err := folder.OpenRaw(path, e.Size)
+	if errors.Is(err, folder.ErrGone) {
+		// Renamed by another program (a flag change) since path looked.
+		if path, err = f.path(folder.Entry{Key: e.Key}); err == nil {
+			r, err = folder.OpenRaw(path, e.Size)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return folder.NewCanonicalFile(r), nil
+}
+
+// path is where e's file is: at its Name, else wherever its key is now.
+func (f *Folder) path(e folder.Entry) (string, error) {
+	if e.Name != "" {
+		return filepath.Join(f.dir, e.Name), nil
+	}
+	name, err := f.find(e.Key)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", folder.ErrGone
+	}
+	if err != nil {
+		return "", fmt.Errorf("maildir: %w", err)
+	}
+	return filepath.Join(f.dir, name), nil
 }
 
 // ReadStored implements folder.Folder.

@@ -162,7 +162,8 @@ func (f *Folder) link(tmp string, reserve func(string)) (int, error) {
 
 // Open implements folder.Folder.
 func (f *Folder) Open(e folder.Entry) (io.ReadCloser, error) {
-	return folder.OpenCanonical(filepath.Join(f.dir, e.Name))
+	// nmh's anno rewrites messages in place: no size is trusted.
+	return folder.OpenCanonical(filepath.Join(f.dir, e.Name), 0)
 }
 
 // ReadStored implements folder.Folder.

@@ -225,7 +225,7 @@ func (m *Mailbox) isPending(key string) bool {
 
 // Open returns a message's bytes in canonical form.
 func (m *Mailbox) Open(msg Message) (io.ReadCloser, error) {
-	return m.folder().Open(folder.Entry{Key: msg.Key, Name: msg.Name})
+	return m.folder().Open(folder.Entry{Key: msg.Key, Name: msg.Name, Size: msg.Size})
 }
 
 // ReadStored returns a message as it was stored: see Append.
