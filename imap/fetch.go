@@ -61,17 +61,28 @@ type fetchPlan struct {
 	// content: there are section items (BODY[...], BINARY..., RFC822...),
 	// which prepare locates and reads for every message.
 	content bool
+	// modseq: MODSEQ asked for, or implied by CHANGEDSINCE (RFC 7162
+	// §3.1.4); changedSince filters when hasChangedSince.
+	modseq          bool
+	hasChangedSince bool
+	changedSince    uint64
 }
 
 func newFetchPlan(args *wire.FetchArgs, uidCmd bool) (*fetchPlan, error) {
-	if args.HasChangedSince || args.Vanished {
-		return nil, bad("FETCH modifiers CHANGEDSINCE and VANISHED need CONDSTORE, which is not supported")
+	if args.Vanished {
+		return nil, bad("FETCH modifier VANISHED needs QRESYNC, which is not supported")
 	}
 	p := &fetchPlan{uid: uidCmd, items: make([]wire.FetchItem, 0, len(args.Items))}
+	if args.HasChangedSince {
+		p.modseq, p.hasChangedSince, p.changedSince = true, true, args.ChangedSince
+	}
 	var seen [32]bool
 	for _, it := range args.Items {
 		switch it.Kind {
-		case wire.FetchModSeq, wire.FetchSaveDate, wire.FetchEmailID, wire.FetchThreadID:
+		case wire.FetchModSeq:
+			p.modseq = true
+			continue
+		case wire.FetchSaveDate, wire.FetchEmailID, wire.FetchThreadID:
 			name := string(it.AppendName(nil))
 			return nil, bad("unsupported FETCH item " + name)
 		case wire.FetchUID:
@@ -125,6 +136,9 @@ func cmdFetch(ctx context.Context, c *conn, cmd *wire.Command) error {
 	plan, err := newFetchPlan(args, cmd.UID)
 	if err != nil {
 		return err
+	}
+	if plan.modseq {
+		c.enableCondstore()
 	}
 	uids, err := c.resolve(args.Seq, cmd.UID)
 	if err != nil {
@@ -264,6 +278,9 @@ func (f *fetcher) writeBatch(msgs []store.Meta) error {
 		if seq == 0 {
 			continue
 		}
+		if f.plan.hasChangedSince && m.ModSeq <= f.plan.changedSince && !f.seenNow(m.UID) {
+			continue // RFC 7162 §3.1.4.1: only what changed since
+		}
 		if err := f.writeMessage(m, seq); err != nil {
 			return err
 		}
@@ -318,6 +335,10 @@ func (f *fetcher) writeMessage(m *store.Meta, seq uint32) error {
 		sp()
 		w.Raw("FLAGS ")
 		writeFlags(w, m.Flags, f.c.recent(m.UID))
+	}
+	if p.modseq || flags && f.c.condstore {
+		sp()
+		writeModSeq(w, m.ModSeq)
 	}
 	out := 0
 	for i := range p.items {

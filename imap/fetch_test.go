@@ -180,11 +180,11 @@ func TestFetchErrors(t *testing.T) {
 	s.do("a4 FETCH 1:3 FLAGS", "a4 BAD invalid message sequence number 3")
 	s.do("a5 FETCH 1 (FLAGS BOGUS)", `a5 BAD invalid FETCH item "BOGUS"`)
 	s.do("a6 FETCH 1 BODY[4.BOGUS]", `a6 BAD invalid section "BOGUS"`)
-	s.do("a7 FETCH 1 (MODSEQ)", "a7 BAD unsupported FETCH item MODSEQ")
+	s.do("a7 FETCH 1 (SAVEDATE)", "a7 BAD unsupported FETCH item SAVEDATE")
 	s.do("a8 FETCH 1 (SAVEDATE)", "a8 BAD unsupported FETCH item SAVEDATE")
 	s.do("a9 FETCH 1 (EMAILID THREADID)", "a9 BAD unsupported FETCH item EMAILID")
-	s.do("a10 FETCH 1 (FLAGS) (CHANGEDSINCE 1)",
-		"a10 BAD FETCH modifiers CHANGEDSINCE and VANISHED need CONDSTORE, which is not supported")
+	s.do("a10 UID FETCH 1 (FLAGS) (CHANGEDSINCE 1 VANISHED)",
+		"a10 BAD FETCH modifier VANISHED needs QRESYNC, which is not supported")
 	s.do("a11 FETCH 1 BINARY[1.MIME]", `a11 BAD invalid FETCH item "BINARY[1.MIME]"`)
 	// Nothing was set \Seen by the refused commands.
 	s.do("a12 FETCH 1 FLAGS", `* 1 FETCH (FLAGS (\Recent))`, "a12 OK FETCH completed")

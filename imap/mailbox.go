@@ -72,8 +72,14 @@ func cmdSelect(ctx context.Context, c *conn, cmd *wire.Command) error {
 	// RFC 9051 §6.3.2: a SELECT, even a failing one, first deselects.
 	c.closeView()
 	c.state = stateAuth
-	if len(args.Params) > 0 {
-		return bad("unknown SELECT parameter " + args.Params[0].Name)
+	for _, p := range args.Params {
+		switch p.Name {
+		case "CONDSTORE":
+			// RFC 7162 §3.1.8: a CONDSTORE enabling command.
+			c.enableCondstore()
+		default:
+			return bad("unknown SELECT parameter " + p.Name)
+		}
 	}
 	name, err := c.mailboxName(args.Mailbox)
 	if err != nil {
@@ -117,6 +123,9 @@ func cmdSelect(ctx context.Context, c *conn, cmd *wire.Command) error {
 	}
 	w.Status("", "OK", "UIDVALIDITY "+strconv.FormatUint(uint64(info.UIDValidity), 10), "UIDs valid")
 	w.Status("", "OK", "UIDNEXT "+strconv.FormatUint(uint64(info.UIDNext), 10), "predicted next UID")
+	if c.condstore {
+		w.Status("", "OK", "HIGHESTMODSEQ "+strconv.FormatUint(max(info.HighestModSeq, 1), 10), "highest")
+	}
 	c.writePermanentFlags()
 	c.state, c.lastSync, c.saved = stateSelected, time.Now(), nil
 	if args.ReadOnly {
@@ -235,6 +244,9 @@ func cmdStatus(ctx context.Context, c *conn, cmd *wire.Command) error {
 		if !c.statusItemKnown(it) {
 			return bad("unsupported STATUS item " + it)
 		}
+		if it == "HIGHESTMODSEQ" {
+			c.enableCondstore()
+		}
 	}
 	delStorage, err := deletedStorage(mb, args.Items)
 	if err != nil {
@@ -265,7 +277,7 @@ func deletedStorage(mb *store.Mailbox, items []string) (int64, error) {
 // ones storaged implements.
 func (c *conn) statusItemKnown(it string) bool {
 	switch it {
-	case "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "RECENT", "APPENDLIMIT", "DELETED-STORAGE":
+	case "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN", "DELETED", "SIZE", "RECENT", "APPENDLIMIT", "DELETED-STORAGE", "HIGHESTMODSEQ":
 		return true
 	}
 	return false
@@ -296,6 +308,8 @@ func (c *conn) writeStatusItems(info store.MailboxInfo, items []string, delStora
 			w.Number(uint64(info.Size))
 		case "DELETED-STORAGE":
 			w.Number(uint64(delStorage))
+		case "HIGHESTMODSEQ":
+			w.Number(max(info.HighestModSeq, 1))
 		case "APPENDLIMIT":
 			w.Number(uint64(c.srv.cfg.MaxMessageSize))
 		case "RECENT":

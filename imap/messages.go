@@ -30,8 +30,10 @@ func cmdStore(ctx context.Context, c *conn, cmd *wire.Command) error {
 	if c.view.ReadOnly() {
 		return errReadOnly
 	}
+	var cond *uint64
 	if args.HasUnchangedSince {
-		return bad("UNCHANGEDSINCE needs CONDSTORE")
+		c.enableCondstore() // RFC 7162 §3.1: an enabling command
+		cond = &args.UnchangedSince
 	}
 	flags, err := parseFlags(args.Flags)
 	if err != nil {
@@ -49,38 +51,81 @@ func cmdStore(ctx context.Context, c *conn, cmd *wire.Command) error {
 		op = store.FlagsRemove
 	}
 	mb := c.view.Mailbox()
-	if _, err := mb.StoreFlags(ctx, uids, op, flags, c.view.Sub()); err != nil {
-		return mapErr(c.log, "store", err)
-	}
-	c.announceKeywords(flags)
-	if args.Silent {
-		return nil
-	}
-	// RFC 9051 §6.4.6: the flags of every message in the set, as they
-	// are now (other sessions may have changed them too).
-	metas, err := mb.ReadBatch(uids, 0)
+	changed, modified, err := mb.StoreFlagsIf(ctx, uids, op, flags, c.view.Sub(), cond)
 	if err != nil {
 		return mapErr(c.log, "store", err)
 	}
+	c.announceKeywords(flags)
 	w := c.w
-	for i := range metas {
-		m := &metas[i]
-		seq := c.view.Seq(m.UID)
-		if !m.Found || seq == 0 {
-			continue
+	switch {
+	case args.Silent && c.condstore:
+		// RFC 7162 §3.1.3: even .SILENT tells the new MODSEQ of what
+		// changed.
+		for i := range changed {
+			m := &changed[i]
+			seq := c.view.Seq(m.UID)
+			if seq == 0 {
+				continue
+			}
+			w.Untagged()
+			w.Number(uint64(seq))
+			w.Raw(" FETCH (")
+			if cmd.UID {
+				w.Raw("UID ")
+				w.Number(uint64(m.UID))
+				w.SP()
+			}
+			writeModSeq(w, m.ModSeq)
+			w.Raw(")\r\n")
 		}
-		c.announceKeywords(m.Flags)
-		w.Untagged()
-		w.Number(uint64(seq))
-		w.Raw(" FETCH (")
-		if cmd.UID {
-			w.Raw("UID ")
-			w.Number(uint64(m.UID))
-			w.SP()
+	case !args.Silent:
+		// RFC 9051 §6.4.6: the flags of every message in the set, as
+		// they are now (other sessions may have changed them too), but
+		// those UNCHANGEDSINCE left alone.
+		metas, err := mb.ReadBatch(uids, 0)
+		if err != nil {
+			return mapErr(c.log, "store", err)
 		}
-		w.Raw("FLAGS ")
-		writeFlags(w, m.Flags, c.recent(m.UID))
-		w.Raw(")\r\n")
+		skip := make(map[uint32]bool, len(modified))
+		for _, u := range modified {
+			skip[u] = true
+		}
+		for i := range metas {
+			m := &metas[i]
+			seq := c.view.Seq(m.UID)
+			if !m.Found || seq == 0 || skip[m.UID] {
+				continue
+			}
+			c.announceKeywords(m.Flags)
+			w.Untagged()
+			w.Number(uint64(seq))
+			w.Raw(" FETCH (")
+			if cmd.UID {
+				w.Raw("UID ")
+				w.Number(uint64(m.UID))
+				w.SP()
+			}
+			w.Raw("FLAGS ")
+			writeFlags(w, m.Flags, c.recent(m.UID))
+			if c.condstore {
+				w.SP()
+				writeModSeq(w, m.ModSeq)
+			}
+			w.Raw(")\r\n")
+		}
+	}
+	if len(modified) > 0 {
+		// RFC 7162 §3.1.3: UIDs for UID STORE, sequence numbers else.
+		nums := modified
+		if !cmd.UID {
+			nums = make([]uint32, 0, len(modified))
+			for _, u := range modified {
+				if seq := c.view.Seq(u); seq > 0 {
+					nums = append(nums, seq)
+				}
+			}
+		}
+		return okCode("MODIFIED "+string(appendSeqRanges(nil, nums)), "conditional STORE failed")
 	}
 	return nil
 }

@@ -100,7 +100,7 @@ func cmdSearch(ctx context.Context, c *conn, cmd *wire.Command) error {
 	if ret.save {
 		c.saved = savedResult(hits, ret)
 	}
-	c.writeSearch(cmd, ret, hits)
+	c.writeSearch(cmd, ret, hits, s.modseq)
 	if s.gone {
 		// RFC 5530: files another program removed matched nothing.
 		return okCode("EXPUNGEISSUED", "SEARCH completed; some messages were removed by another program")
@@ -109,7 +109,10 @@ func cmdSearch(ctx context.Context, c *conn, cmd *wire.Command) error {
 }
 
 // hit is one matching message.
-type hit struct{ seq, uid uint32 }
+type hit struct {
+	seq, uid uint32
+	modseq   uint64
+}
 
 // savedResult is what SAVE keeps: every match, or only the MIN and MAX
 // ones when those are the only other options (RFC 5182 §2.4).
@@ -137,7 +140,10 @@ func savedResult(hits []hit, r searchReturn) []uint32 {
 // writeSearch writes "* SEARCH" (IMAP4rev1, RFC 3501 §7.2.5) or
 // "* ESEARCH" (RFC 4731 §3.2, RFC 9051 §7.3.4). hits are in sequence
 // order, which is UID order too.
-func (c *conn) writeSearch(cmd *wire.Command, r searchReturn, hits []hit) {
+//
+// A search with MODSEQ also tells a MODSEQ (RFC 7162 §3.1.5): the highest
+// of the messages it returns (with MIN or MAX alone, of those).
+func (c *conn) writeSearch(cmd *wire.Command, r searchReturn, hits []hit, modseq bool) {
 	num := func(h hit) uint32 {
 		if cmd.UID {
 			return h.uid
@@ -150,6 +156,11 @@ func (c *conn) writeSearch(cmd *wire.Command, r searchReturn, hits []hit) {
 		for _, h := range hits {
 			w.SP()
 			w.Number32(num(h))
+		}
+		if modseq && len(hits) > 0 {
+			w.Raw(" (MODSEQ ")
+			w.Number(highestModSeq(hits))
+			w.Raw(")")
 		}
 		w.CRLF()
 		return
@@ -188,7 +199,31 @@ func (c *conn) writeSearch(cmd *wire.Command, r searchReturn, hits []hit) {
 		}
 		w.RawBytes(appendSeqRanges(nil, nums))
 	}
+	if n := len(hits); modseq && n > 0 {
+		ms := highestModSeq(hits)
+		if !r.all && !r.count {
+			ms = 0
+			if r.min {
+				ms = hits[0].modseq
+			}
+			if r.max {
+				ms = max(ms, hits[n-1].modseq)
+			}
+		}
+		if ms > 0 {
+			w.Raw(" MODSEQ ")
+			w.Number(ms)
+		}
+	}
 	w.CRLF()
+}
+
+func highestModSeq(hits []hit) uint64 {
+	var m uint64
+	for _, h := range hits {
+		m = max(m, h.modseq)
+	}
+	return m
 }
 
 // appendSeqRanges writes numbers as a compact sequence-set, in the order

@@ -52,6 +52,8 @@ type search struct {
 	open func(store.Message) (io.ReadCloser, error)
 	// gone: some message files had been removed by another program.
 	gone bool
+	// modseq: the key holds MODSEQ, so results tell the MODSEQs.
+	modseq bool
 }
 
 // searchBatch bounds one ReadBatch snapshot.
@@ -123,7 +125,12 @@ func (s *search) prepare(k *wire.SearchKey) (*skey, error) {
 	case wire.SearchBody, wire.SearchText:
 		out.cost, out.str = costBody, fold(k.Value.Value)
 	case wire.SearchModSeq:
-		return nil, bad("MODSEQ needs CONDSTORE")
+		// RFC 7162 §3.1.5: an enabling command. The index keeps one
+		// MODSEQ per message, which stands for every entry (§3.1.5
+		// allows it), so the entry name and type are not looked at.
+		s.c.enableCondstore()
+		s.modseq = true
+		out.cost = costIndex
 	case wire.SearchSavedBefore, wire.SearchSavedOn, wire.SearchSavedSince, wire.SearchSaveDateSupported:
 		return nil, bad("SAVEDATE is not supported")
 	case wire.SearchEmailID, wire.SearchThreadID:
@@ -172,7 +179,7 @@ func (s *search) run(ctx context.Context) ([]hit, error) {
 				return nil, err
 			}
 			if ok {
-				hits = append(hits, hit{seq: m.seq, uid: meta.UID})
+				hits = append(hits, hit{seq: m.seq, uid: meta.UID, modseq: meta.ModSeq})
 			}
 		}
 	}
@@ -250,6 +257,8 @@ func (s *search) match(k *skey, m *candidate) (bool, error) {
 		}
 		// Without a usable Date: header, INTERNALDATE stands in.
 		return compareDay(k.op, sent, k.date), nil
+	case wire.SearchModSeq:
+		return meta.ModSeq >= k.num, nil
 	case wire.SearchLarger:
 		return uint64(meta.CRLFSize) > k.num, nil
 	case wire.SearchSmaller:

@@ -87,6 +87,7 @@ func New(cfg Config, users *auth.DB, accounts *store.Accounts, logger *slog.Logg
 	s.cmds.capability(afterAuth, "APPENDLIMIT="+strconv.FormatInt(cfg.MaxMessageSize, 10))
 	registerIdle(s.cmds)
 	registerQuota(s.cmds)
+	registerCondstore(s.cmds)
 	return s
 }
 

@@ -70,6 +70,10 @@ func (c *conn) sendUpdates(ctx context.Context, allowExpunge bool) {
 			w.Number(uint64(u.UID))
 			w.Raw(" FLAGS ")
 			writeFlags(w, m.Flags, c.recent(u.UID))
+			if c.condstore {
+				w.SP()
+				writeModSeq(w, m.ModSeq)
+			}
 			w.Raw(")\r\n")
 		}
 	}

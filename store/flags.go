@@ -46,6 +46,16 @@ func applyFlags(cur folder.Flags, op FlagOp, f folder.Flags) folder.Flags {
 // to the folder where the format has a place for them. It returns the
 // messages whose flags changed, as stored.
 func (m *Mailbox) StoreFlags(ctx context.Context, uids []uint32, op FlagOp, f folder.Flags, origin *Sub) ([]Message, error) {
+	changed, _, err := m.StoreFlagsIf(ctx, uids, op, f, origin, nil)
+	return changed, err
+}
+
+// StoreFlagsIf is StoreFlags that leaves alone, and returns as modified,
+// the messages whose MODSEQ is above *unchangedSince (RFC 7162 §3.1.3's
+// UNCHANGEDSINCE); nil means no condition. The test and the change are
+// one step: no other flag change or expunge of this mailbox runs between
+// them (wmu).
+func (m *Mailbox) StoreFlagsIf(ctx context.Context, uids []uint32, op FlagOp, f folder.Flags, origin *Sub, unchangedSince *uint64) (changed []Message, modified []uint32, err error) {
 	m.wmu.Lock()
 	defer m.wmu.Unlock()
 	type change struct {
@@ -54,13 +64,18 @@ func (m *Mailbox) StoreFlags(ctx context.Context, uids []uint32, op FlagOp, f fo
 		key, name string
 	}
 	var changes []change
-	err := m.acct.idx.View(func(tx *index.Tx) error {
+	err = m.acct.idx.View(func(tx *index.Tx) error {
+		modified = modified[:0]
 		for _, uid := range uids {
 			msg, ok, err := tx.Message(m.id, uid)
 			if err != nil {
 				return err
 			}
 			if !ok {
+				continue
+			}
+			if unchangedSince != nil && msg.ModSeq > *unchangedSince {
+				modified = append(modified, uid)
 				continue
 			}
 			nf := applyFlags(msg.Flags, op, f)
@@ -72,11 +87,11 @@ func (m *Mailbox) StoreFlags(ctx context.Context, uids []uint32, op FlagOp, f fo
 		return nil
 	})
 	if err != nil || len(changes) == 0 {
-		return nil, err
+		return nil, modified, err
 	}
 	for i, c := range changes {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		e, err := m.folder().SetFlags(folder.Entry{Key: c.key, Name: c.name}, c.flags)
 		if errors.Is(err, folder.ErrGone) {
@@ -85,12 +100,12 @@ func (m *Mailbox) StoreFlags(ctx context.Context, uids []uint32, op FlagOp, f fo
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("store: write flags through: %w", err)
+			return nil, nil, fmt.Errorf("store: write flags through: %w", err)
 		}
 		changes[i].name = e.Name
 	}
 	if err := m.folder().Flush(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []Message
 	err = m.acct.idx.Commit(func(tx *index.Tx) error {
@@ -105,7 +120,7 @@ func (m *Mailbox) StoreFlags(ctx context.Context, uids []uint32, op FlagOp, f fo
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	ev := Event{Mailbox: m.id, Kind: FlagsSet, Origin: origin}
 	for _, rec := range out {
@@ -113,7 +128,7 @@ func (m *Mailbox) StoreFlags(ctx context.Context, uids []uint32, op FlagOp, f fo
 		ev.ModSeq = max(ev.ModSeq, rec.ModSeq)
 	}
 	m.acct.hub.Publish(ev)
-	return out, nil
+	return out, modified, nil
 }
 
 // Expunge removes messages: files first, then the index (see package
