@@ -49,7 +49,7 @@ type conn struct {
 	rev2 bool
 	// condstore: a CONDSTORE enabling command was seen (condstore.go).
 	condstore bool
-	bad  int // BADs in a row
+	bad       int // BADs in a row
 	// saved is the SEARCHRES result, "$" (RFC 5182), as UIDs; reset on
 	// every SELECT.
 	saved []uint32
