@@ -220,7 +220,7 @@ func cmdEnable(_ context.Context, c *conn, cmd *wire.Command) error {
 func cmdUnauthenticate(_ context.Context, c *conn, _ *wire.Command) error {
 	c.closeView()
 	c.acct, c.user, c.state = nil, "", stateNotAuth
-	c.enabled, c.rev2, c.condstore = map[string]bool{}, false, false
+	c.enabled, c.rev2, c.condstore, c.qresync = map[string]bool{}, false, false, false
 	c.w.SetUTF8(false)
 	c.log.Info("unauthenticated")
 	c.log = c.baseLog

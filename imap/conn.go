@@ -47,9 +47,10 @@ type conn struct {
 	enabled map[string]bool
 	// rev2: the client enabled IMAP4rev2 (RFC 9051 §6.3.1).
 	rev2 bool
-	// condstore: a CONDSTORE enabling command was seen (condstore.go).
-	condstore bool
-	bad       int // BADs in a row
+	// condstore: a CONDSTORE enabling command was seen (condstore.go);
+	// qresync: ENABLE QRESYNC (qresync.go).
+	condstore, qresync bool
+	bad                int // BADs in a row
 	// saved is the SEARCHRES result, "$" (RFC 5182), as UIDs; reset on
 	// every SELECT.
 	saved []uint32

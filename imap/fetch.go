@@ -69,9 +69,6 @@ type fetchPlan struct {
 }
 
 func newFetchPlan(args *wire.FetchArgs, uidCmd bool) (*fetchPlan, error) {
-	if args.Vanished {
-		return nil, bad("FETCH modifier VANISHED needs QRESYNC, which is not supported")
-	}
 	p := &fetchPlan{uid: uidCmd, items: make([]wire.FetchItem, 0, len(args.Items))}
 	if args.HasChangedSince {
 		p.modseq, p.hasChangedSince, p.changedSince = true, true, args.ChangedSince
@@ -133,12 +130,25 @@ func newFetchPlan(args *wire.FetchArgs, uidCmd bool) (*fetchPlan, error) {
 
 func cmdFetch(ctx context.Context, c *conn, cmd *wire.Command) error {
 	args := cmd.Args.(*wire.FetchArgs)
+	if args.Vanished && !c.qresync {
+		return bad("FETCH modifier VANISHED needs ENABLE QRESYNC first")
+	}
 	plan, err := newFetchPlan(args, cmd.UID)
 	if err != nil {
 		return err
 	}
 	if plan.modseq {
 		c.enableCondstore()
+	}
+	if args.Vanished {
+		// RFC 7162 §3.2.6: what in the UID set was expunged since, first.
+		info, err := c.view.Mailbox().Info()
+		if err == nil {
+			err = c.vanishedEarlier(c.view.Mailbox(), &args.Seq, info.UIDNext-1, args.ChangedSince)
+		}
+		if err != nil {
+			return mapErr(c.log, "fetch vanished", err)
+		}
 	}
 	uids, err := c.resolve(args.Seq, cmd.UID)
 	if err != nil {

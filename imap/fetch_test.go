@@ -184,7 +184,7 @@ func TestFetchErrors(t *testing.T) {
 	s.do("a8 FETCH 1 (SAVEDATE)", "a8 BAD unsupported FETCH item SAVEDATE")
 	s.do("a9 FETCH 1 (EMAILID THREADID)", "a9 BAD unsupported FETCH item EMAILID")
 	s.do("a10 UID FETCH 1 (FLAGS) (CHANGEDSINCE 1 VANISHED)",
-		"a10 BAD FETCH modifier VANISHED needs QRESYNC, which is not supported")
+		"a10 BAD FETCH modifier VANISHED needs ENABLE QRESYNC first")
 	s.do("a11 FETCH 1 BINARY[1.MIME]", `a11 BAD invalid FETCH item "BINARY[1.MIME]"`)
 	// Nothing was set \Seen by the refused commands.
 	s.do("a12 FETCH 1 FLAGS", `* 1 FETCH (FLAGS (\Recent))`, "a12 OK FETCH completed")

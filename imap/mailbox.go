@@ -69,14 +69,27 @@ func (c *conn) mailbox(name string) (*store.Mailbox, error) {
 
 func cmdSelect(ctx context.Context, c *conn, cmd *wire.Command) error {
 	args := cmd.Args.(*wire.SelectArgs)
-	// RFC 9051 §6.3.2: a SELECT, even a failing one, first deselects.
+	// RFC 9051 §6.3.2: a SELECT, even a failing one, first deselects;
+	// QRESYNC and IMAP4rev2 clients are told (RFC 7162 §3.2.11).
+	if c.view != nil && (c.qresync || c.rev2) {
+		c.w.Status("", "OK", "CLOSED", "previous mailbox closed")
+	}
 	c.closeView()
 	c.state = stateAuth
+	var q *wire.QResync
 	for _, p := range args.Params {
 		switch p.Name {
 		case "CONDSTORE":
 			// RFC 7162 §3.1.8: a CONDSTORE enabling command.
 			c.enableCondstore()
+		case "QRESYNC":
+			if !c.qresync {
+				return bad("QRESYNC needs ENABLE QRESYNC first")
+			}
+			var err error
+			if q, err = wire.ParseQResync(p); err != nil {
+				return bad("QRESYNC: " + err.Error())
+			}
 		default:
 			return bad("unknown SELECT parameter " + p.Name)
 		}
@@ -128,6 +141,11 @@ func cmdSelect(ctx context.Context, c *conn, cmd *wire.Command) error {
 	}
 	c.writePermanentFlags()
 	c.state, c.lastSync, c.saved = stateSelected, time.Now(), nil
+	if q != nil {
+		if err := c.resync(q, info); err != nil {
+			return mapErr(c.log, "select qresync", err)
+		}
+	}
 	if args.ReadOnly {
 		return okCode("READ-ONLY", "EXAMINE completed")
 	}

@@ -44,7 +44,7 @@ func TestSelectExamine(t *testing.T) {
 	// A failed SELECT leaves the session unselected (RFC 9051 §6.3.2).
 	s.do("a3 SELECT nosuch", "a3 NO [NONEXISTENT] no such mailbox")
 	s.do("a4 CLOSE", "a4 BAD CLOSE is not valid in this state")
-	s.do("a5 SELECT INBOX (QRESYNC (1 1))", "a5 BAD unknown SELECT parameter QRESYNC")
+	s.do("a5 SELECT INBOX (QRESYNC (1 1))", "a5 BAD QRESYNC needs ENABLE QRESYNC first")
 }
 
 func TestCloseExpungesOnlyReadWrite(t *testing.T) {

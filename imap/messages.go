@@ -304,6 +304,10 @@ func (c *conn) writeExpunges() error {
 	if err != nil {
 		return mapErr(c.log, "expunge", err)
 	}
+	if c.qresync {
+		c.writeVanished(ups)
+		return nil
+	}
 	for _, u := range ups {
 		c.w.Untagged()
 		c.w.Number(uint64(u.Seq))

@@ -88,6 +88,7 @@ func New(cfg Config, users *auth.DB, accounts *store.Accounts, logger *slog.Logg
 	registerIdle(s.cmds)
 	registerQuota(s.cmds)
 	registerCondstore(s.cmds)
+	registerQResync(s.cmds)
 	return s
 }
 

@@ -37,9 +37,15 @@ func (c *conn) sendUpdates(ctx context.Context, allowExpunge bool) {
 		return
 	}
 	w := c.w
+	if c.qresync {
+		c.writeVanished(ups)
+	}
 	for _, u := range ups {
 		switch u.Kind {
 		case store.UpdateExpunge:
+			if c.qresync {
+				continue // told as VANISHED above
+			}
 			w.Untagged()
 			w.Number(uint64(u.Seq))
 			w.Raw(" EXPUNGE\r\n")

@@ -1,0 +1,194 @@
+package imap
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/storaged/storaged/folder"
+)
+
+// RFC 7162 §3.2: ENABLE QRESYNC, SELECT (QRESYNC ...) with VANISHED
+// (EARLIER) and the changed messages, known-uids, a UIDVALIDITY that does
+// not match, [CLOSED], UID FETCH (CHANGEDSINCE n VANISHED), and VANISHED
+// instead of EXPUNGE.
+func TestQResync(t *testing.T) {
+	e := newEnv(t)
+	for i := 0; i < 6; i++ {
+		fetchTestAppend(t, e, "Subject: q\r\n\r\nbody\r\n", folder.Flags{}, fetchDate)
+	}
+	uv := e.uidValidity(t, "INBOX")
+	s := e.dial(t)
+	s.login()
+	s.do("a1 ENABLE QRESYNC", "* ENABLED QRESYNC", "a1 OK ENABLE completed")
+	s.selectInbox("a2") // HIGHESTMODSEQ 7: six appends after the mailbox's 1
+	// Another session changes 2, expunges 3 and 5, and adds a message.
+	o := e.dial(t)
+	o.login()
+	o.selectInbox("o0")
+	o.do(`o1 STORE 2 +FLAGS.SILENT (\Flagged)`, "o1 OK STORE completed")
+	o.do(`o2 STORE 3,5 +FLAGS.SILENT (\Deleted)`, "o2 OK STORE completed")
+	o.do("o3 EXPUNGE", "* 3 EXPUNGE", "* 4 EXPUNGE", "o3 OK EXPUNGE completed")
+	// The QRESYNC session learns the expunges as one VANISHED.
+	s.do("a3 NOOP", "* VANISHED 3,5", `* 2 FETCH (UID 2 FLAGS (\Flagged \Recent) MODSEQ (8))`, "a3 OK NOOP completed")
+	fetchTestAppend(t, e, "Subject: q\r\n\r\nbody\r\n", folder.Flags{}, fetchDate)
+	s.do("a4 NOOP", "* 5 EXISTS", "* 5 RECENT", "a4 OK NOOP completed")
+	// Reselecting with what it knew at MODSEQ 7: CLOSED, then the usual,
+	// then VANISHED (EARLIER) and what changed, the new message too.
+	s.send("b1 SELECT INBOX (QRESYNC (" + uv + " 7))\r\n")
+	var got []string
+	for l := s.line(); !strings.HasPrefix(l, "b1 "); l = s.line() {
+		got = append(got, l)
+	}
+	want := []string{"* OK [CLOSED] previous mailbox closed", "* VANISHED (EARLIER) 3,5",
+		`* 2 FETCH (UID 2 FLAGS (\Flagged) MODSEQ (8))`, `* 5 FETCH (UID 7 FLAGS () MODSEQ (12))`}
+	if got[0] != want[0] || strings.Join(got[len(got)-3:], "|") != strings.Join(want[1:], "|") || !contains(got, "* OK [HIGHESTMODSEQ 12] highest") {
+		t.Fatalf("SELECT QRESYNC:\n%s", strings.Join(got, "\n"))
+	}
+	// known-uids narrows VANISHED; a MODSEQ past the changes sends none.
+	s.send("b2 EXAMINE INBOX (QRESYNC (" + uv + " 7 1:4))\r\n")
+	got = got[:0]
+	for l := s.line(); !strings.HasPrefix(l, "b2 "); l = s.line() {
+		got = append(got, l)
+	}
+	if !contains(got, "* VANISHED (EARLIER) 3") || contains(got, "* VANISHED (EARLIER) 3,5") {
+		t.Fatalf("known-uids:\n%s", strings.Join(got, "\n"))
+	}
+	s.send("b3 EXAMINE INBOX (QRESYNC (" + uv + " 12))\r\n")
+	for l := s.line(); !strings.HasPrefix(l, "b3 "); l = s.line() {
+		if strings.Contains(l, "VANISHED") || strings.Contains(l, "FETCH") {
+			t.Fatalf("nothing changed since 12, got %q", l)
+		}
+	}
+	// Another UIDVALIDITY: the client's cache is not of this mailbox.
+	s.send("b4 EXAMINE INBOX (QRESYNC (1 1))\r\n")
+	for l := s.line(); !strings.HasPrefix(l, "b4 "); l = s.line() {
+		if strings.Contains(l, "VANISHED") || strings.Contains(l, "FETCH") {
+			t.Fatalf("UIDVALIDITY mismatch, got %q", l)
+		}
+	}
+	s.selectInbox("b5")
+	s.do("c1 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 7 VANISHED)", "* VANISHED (EARLIER) 3,5",
+		`* 2 FETCH (UID 2 FLAGS (\Flagged) MODSEQ (8))`, `* 5 FETCH (UID 7 FLAGS () MODSEQ (12))`, "c1 OK FETCH completed")
+	s.do("c2 UID FETCH 4:6 (FLAGS) (CHANGEDSINCE 1 VANISHED)", "* VANISHED (EARLIER) 5",
+		`* 3 FETCH (UID 4 FLAGS () MODSEQ (5))`, `* 4 FETCH (UID 6 FLAGS () MODSEQ (7))`, "c2 OK FETCH completed")
+	s.do("c3 FETCH 1 (FLAGS) (CHANGEDSINCE 1 VANISHED)", "c3 BAD VANISHED needs UID FETCH and CHANGEDSINCE")
+	// Its own EXPUNGE is VANISHED too.
+	s.do(`c4 STORE 1 +FLAGS.SILENT (\Deleted)`, "* 1 FETCH (MODSEQ (13))", "c4 OK STORE completed")
+	s.do("c5 EXPUNGE", "* VANISHED 1", "c5 OK EXPUNGE completed")
+}
+
+func contains(lines []string, l string) bool {
+	for _, x := range lines {
+		if x == l {
+			return true
+		}
+	}
+	return false
+}
+
+var fetchLine = regexp.MustCompile(`^\* \d+ FETCH \(UID (\d+) FLAGS \(([^)]*)\) MODSEQ \((\d+)\)\)$`)
+
+// A QRESYNC client that reconnects ends with exactly the state another
+// session left: its cache, updated by VANISHED (EARLIER) and the FETCHes
+// of one SELECT, equals a full FETCH.
+func TestQResyncReconnect(t *testing.T) {
+	e := newEnv(t)
+	for i := 0; i < 20; i++ {
+		fetchTestAppend(t, e, "Subject: q\r\n\r\nbody\r\n", folder.Flags{}, fetchDate)
+	}
+	uv := e.uidValidity(t, "INBOX")
+	full := func(s *session, tag string) (map[string]string, string) {
+		s.send(tag + " UID FETCH 1:* (FLAGS MODSEQ)\r\n")
+		state := map[string]string{}
+		for l := s.line(); !strings.HasPrefix(l, tag+" "); l = s.line() {
+			if m := fetchLine.FindStringSubmatch(noRecent(l)); m != nil {
+				state[m[1]] = m[2]
+			}
+		}
+		s.send(tag + "s STATUS INBOX (HIGHESTMODSEQ)\r\n")
+		st := s.line()
+		s.line()
+		return state, strings.TrimSuffix(strings.TrimPrefix(st, "* STATUS INBOX (HIGHESTMODSEQ "), ")")
+	}
+	a := e.dial(t)
+	a.login()
+	a.do("a1 ENABLE QRESYNC", "* ENABLED QRESYNC", "a1 OK ENABLE completed")
+	a.selectInbox("a2")
+	cache, modseq := full(a, "a3")
+	if len(cache) != 20 {
+		t.Fatalf("cache %v", cache)
+	}
+	a.do("a4 LOGOUT", "* BYE logging out", "a4 OK LOGOUT completed")
+
+	b := e.dial(t)
+	b.login()
+	b.selectInbox("b0")
+	for i, cmd := range []string{`STORE 1:5 +FLAGS.SILENT (\Seen)`, `STORE 3 +FLAGS.SILENT (\Deleted)`, `STORE 7,9 +FLAGS.SILENT (\Deleted $Junk)`,
+		"EXPUNGE", `STORE 2 -FLAGS.SILENT (\Seen)`, `STORE 10:* +FLAGS.SILENT (\Answered)`, `STORE 12 +FLAGS.SILENT (\Deleted)`, "EXPUNGE"} {
+		tag := "b" + strconv.Itoa(i+1)
+		b.send(tag + " " + cmd + "\r\n")
+		for l := b.line(); !strings.HasPrefix(l, tag+" "); l = b.line() {
+		}
+	}
+	fetchTestAppend(t, e, "Subject: q\r\n\r\nnew\r\n", folder.Flags{Keywords: []string{"$new"}}, fetchDate)
+	b.send("b9 NOOP\r\n")
+	for l := b.line(); !strings.HasPrefix(l, "b9 "); l = b.line() {
+	}
+	truth, _ := full(b, "b10")
+
+	a = e.dial(t)
+	a.login()
+	a.do("c1 ENABLE QRESYNC", "* ENABLED QRESYNC", "c1 OK ENABLE completed")
+	a.send("c2 SELECT INBOX (QRESYNC (" + uv + " " + modseq + "))\r\n")
+	for l := a.line(); !strings.HasPrefix(l, "c2 "); l = a.line() {
+		if v, ok := strings.CutPrefix(l, "* VANISHED (EARLIER) "); ok {
+			set, err := parseUIDs(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, u := range set {
+				delete(cache, strconv.Itoa(int(u)))
+			}
+		}
+		if m := fetchLine.FindStringSubmatch(noRecent(l)); m != nil {
+			cache[m[1]] = m[2]
+		}
+	}
+	if len(cache) != len(truth) {
+		t.Fatalf("after resync %d messages, the other session sees %d:\n%v\n%v", len(cache), len(truth), cache, truth)
+	}
+	for uid, fl := range truth {
+		if cache[uid] != fl {
+			t.Errorf("uid %s: resynced flags %q, really %q", uid, cache[uid], fl)
+		}
+	}
+}
+
+// noRecent drops \Recent, which differs between sessions by design.
+func noRecent(l string) string {
+	l = strings.ReplaceAll(l, ` \Recent`, "")
+	return strings.ReplaceAll(strings.ReplaceAll(l, `(\Recent `, "("), `(\Recent)`, "()")
+}
+
+func parseUIDs(set string) ([]uint32, error) {
+	var out []uint32
+	for _, part := range strings.Split(set, ",") {
+		lo, hi, ok := strings.Cut(part, ":")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			return nil, err
+		}
+		b := a
+		if ok {
+			if b, err = strconv.Atoi(hi); err != nil {
+				return nil, err
+			}
+		}
+		for u := a; u <= b; u++ {
+			out = append(out, uint32(u))
+		}
+	}
+	return out, nil
+}
