@@ -140,6 +140,9 @@ func cmdFetch(ctx context.Context, c *conn, cmd *wire.Command) error {
 	if plan.modseq {
 		c.enableCondstore()
 	}
+	// RFC 7162 §3.2.4 (and imaptest checks it): with QRESYNC every FETCH
+	// response carries the UID.
+	plan.uid = plan.uid || c.qresync
 	if args.Vanished {
 		// RFC 7162 §3.2.6: what in the UID set was expunged since, first.
 		info, err := c.view.Mailbox().Info()

@@ -70,7 +70,7 @@ func cmdStore(ctx context.Context, c *conn, cmd *wire.Command) error {
 			w.Untagged()
 			w.Number(uint64(seq))
 			w.Raw(" FETCH (")
-			if cmd.UID {
+			if cmd.UID || c.qresync {
 				w.Raw("UID ")
 				w.Number(uint64(m.UID))
 				w.SP()
@@ -100,7 +100,7 @@ func cmdStore(ctx context.Context, c *conn, cmd *wire.Command) error {
 			w.Untagged()
 			w.Number(uint64(seq))
 			w.Raw(" FETCH (")
-			if cmd.UID {
+			if cmd.UID || c.qresync {
 				w.Raw("UID ")
 				w.Number(uint64(m.UID))
 				w.SP()

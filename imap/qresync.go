@@ -7,7 +7,8 @@ package imap
 //     SELECT's QRESYNC parameter and FETCH's VANISHED modifier are BAD
 //     (§3.2.3).
 //   - Once enabled, expunges are told as "* VANISHED uid-set", never as
-//     EXPUNGE (§3.2.10), wherever EXPUNGE would have been allowed.
+//     EXPUNGE (§3.2.10), wherever EXPUNGE would have been allowed; every
+//     FETCH response, STORE's included, carries the UID.
 //   - VANISHED (EARLIER) comes from the index's tombstones, which keep
 //     every expunged UID with the MODSEQ of its expunge for the life of
 //     the UIDVALIDITY: the history is complete, so seq-match-data is

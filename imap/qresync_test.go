@@ -75,7 +75,7 @@ func TestQResync(t *testing.T) {
 		`* 3 FETCH (UID 4 FLAGS () MODSEQ (5))`, `* 4 FETCH (UID 6 FLAGS () MODSEQ (7))`, "c2 OK FETCH completed")
 	s.do("c3 FETCH 1 (FLAGS) (CHANGEDSINCE 1 VANISHED)", "c3 BAD VANISHED needs UID FETCH and CHANGEDSINCE")
 	// Its own EXPUNGE is VANISHED too.
-	s.do(`c4 STORE 1 +FLAGS.SILENT (\Deleted)`, "* 1 FETCH (MODSEQ (13))", "c4 OK STORE completed")
+	s.do(`c4 STORE 1 +FLAGS.SILENT (\Deleted)`, "* 1 FETCH (UID 1 MODSEQ (13))", "c4 OK STORE completed")
 	s.do("c5 EXPUNGE", "* VANISHED 1", "c5 OK EXPUNGE completed")
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/storaged/storaged/folder"
 	"github.com/storaged/storaged/store"
 )
 
@@ -37,6 +38,9 @@ func (c *conn) sendUpdates(ctx context.Context, allowExpunge bool) {
 		return
 	}
 	w := c.w
+	if kws := v.NewKeywords(); len(kws) > 0 {
+		c.announceKeywords(folder.Flags{Keywords: kws})
+	}
 	if c.qresync {
 		c.writeVanished(ups)
 	}

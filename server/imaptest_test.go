@@ -54,7 +54,13 @@ func TestImaptest(t *testing.T) {
 	}
 	bin := buildImaptest(t, required)
 	t.Run("compliance", func(t *testing.T) { testImaptestCompliance(t, bin) })
-	t.Run("stress", func(t *testing.T) { testImaptestStress(t, bin) })
+	// Stress twice: as a plain client, then with QRESYNC (CONDSTORE)
+	// enabled and imaptest checking every session's view of flags and
+	// MODSEQs against the others' at checkpoints.
+	t.Run("stress", func(t *testing.T) { testImaptestStress(t, bin, imaptestStressSecs) })
+	t.Run("stress-qresync", func(t *testing.T) {
+		testImaptestStress(t, bin, imaptestStressSecs/2, "qresync")
+	})
 }
 
 // buildImaptest builds imaptest with tools/imaptest/build.sh, once per
@@ -321,7 +327,7 @@ func testImaptestCompliance(t *testing.T, bin string) {
 	}
 }
 
-func testImaptestStress(t *testing.T, bin string) {
+func testImaptestStress(t *testing.T, bin string, secs int, extra ...string) {
 	const user = "stress"
 	ts := startServer(t, t.TempDir(), withFormat("maildir"), user)
 	mboxPath := filepath.Join(t.TempDir(), "append.mbox")
@@ -329,8 +335,8 @@ func testImaptestStress(t *testing.T, bin string) {
 		t.Fatal(err)
 	}
 
-	r := runImaptest(t, ts, bin, user, imaptestStressSecs*time.Second+3*time.Minute,
-		"mbox="+mboxPath, "clients="+strconv.Itoa(imaptestStressClients), "secs="+strconv.Itoa(imaptestStressSecs))
+	args := append([]string{"mbox=" + mboxPath, "clients=" + strconv.Itoa(imaptestStressClients), "secs=" + strconv.Itoa(secs)}, extra...)
+	r := runImaptest(t, ts, bin, user, time.Duration(secs)*time.Second+3*time.Minute, args...)
 	out := string(r.out)
 	var errs, stalls []string
 	for _, line := range strings.Split(out, "\n") {
@@ -348,7 +354,7 @@ func testImaptestStress(t *testing.T, bin string) {
 	}
 	total, ok := imaptestTotals(out)
 	if ok {
-		t.Logf("imaptest stress, %d clients, %ds: %s", imaptestStressClients, imaptestStressSecs, total)
+		t.Logf("imaptest stress %v, %d clients, %ds: %s", extra, imaptestStressClients, secs, total)
 	}
 	if len(errs) > 0 {
 		t.Errorf("imaptest stress reported %d errors, by kind:\n%s", len(errs), imaptestErrorKinds(errs, 3))

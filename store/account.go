@@ -196,7 +196,7 @@ func (m *Mailbox) append(ctx context.Context, msg []byte, opt AppendOptions, res
 		// caller may retry is lost, and nothing is acknowledged.
 		return Appended{}, fmt.Errorf("store: index append: %w", err)
 	}
-	m.acct.hub.Publish(Event{Mailbox: m.id, Kind: Added, UIDs: []uint32{rec.UID}, ModSeq: rec.ModSeq, Origin: opt.Origin})
+	m.acct.hub.Publish(Event{Mailbox: m.id, Kind: Added, UIDs: []uint32{rec.UID}, ModSeq: rec.ModSeq, Origin: opt.Origin, Keywords: rec.Flags.Keywords})
 	if own {
 		res.warn(ctx)
 	}

@@ -123,6 +123,9 @@ func (m *Mailbox) StoreFlagsIf(ctx context.Context, uids []uint32, op FlagOp, f 
 		return nil, nil, err
 	}
 	ev := Event{Mailbox: m.id, Kind: FlagsSet, Origin: origin}
+	if op != FlagsRemove {
+		ev.Keywords = f.Keywords
+	}
 	for _, rec := range out {
 		ev.UIDs = append(ev.UIDs, rec.UID)
 		ev.ModSeq = max(ev.ModSeq, rec.ModSeq)

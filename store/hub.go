@@ -22,6 +22,10 @@ type Event struct {
 	// Origin is the subscription whose owner made the change (nil for
 	// deliveries and external changes), so a session can skip its own.
 	Origin *Sub
+	// Keywords are those the change set: every session announces them
+	// (an untagged FLAGS) even when the message is gone before it could
+	// be shown, as clients expect a mailbox's keywords never to shrink.
+	Keywords []string
 }
 
 // maxQueued bounds the events a subscriber may leave unread; past it the

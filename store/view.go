@@ -35,6 +35,8 @@ type View struct {
 	owedAdd     []uint32
 	owedFlags   map[uint32]bool
 	resync      bool
+	// newKeywords are keywords changes set since NewKeywords last ran.
+	newKeywords []string
 }
 
 // UpdateKind says what an Update reports.
@@ -194,6 +196,16 @@ func (v *View) IsRecent(uid uint32) bool { return v.recent[uid] }
 // NumRecent counts this session's \Recent messages.
 func (v *View) NumRecent() int { return len(v.recent) }
 
+// NewKeywords returns the keywords changes have set since it last ran
+// (they may repeat, and may be known already): a session announces the
+// new ones before anything else it owes.
+func (v *View) NewKeywords() []string {
+	v.take()
+	k := v.newKeywords
+	v.newKeywords = nil
+	return k
+}
+
 // Expunged reports whether uid was expunged and the client not yet told.
 func (v *View) Expunged(uid uint32) bool { return v.owedExpunge[uid] }
 
@@ -204,6 +216,7 @@ func (v *View) take() {
 		v.resync = true
 	}
 	for _, e := range events {
+		v.newKeywords = append(v.newKeywords, e.Keywords...)
 		switch e.Kind {
 		case Added:
 			v.owedAdd = append(v.owedAdd, e.UIDs...)
