@@ -534,9 +534,10 @@ func (t *Tx) Tombstones(mailboxID uint64, fn func(uid uint32, modseq uint64) err
 	})
 }
 
-// SetSize corrects a message's canonical size (what a recount found in
-// its file), keeping its mailbox's and the user's totals in step.
-func (t *Tx) SetSize(mailboxID uint64, uid uint32, crlfSize int64) error {
+// SetSize corrects a message's sizes on disk and canonical (what a
+// recount found in its file), keeping its mailbox's and the user's
+// totals in step.
+func (t *Tx) SetSize(mailboxID uint64, uid uint32, size, crlfSize int64) error {
 	b := t.mbxBucket(mailboxID)
 	if b == nil {
 		return fmt.Errorf("index: %w: id %d", folder.ErrNotFound, mailboxID)
@@ -551,7 +552,7 @@ func (t *Tx) SetSize(mailboxID uint64, uid uint32, crlfSize int64) error {
 		return err
 	}
 	d := crlfSize - m.CRLFSize
-	if d == 0 {
+	if d == 0 && size == m.Size {
 		return nil
 	}
 	var mb Mailbox
@@ -559,7 +560,7 @@ func (t *Tx) SetSize(mailboxID uint64, uid uint32, crlfSize int64) error {
 		return err
 	}
 	mb.Size += d
-	m.CRLFSize = crlfSize
+	m.CRLFSize, m.Size = crlfSize, size
 	if err := t.putInfo(&mb); err != nil {
 		return err
 	}

@@ -82,21 +82,39 @@ func renameNoReplace(from, to string) error {
 func (f *Folder) Open(e folder.Entry) (io.ReadCloser, error) {
 	// Maildir files are never written in place (a flag change renames),
 	// so the size the index has is the file's.
-	path, err := f.path(e)
-	if err != nil {
-		return nil, err
-	}
-	r, err := folder.OpenRaw(path, e.Size)
-	if errors.Is(err, folder.ErrGone) {
-		// Renamed by another program (a flag change) since path looked.
-		if path, err = f.path(folder.Entry{Key: e.Key}); err == nil {
-			r, err = folder.OpenRaw(path, e.Size)
-		}
-	}
+	r, err := f.openRaw(e, e.Size)
 	if err != nil {
 		return nil, err
 	}
 	return folder.NewCanonicalFile(r), nil
+}
+
+// findTries bounds the look-ups of a file another session keeps
+// renaming (new/ to cur/, then flag changes): each rename is atomic, so
+// a file that exists is found within a few tries, and ErrGone means gone.
+const findTries = 4
+
+// openRaw opens e's file, following it through renames: at its Name
+// first, then wherever its key is now.
+func (f *Folder) openRaw(e folder.Entry, size int64) (*folder.RawFile, error) {
+	err := folder.ErrGone
+	if e.Name != "" {
+		var r *folder.RawFile
+		if r, err = folder.OpenRaw(filepath.Join(f.dir, e.Name), size); err == nil {
+			return r, nil
+		}
+	}
+	for try := 0; try < findTries && errors.Is(err, folder.ErrGone); try++ {
+		var path string
+		if path, err = f.path(folder.Entry{Key: e.Key}); err != nil {
+			continue
+		}
+		var r *folder.RawFile
+		if r, err = folder.OpenRaw(path, size); err == nil {
+			return r, nil
+		}
+	}
+	return nil, err
 }
 
 // path is where e's file is: at its Name, else wherever its key is now.
@@ -116,35 +134,16 @@ func (f *Folder) path(e folder.Entry) (string, error) {
 
 // ReadStored implements folder.Folder.
 func (f *Folder) ReadStored(e folder.Entry) ([]byte, error) {
-	fd, err := f.open(e)
+	r, err := f.openRaw(e, 0)
 	if err != nil {
 		return nil, err
 	}
-	defer fd.Close()
-	b, err := io.ReadAll(fd)
+	defer r.Close()
+	b, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("maildir: read: %w", err)
 	}
 	return message.StoredForm(b), nil
-}
-
-func (f *Folder) open(e folder.Entry) (*os.File, error) {
-	fd, err := os.Open(filepath.Join(f.dir, e.Name))
-	if errors.Is(err, fs.ErrNotExist) {
-		// Another program may have renamed it (a flag change): find the
-		// key again.
-		var name string
-		if name, err = f.find(e.Key); err == nil {
-			fd, err = os.Open(filepath.Join(f.dir, name))
-		}
-	}
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, folder.ErrGone
-		}
-		return nil, fmt.Errorf("maildir: open: %w", err)
-	}
-	return fd, nil
 }
 
 // find locates the current name of key, or reports fs.ErrNotExist.

@@ -210,12 +210,12 @@ func (a *Account) Recalc(ctx context.Context) (Recalc, error) {
 		if err := mb.ForEach(func(m *Message) error { msgs = append(msgs, *m); return nil }); err != nil {
 			return r, err
 		}
-		sizes := map[uint32]int64{}
+		sizes := map[uint32][2]int64{}
 		for _, m := range msgs {
 			if err := ctx.Err(); err != nil {
 				return r, err
 			}
-			n, err := mb.measure(m)
+			disk, n, err := mb.measure(m)
 			if errors.Is(err, folder.ErrGone) {
 				continue // expunged meanwhile, or the next sync's to find
 			}
@@ -223,14 +223,14 @@ func (a *Account) Recalc(ctx context.Context) (Recalc, error) {
 				return r, err
 			}
 			r.Files++
-			if n != m.CRLFSize {
-				sizes[m.UID] = n
+			if n != m.CRLFSize || disk != m.Size {
+				sizes[m.UID] = [2]int64{disk, n}
 			}
 		}
 		if len(sizes) > 0 {
 			err := a.idx.Commit(func(tx *index.Tx) error {
 				for uid, n := range sizes {
-					if err := tx.SetSize(mb.id, uid, n); err != nil {
+					if err := tx.SetSize(mb.id, uid, n[0], n[1]); err != nil {
 						return err
 					}
 				}
@@ -250,12 +250,18 @@ func (a *Account) Recalc(ctx context.Context) (Recalc, error) {
 	return r, err
 }
 
-// measure returns a message's canonical size, read from its file.
-func (m *Mailbox) measure(msg Message) (int64, error) {
-	rc, err := m.Open(msg)
+// measure returns a message file's size on disk and canonical size, read
+// to its end (Open would stop at the indexed size).
+func (m *Mailbox) measure(msg Message) (disk, canonical int64, err error) {
+	e, err := m.folder().Stat(folder.Entry{Key: msg.Key, Name: msg.Name})
 	if err != nil {
-		return 0, err
+		return 0, 0, err
+	}
+	rc, err := m.folder().Open(folder.Entry{Key: e.Key, Name: e.Name})
+	if err != nil {
+		return 0, 0, err
 	}
 	defer rc.Close()
-	return io.Copy(io.Discard, rc)
+	canonical, err = io.Copy(io.Discard, rc)
+	return e.Size, canonical, err
 }
