@@ -25,14 +25,63 @@ type Config struct {
 	Hostname string `toml:"hostname"`
 	// LocalDomains are the domains whose recipients are ours; empty means
 	// "localhost" and Hostname.
-	LocalDomains []string `toml:"local_domains"`
-	Log          Log      `toml:"log"`
-	Users        Users    `toml:"users"`
-	Mail         Mail     `toml:"mail"`
-	LMTP         LMTP     `toml:"lmtp"`
-	IMAP         IMAP     `toml:"imap"`
-	POP3         POP3     `toml:"pop3"`
-	Quota        Quota    `toml:"quota"`
+	LocalDomains []string    `toml:"local_domains"`
+	Log          Log         `toml:"log"`
+	Users        Users       `toml:"users"`
+	Mail         Mail        `toml:"mail"`
+	LMTP         LMTP        `toml:"lmtp"`
+	IMAP         IMAP        `toml:"imap"`
+	POP3         POP3        `toml:"pop3"`
+	Quota        Quota       `toml:"quota"`
+	Sieve        Sieve       `toml:"sieve"`
+	ManageSieve  ManageSieve `toml:"managesieve"`
+}
+
+// Sieve is filtering at delivery, in Pigeonhole's terms where it has one.
+type Sieve struct {
+	// Enabled runs users' scripts at delivery.
+	Enabled bool `toml:"enabled"`
+	// Dir holds the users' scripts (dir/<user>/NAME.sieve, the active
+	// one linked from dir/<user>.sieve), relative to data_dir.
+	Dir string `toml:"dir"`
+	// Before and After are site scripts run around the user's
+	// (sieve_before, sieve_after): files, or folders of *.sieve.
+	Before []string `toml:"before"`
+	After  []string `toml:"after"`
+	// GlobalDir is where include :global finds scripts.
+	GlobalDir string `toml:"global_dir"`
+	// Relay is the submission server (host:port) redirects and vacation
+	// replies go through; empty refuses both, with a log line.
+	Relay string `toml:"relay"`
+	// Limits.
+	MaxScriptSize Size     `toml:"max_script_size"` // sieve_max_script_size
+	MaxScripts    int      `toml:"max_scripts"`     // per user; 0: none
+	MaxActions    int      `toml:"max_actions"`     // sieve_max_actions
+	MaxRedirects  int      `toml:"max_redirects"`   // sieve_max_redirects
+	MaxVacations  int      `toml:"max_vacation_replies"`
+	MaxSteps      int      `toml:"max_steps"` // commands and tests run per script
+	RunTimeout    Duration `toml:"run_timeout"`
+	// SpamHeader and SpamMax set where spamtest reads its score (RFC
+	// 5235), e.g. rspamd's "X-Spam-Score" with "5.2 / 15.0" values;
+	// VirusHeader and VirusMax the same for virustest.
+	SpamHeader  string  `toml:"spam_header"`
+	SpamMax     float64 `toml:"spam_max"`
+	VirusHeader string  `toml:"virus_header"`
+	VirusMax    float64 `toml:"virus_max"`
+}
+
+// DefaultManageSieveListen is ManageSieve's default address (RFC 5804
+// §1.8's port 4190, on loopback).
+const DefaultManageSieveListen = "127.0.0.1:4190"
+
+// ManageSieve is the script editing listener (RFC 5804).
+type ManageSieve struct {
+	// Listen addresses (host:port); empty turns ManageSieve off.
+	Listen []string `toml:"listen"`
+	// AuthFailDelay is how long a failed login waits for its answer.
+	AuthFailDelay Duration `toml:"auth_fail_delay"`
+	// IdleTimeout closes a session that sends nothing for this long.
+	IdleTimeout Duration `toml:"idle_timeout"`
 }
 
 // Quota is the default limit of every user and what happens at it. A
@@ -163,6 +212,24 @@ func Defaults() Config {
 			Listen:        []string{"127.0.0.1:1110"},
 			AuthFailDelay: Duration(time.Second),
 			IdleTimeout:   Duration(10 * time.Minute),
+		},
+		Sieve: Sieve{
+			Enabled:       true,
+			Dir:           "sieve",
+			MaxScriptSize: 1 << 20,
+			MaxScripts:    100,
+			MaxActions:    32,
+			MaxRedirects:  4,
+			MaxVacations:  1,
+			MaxSteps:      100000,
+			RunTimeout:    Duration(10 * time.Second),
+			SpamMax:       15,
+			VirusMax:      5,
+		},
+		ManageSieve: ManageSieve{
+			Listen:        []string{DefaultManageSieveListen},
+			AuthFailDelay: Duration(time.Second),
+			IdleTimeout:   Duration(30 * time.Minute),
 		},
 		Quota: Quota{
 			Root:            "User quota",
@@ -316,7 +383,72 @@ func (c *Config) resolve() error {
 	if c.LMTP.ReadTimeout <= 0 || c.LMTP.WriteTimeout <= 0 {
 		return errors.New("lmtp.read_timeout, lmtp.write_timeout: must be positive")
 	}
-	return c.Quota.resolve()
+	if err := c.Quota.resolve(); err != nil {
+		return err
+	}
+	return c.resolveSieve()
+}
+
+func (c *Config) resolveSieve() error {
+	sv := &c.Sieve
+	if sv.Dir == "" {
+		return errors.New("sieve.dir: must not be empty")
+	}
+	sv.Dir = c.Path(sv.Dir)
+	for _, list := range []struct {
+		key   string
+		paths []string
+	}{{"sieve.before", sv.Before}, {"sieve.after", sv.After}} {
+		for i, p := range list.paths {
+			if p == "" {
+				return fmt.Errorf("%s: an empty path", list.key)
+			}
+			list.paths[i] = c.Path(p)
+		}
+	}
+	if sv.GlobalDir != "" {
+		sv.GlobalDir = c.Path(sv.GlobalDir)
+	}
+	if sv.Relay != "" {
+		if _, _, err := net.SplitHostPort(sv.Relay); err != nil {
+			return fmt.Errorf("sieve.relay: %q: %w", sv.Relay, err)
+		}
+	}
+	if sv.MaxScriptSize <= 0 || sv.MaxScriptSize > 64<<20 {
+		return errors.New("sieve.max_script_size: must be positive and at most 64M")
+	}
+	for _, p := range []struct {
+		key string
+		v   int
+		min int
+	}{{"sieve.max_scripts", sv.MaxScripts, 0}, {"sieve.max_actions", sv.MaxActions, 1},
+		{"sieve.max_redirects", sv.MaxRedirects, 0}, {"sieve.max_vacation_replies", sv.MaxVacations, 0},
+		{"sieve.max_steps", sv.MaxSteps, 100}} {
+		if p.v < p.min {
+			return fmt.Errorf("%s: must be at least %d", p.key, p.min)
+		}
+	}
+	if sv.RunTimeout <= 0 {
+		return errors.New("sieve.run_timeout: must be positive")
+	}
+	if sv.SpamMax <= 0 || sv.VirusMax <= 0 {
+		return errors.New("sieve.spam_max, sieve.virus_max: must be positive")
+	}
+	if strings.ContainsAny(sv.SpamHeader+sv.VirusHeader, ": \t\r\n") {
+		return errors.New("sieve.spam_header, sieve.virus_header: a header field name, without the colon")
+	}
+	for _, l := range c.ManageSieve.Listen {
+		if _, _, err := net.SplitHostPort(l); err != nil {
+			return fmt.Errorf("managesieve.listen: %q: %w", l, err)
+		}
+	}
+	if c.ManageSieve.AuthFailDelay < 0 {
+		return errors.New("managesieve.auth_fail_delay: must not be negative")
+	}
+	if c.ManageSieve.IdleTimeout <= 0 {
+		return errors.New("managesieve.idle_timeout: must be positive")
+	}
+	return nil
 }
 
 func (q *Quota) resolve() error {

@@ -3,7 +3,6 @@ package delivery
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -38,7 +37,9 @@ type Deliverer struct {
 	// QuotaAtRcpt refuses a recipient whose store is already full at
 	// RCPT time (Accept), before the message is sent.
 	QuotaAtRcpt bool
-	Log         *slog.Logger
+	// Sieve filters each recipient's copy; nil stores into INBOX.
+	Sieve *Sieve
+	Log   *slog.Logger
 }
 
 // Recipient is a resolved local recipient.
@@ -114,27 +115,17 @@ type Envelope struct {
 }
 
 // Deliver stores msg (as received: line endings are made canonical) in
-// the recipient's INBOX.
+// the recipient's INBOX, or where the recipient's Sieve scripts say.
 func (d *Deliverer) Deliver(ctx context.Context, env Envelope, rcpt Recipient, msg []byte) error {
 	acct, err := d.Accounts.Open(ctx, rcpt.User)
 	if err != nil {
 		return &Error{Kind: TempFail, Msg: "mailbox unavailable, try again later", Err: err}
 	}
-	mb, err := acct.Mailbox(folder.Inbox)
-	if err != nil {
-		return &Error{Kind: TempFail, Msg: "mailbox unavailable, try again later", Err: err}
-	}
 	full := d.withTrace(env, rcpt, message.Canonical(msg), time.Now())
-	if _, err := mb.Append(ctx, full, store.AppendOptions{Sender: env.From}); err != nil {
-		switch {
-		case errors.Is(err, folder.ErrLocked):
-			return &Error{Kind: Busy, Msg: "mailbox is locked by another program, try again later", Err: err}
-		case errors.Is(err, quota.ErrOverQuota):
-			return d.overQuota(rcpt, err)
-		}
-		return &Error{Kind: TempFail, Msg: "could not store the message, try again later", Err: err}
+	if d.Sieve != nil && d.Sieve.Scripts != nil {
+		return d.filter(ctx, env, rcpt, acct, full)
 	}
-	return nil
+	return d.appendTo(ctx, acct, folder.Inbox, full, nil, env.From)
 }
 
 // Accept is the check at RCPT time: with QuotaAtRcpt, a recipient whose

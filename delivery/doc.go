@@ -11,4 +11,16 @@
 //     beyond canonical line endings (message.Canonical).
 //   - Every failure is an *Error of a known Kind; internal causes are
 //     wrapped for the log, never shown to the peer.
+//   - Sieve (sieve.go) never loses mail: a script that does not compile
+//     or fails at run time, a fileinto that cannot be done, a redirect
+//     that cannot be sent all end in an INBOX copy and a log line with
+//     the user. Only reject (RFC 5429, 550 5.7.1) and discard store
+//     nothing, because the script said so.
+//   - Mail Sieve sends (redirect, vacation) leaves only after every copy
+//     is stored, so a store failure the MTA retries sends nothing twice;
+//     vacation and duplicate memory are written after that (RFC 7352
+//     §3.1: a message not delivered is not a duplicate later).
+//   - Editheader changes reach the stored copy and the redirected one;
+//     vacation replies carry Auto-Submitted: auto-replied, In-Reply-To
+//     and References and go from the null path (RFC 3834 §3).
 package delivery

@@ -26,6 +26,11 @@ const (
 	// OverQuotaTemp: full, and the admin wants the MTA to retry
 	// ([quota] full_tempfail: 452 4.2.2, EX_TEMPFAIL).
 	OverQuotaTemp
+	// Rejected: the recipient's Sieve script refused the message
+	// (reject/ereject, RFC 5429 §2.1.1: refused in the session, so no
+	// bounce is made here): 550 5.7.1, EX_NOPERM. Msg is the script's
+	// reason.
+	Rejected
 )
 
 // Error is a delivery failure for one recipient.

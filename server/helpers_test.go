@@ -52,6 +52,8 @@ func newConfig(t testing.TB, dir string) *config.Config {
 	cfg.IMAP.AuthFailDelay = config.Duration(50 * time.Millisecond)
 	cfg.POP3.Listen = []string{"127.0.0.1:0"}
 	cfg.POP3.AuthFailDelay = config.Duration(50 * time.Millisecond)
+	cfg.ManageSieve.Listen = []string{"127.0.0.1:0"}
+	cfg.ManageSieve.AuthFailDelay = config.Duration(50 * time.Millisecond)
 	return cfg
 }
 

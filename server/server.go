@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/storaged/storaged/auth"
@@ -30,11 +31,14 @@ import (
 	"github.com/storaged/storaged/imap"
 	"github.com/storaged/storaged/lmtp"
 	"github.com/storaged/storaged/maildir"
+	"github.com/storaged/storaged/managesieve"
 	"github.com/storaged/storaged/mbox"
 	"github.com/storaged/storaged/mh"
 	"github.com/storaged/storaged/policy"
 	"github.com/storaged/storaged/pop3"
 	"github.com/storaged/storaged/quota"
+	"github.com/storaged/storaged/sieve"
+	"github.com/storaged/storaged/sievestore"
 	"github.com/storaged/storaged/store"
 )
 
@@ -45,16 +49,19 @@ type Server struct {
 	Users     *auth.DB
 	Accounts  *store.Accounts
 	Deliverer *delivery.Deliverer
+	// Sieve is every user's scripts, whether or not delivery runs them.
+	Sieve *sievestore.Store
 
-	lmtp      *lmtp.Server
-	imap      *imap.Server
-	pop3      *pop3.Server
-	policy    *policy.Server
-	listeners map[string][]net.Listener // by protocol
-	wg        sync.WaitGroup
-	errc      chan error
-	cancel    context.CancelFunc
-	repaired  chan struct{}
+	lmtp        *lmtp.Server
+	managesieve *managesieve.Server
+	imap        *imap.Server
+	pop3        *pop3.Server
+	policy      *policy.Server
+	listeners   map[string][]net.Listener // by protocol
+	wg          sync.WaitGroup
+	errc        chan error
+	cancel      context.CancelFunc
+	repaired    chan struct{}
 }
 
 // EnsureDataDir creates the directories the configuration names.
@@ -109,17 +116,65 @@ func New(cfg *config.Config, logger *slog.Logger, lockWait time.Duration) (*Serv
 			},
 		},
 	})
+	scripts := NewSieveStore(cfg, users, logger)
+	d := &delivery.Deliverer{
+		Users: users, Accounts: accounts, Hostname: cfg.Hostname,
+		Domains: cfg.LocalDomains, DetailDelimiter: "+", Log: logger,
+		QuotaTempFail: cfg.Quota.FullTempfail, QuotaAtRcpt: cfg.Quota.CheckAtRcpt,
+	}
+	if cfg.Sieve.Enabled {
+		d.Sieve = sieveDelivery(cfg, scripts)
+	}
 	return &Server{
 		Config: cfg, Log: logger, Users: users, Accounts: accounts,
-		Deliverer: &delivery.Deliverer{
-			Users: users, Accounts: accounts, Hostname: cfg.Hostname,
-			Domains: cfg.LocalDomains, DetailDelimiter: "+", Log: logger,
-			QuotaTempFail: cfg.Quota.FullTempfail, QuotaAtRcpt: cfg.Quota.CheckAtRcpt,
-		},
+		Deliverer: d, Sieve: scripts,
 		listeners: make(map[string][]net.Listener),
 		errc:      make(chan error, 8),
 		repaired:  make(chan struct{}),
 	}, nil
+}
+
+// NewSieveStore opens the script store the configuration describes. A
+// user's Dovecot layout is looked for in the passwd-file's home field,
+// else in the user's mail directory (mail.dir/<user>).
+func NewSieveStore(cfg *config.Config, users *auth.DB, logger *slog.Logger) *sievestore.Store {
+	return sievestore.New(sievestore.Options{
+		Dir: cfg.Sieve.Dir,
+		Home: func(user string) string {
+			if u, ok := users.Lookup(user); ok && u.Home != "" && filepath.IsAbs(u.Home) {
+				return u.Home
+			}
+			return filepath.Join(cfg.Mail.Dir, user)
+		},
+		MaxScriptSize: int64(cfg.Sieve.MaxScriptSize),
+		MaxScripts:    cfg.Sieve.MaxScripts,
+		Before:        cfg.Sieve.Before,
+		After:         cfg.Sieve.After,
+		GlobalDir:     cfg.Sieve.GlobalDir,
+		Log:           logger,
+	})
+}
+
+func sieveDelivery(cfg *config.Config, scripts *sievestore.Store) *delivery.Sieve {
+	sv := &delivery.Sieve{
+		Scripts:      scripts,
+		MaxRedirects: cfg.Sieve.MaxRedirects,
+		MaxVacations: cfg.Sieve.MaxVacations,
+		RunTimeout:   cfg.Sieve.RunTimeout.D(),
+		Limits: sieve.RunLimits{
+			MaxActions: cfg.Sieve.MaxActions, MaxRedirects: cfg.Sieve.MaxRedirects, MaxSteps: cfg.Sieve.MaxSteps,
+		},
+	}
+	if cfg.Sieve.Relay != "" {
+		sv.Relay = &delivery.SMTPRelay{Addr: cfg.Sieve.Relay, Helo: cfg.Hostname}
+	}
+	if cfg.Sieve.SpamHeader != "" {
+		sv.Spam = &sieve.ScoreConfig{Header: cfg.Sieve.SpamHeader, Max: cfg.Sieve.SpamMax}
+	}
+	if cfg.Sieve.VirusHeader != "" {
+		sv.Virus = &sieve.ScoreConfig{Header: cfg.Sieve.VirusHeader, Max: cfg.Sieve.VirusMax}
+	}
+	return sv
 }
 
 // Formats are the storage formats accounts may use.
@@ -153,14 +208,27 @@ func (s *Server) Start() error {
 		AuthFailDelay: cfg.POP3.AuthFailDelay.D(),
 		IdleTimeout:   cfg.POP3.IdleTimeout.D(),
 	}, s.Users, s.Accounts, s.Log)
+	s.managesieve = managesieve.New(managesieve.Config{
+		AuthFailDelay: cfg.ManageSieve.AuthFailDelay.D(),
+		IdleTimeout:   cfg.ManageSieve.IdleTimeout.D(),
+		MaxRedirects:  cfg.Sieve.MaxRedirects,
+	}, s.Users, s.Sieve, s.Log)
 	for _, p := range []struct {
 		proto string
 		addrs []string
 		// cleartext: the protocol carries passwords, and has no TLS yet.
 		cleartext bool
-	}{{"lmtp", cfg.LMTP.Listen, false}, {"imap", cfg.IMAP.Listen, true}, {"pop3", cfg.POP3.Listen, true}, {"policy", policyAddrs, false}} {
+	}{{"lmtp", cfg.LMTP.Listen, false}, {"imap", cfg.IMAP.Listen, true}, {"pop3", cfg.POP3.Listen, true}, {"policy", policyAddrs, false},
+		{"managesieve", cfg.ManageSieve.Listen, true}} {
 		for _, addr := range p.addrs {
 			l, err := listen(addr, cfg.SocketPerm())
+			if err != nil && p.proto == "managesieve" && addr == config.DefaultManageSieveListen && errors.Is(err, syscall.EADDRINUSE) {
+				// ManageSieve is on by default; a port already taken (a
+				// Dovecot managesieved still running during a migration)
+				// must not keep delivery from starting.
+				s.Log.Warn("managesieve: the default port is taken; ManageSieve is off (set [managesieve] listen)", "addr", addr, "err", err)
+				continue
+			}
 			if err != nil {
 				s.closeListeners()
 				return fmt.Errorf("%s: listen %s: %w", p.proto, addr, err)
@@ -172,7 +240,8 @@ func (s *Server) Start() error {
 			s.Log.Info("listening", "proto", p.proto, "addr", l.Addr().String())
 		}
 	}
-	serve := map[string]func(net.Listener) error{"lmtp": s.lmtp.Serve, "imap": s.imap.Serve, "pop3": s.pop3.Serve}
+	serve := map[string]func(net.Listener) error{"lmtp": s.lmtp.Serve, "imap": s.imap.Serve, "pop3": s.pop3.Serve,
+		"managesieve": s.managesieve.Serve}
 	if s.policy != nil {
 		serve["policy"] = s.policy.Serve
 	}
@@ -230,6 +299,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.policy != nil {
 		s.policy.Shutdown()
+	}
+	if s.managesieve != nil {
+		s.managesieve.Shutdown()
 	}
 	if s.lmtp != nil {
 		if derr := s.lmtp.Shutdown(ctx); derr != nil {

@@ -132,6 +132,8 @@ func codeOf(err error) int {
 		return exNoUser
 	case se.EnhancedCode == smtp.EnhancedCode{5, 2, 2}:
 		return exCantCreat // mailbox full
+	case se.EnhancedCode == smtp.EnhancedCode{5, 7, 1}:
+		return exNoPerm // rejected by the recipient's Sieve script
 	case se.Code == 552:
 		return exDataErr
 	default:
@@ -175,6 +177,8 @@ func exitFor(err error) int {
 		return exUnavail
 	case delivery.OverQuota:
 		return exCantCreat
+	case delivery.Rejected:
+		return exNoPerm // dovecot-lda -e's code for a Sieve reject
 	}
 	return exTempFail
 }

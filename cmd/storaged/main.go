@@ -17,7 +17,7 @@ import (
 const usage = `storaged: a mail store and access server
 
 Usage:
-  storaged [-config FILE] serve                 run LMTP, IMAP and POP3
+  storaged [-config FILE] serve                 run LMTP, IMAP, POP3 and ManageSieve
   storaged [-config FILE] deliver -f SENDER -a RECIPIENT < message
   storaged [-config FILE] user add NAME [-password-stdin] [-format maildir|mbox|mh]
   storaged [-config FILE] user passwd NAME [-password-stdin]
@@ -26,6 +26,11 @@ Usage:
   storaged [-config FILE] quota get USER|-A     usage and limits, a table
   storaged [-config FILE] quota set USER storage=10G messages=100000   (none for no limit)
   storaged [-config FILE] quota recalc USER|-A  recount from the files; says what differed
+  storaged [-config FILE] sieve check FILE      compile a script; errors as FILE:LINE:COL
+  storaged [-config FILE] sieve list USER       the user's scripts, the active one marked
+  storaged [-config FILE] sieve get USER NAME
+  storaged [-config FILE] sieve put USER [-activate] NAME [FILE]   (standard input without FILE)
+  storaged [-config FILE] sieve activate USER NAME | deactivate USER | delete USER NAME
   storaged [-config FILE] config                print the effective configuration
 
 Without -config, embedded defaults apply and data lives in $STORAGED_DATA or ./data.
@@ -64,6 +69,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return userCmd(cfg, logger, rest[1:], stdin, stdout, stderr)
 	case "quota":
 		return quotaCmd(cfg, logger, rest[1:], stdout, stderr)
+	case "sieve":
+		return sieveCmd(cfg, logger, rest[1:], stdin, stdout, stderr)
 	case "config":
 		if err := cfg.Write(stdout); err != nil {
 			fmt.Fprintln(stderr, "storaged:", err)
