@@ -95,6 +95,7 @@ func DefaultCommands() map[string]Spec {
 		"GETQUOTA":       {Parse: parseGetQuota},
 		"GETQUOTAROOT":   {Parse: parseMailboxOnly},
 		"SETQUOTA":       {Parse: parseSetQuota},
+		"SORT":           {Parse: parseSort, UID: true},
 	}
 }
 
