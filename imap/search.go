@@ -29,6 +29,7 @@ func registerSearch(t *commands) {
 	t.add("SEARCH", stateSelected, usesSeqs, cmdSearch)
 	t.capability(afterAuth, "ESEARCH", "SEARCHRES", "WITHIN")
 	registerSort(t)
+	registerThread(t)
 }
 
 // errBadCharset is RFC 9051 §6.4.4: an unsupported CHARSET is NO with

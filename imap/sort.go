@@ -254,6 +254,15 @@ func displayName(addrs []message.Address) string {
 // baseSubject extracts RFC 5256 §2.1's base subject from a decoded
 // subject.
 func baseSubject(s string) string {
+	b, _ := baseSubjectReply(s)
+	return b
+}
+
+// baseSubjectReply is baseSubject, and whether the subject was a reply
+// or forward: a "re:"/"fw:"/"fwd:" leader, a "(fwd)" trailer or a
+// "[fwd: ...]" wrapper was removed (what THREAD=REFERENCES asks).
+func baseSubjectReply(s string) (string, bool) {
+	reply := false
 	// (1) White space runs become one space.
 	s = strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\t' || r == '\r' || r == '\n' }), " ")
 	for {
@@ -261,7 +270,7 @@ func baseSubject(s string) string {
 		for {
 			t := strings.TrimRight(s, " ")
 			if len(t) >= 5 && strings.EqualFold(t[len(t)-5:], "(fwd)") {
-				t = t[:len(t)-5]
+				t, reply = t[:len(t)-5], true
 			}
 			if t == s {
 				break
@@ -271,7 +280,8 @@ func baseSubject(s string) string {
 		// (3)-(5) Leading "re:", "fw:", "fwd:" (each with optional
 		// blobs) and blobs that leave something behind.
 		for {
-			t := trimLeader(s)
+			t, refwd := trimLeader(s)
+			reply = reply || refwd
 			if t == s {
 				if b := trimBlob(s); b != s && b != "" {
 					t = b
@@ -284,17 +294,18 @@ func baseSubject(s string) string {
 		}
 		// (6) "[fwd: ... ]" wrapping the whole subject.
 		if len(s) >= 6 && strings.EqualFold(s[:5], "[fwd:") && s[len(s)-1] == ']' {
-			s = s[5 : len(s)-1]
+			s, reply = s[5:len(s)-1], true
 			continue
 		}
-		return s
+		return s, reply
 	}
 }
 
-// trimLeader removes one subj-leader: (*subj-blob subj-refwd) / WSP.
-func trimLeader(s string) string {
+// trimLeader removes one subj-leader: (*subj-blob subj-refwd) / WSP;
+// refwd tells it was a subj-refwd.
+func trimLeader(s string) (rest string, refwd bool) {
 	if strings.HasPrefix(s, " ") {
-		return s[1:]
+		return s[1:], false
 	}
 	t := s
 	for {
@@ -315,14 +326,14 @@ func trimLeader(s string) string {
 	case strings.HasPrefix(lower, "fw"):
 		n = 2
 	default:
-		return s
+		return s, false
 	}
 	r := strings.TrimLeft(t[n:], " ")
 	r = trimBlob(r)
 	if !strings.HasPrefix(r, ":") {
-		return s
+		return s, false
 	}
-	return r[1:]
+	return r[1:], true
 }
 
 // trimBlob removes one subj-blob: "[" *BLOBCHAR "]" *WSP.

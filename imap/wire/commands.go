@@ -96,6 +96,7 @@ func DefaultCommands() map[string]Spec {
 		"GETQUOTAROOT":   {Parse: parseMailboxOnly},
 		"SETQUOTA":       {Parse: parseSetQuota},
 		"SORT":           {Parse: parseSort, UID: true},
+		"THREAD":         {Parse: parseThread, UID: true},
 	}
 }
 

@@ -77,6 +77,7 @@ func TestReadCommandGolden(t *testing.T) {
 		{"a DELETE foo\r\n", "DELETE", false, &MailboxArgs{mbox("foo")}},
 		{"a SUBSCRIBE foo]bar\r\n", "SUBSCRIBE", false, &MailboxArgs{mbox("foo]bar")}},
 		{"a GETQUOTAROOT inbox\r\n", "GETQUOTAROOT", false, &MailboxArgs{mbox("INBOX")}},
+		{"a UID THREAD orderedsubject utf-8 ALL\r\n", "THREAD", true, &ThreadArgs{Algorithm: "ORDEREDSUBJECT", Charset: "UTF-8", Key: SearchKey{Op: SearchAll}}},
 		{"a UID SORT (REVERSE date subject) utf-8 ALL\r\n", "SORT", true, &SortArgs{Criteria: []SortCriterion{{"DATE", true}, {"SUBJECT", false}}, Charset: "UTF-8", Key: SearchKey{Op: SearchAll}}},
 		{"a SORT RETURN (min count) (ARRIVAL) US-ASCII 1:5\r\n", "SORT", false, &SortArgs{HasReturn: true, Return: []string{"MIN", "COUNT"}, Criteria: []SortCriterion{{"ARRIVAL", false}}, Charset: "US-ASCII", Key: SearchKey{Op: SearchSeq, Seq: set(SeqRange{1, 5})}}},
 		{"a GETQUOTA \"User quota\"\r\n", "GETQUOTA", false, &QuotaRootArgs{"User quota"}},

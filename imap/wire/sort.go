@@ -70,3 +70,26 @@ func parseSort(_ *Command, a *Args) (any, error) {
 	}
 	return out, nil
 }
+
+// ThreadArgs: [UID] THREAD algorithm charset search-keys (RFC 5256 §3).
+type ThreadArgs struct {
+	Algorithm string // upper case: ORDEREDSUBJECT, REFERENCES
+	Charset   string
+	Key       SearchKey
+}
+
+func parseThread(_ *Command, a *Args) (any, error) {
+	alg, err := a.Keyword()
+	if err != nil {
+		return nil, errorf("THREAD needs an algorithm")
+	}
+	cs, err := a.AString()
+	if err != nil {
+		return nil, errorf("THREAD needs a charset")
+	}
+	out := &ThreadArgs{Algorithm: alg, Charset: upperString(cs.Value)}
+	if out.Key, err = a.SearchKeys(); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
