@@ -15,7 +15,7 @@ import (
 // MOVE (RFC 6851), EXPUNGE and UID EXPUNGE (§6.4.3, RFC 4315), APPEND
 // (§6.3.12, RFC 4315 APPENDUID, RFC 7889 APPENDLIMIT).
 func registerMessages(t *commands) {
-	t.capability(afterAuth, "UIDPLUS", "MOVE")
+	t.capability(afterAuth, "UIDPLUS", "MOVE", "MULTIAPPEND")
 	t.add("STORE", stateSelected, usesSeqs, cmdStore)
 	t.add("COPY", stateSelected, usesSeqs, cmdCopy)
 	t.add("MOVE", stateSelected, usesSeqs, cmdMove)
@@ -341,45 +341,59 @@ func cmdExpunge(ctx context.Context, c *conn, cmd *wire.Command) error {
 
 func cmdAppend(ctx context.Context, c *conn, cmd *wire.Command) error {
 	args := cmd.Args.(*wire.AppendArgs)
-	if len(args.Messages) != 1 {
-		// MULTIAPPEND (RFC 3502) must be atomic; it is not offered.
-		return bad("one message per APPEND")
-	}
-	am := &args.Messages[0]
-	if am.UTF8 && !c.enabled["UTF8=ACCEPT"] {
-		return bad("APPEND UTF8 needs ENABLE UTF8=ACCEPT")
-	}
 	mb, err := c.destination(args.Mailbox)
 	if err != nil {
 		return err
 	}
-	if len(am.Data) == 0 {
-		return no("", "an empty message cannot be stored")
-	}
-	if int64(len(am.Data)) > c.srv.cfg.MaxMessageSize {
-		return no("TOOBIG", "message exceeds the APPENDLIMIT")
-	}
-	flags, err := parseFlags(am.Flags)
-	if err != nil {
-		return err
-	}
+	// Every message is checked before any is stored: MULTIAPPEND (RFC
+	// 3502 §6.3.11) stores all or none.
+	msgs := make([][]byte, len(args.Messages))
+	opts := make([]store.AppendOptions, len(args.Messages))
 	var origin *store.Sub
 	if c.view != nil && c.view.Mailbox() == mb {
 		origin = c.view.Sub()
 	}
-	// A literal8 is stored as sent: its bare LFs may be a binary part's
-	// data, which BINARY must give back (RFC 3516 §4.4).
-	data := am.Data
-	if !am.Binary {
-		data = message.Canonical(data)
+	for i := range args.Messages {
+		am := &args.Messages[i]
+		if am.UTF8 && !c.enabled["UTF8=ACCEPT"] {
+			return bad("APPEND UTF8 needs ENABLE UTF8=ACCEPT")
+		}
+		if len(am.Data) == 0 {
+			return no("", "an empty message cannot be stored")
+		}
+		if int64(len(am.Data)) > c.srv.cfg.MaxMessageSize {
+			return no("TOOBIG", "message exceeds the APPENDLIMIT")
+		}
+		flags, err := parseFlags(am.Flags)
+		if err != nil {
+			return err
+		}
+		// A literal8 is stored as sent: its bare LFs may be a binary
+		// part's data, which BINARY must give back (RFC 3516 §4.4).
+		msgs[i] = am.Data
+		if !am.Binary {
+			msgs[i] = message.Canonical(am.Data)
+		}
+		opts[i] = store.AppendOptions{Flags: flags, Date: am.Date, Origin: origin}
 	}
-	res, err := mb.Append(ctx, data, store.AppendOptions{Flags: flags, Date: am.Date, Origin: origin})
-	if err != nil {
+	var added []store.Appended
+	if len(msgs) == 1 {
+		res, err := mb.Append(ctx, msgs[0], opts[0])
+		if err != nil {
+			return mapErr(c.log, "append", err)
+		}
+		added = []store.Appended{res}
+	} else if added, err = mb.AppendMany(ctx, msgs, opts); err != nil {
 		return mapErr(c.log, "append", err)
 	}
+	// RFC 4315 §3: APPENDUID with the set of UIDs for a MULTIAPPEND.
+	uids := make([]uint32, len(added))
+	for i, a := range added {
+		uids[i] = a.UID
+	}
 	b := []byte("APPENDUID ")
-	b = strconv.AppendUint(b, uint64(res.UIDValidity), 10)
+	b = strconv.AppendUint(b, uint64(added[0].UIDValidity), 10)
 	b = append(b, ' ')
-	b = strconv.AppendUint(b, uint64(res.UID), 10)
+	b = appendSeqRanges(b, uids)
 	return okCode(string(b), "APPEND completed")
 }

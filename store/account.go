@@ -140,67 +140,169 @@ func (m *Mailbox) Append(ctx context.Context, msg []byte, opt AppendOptions) (Ap
 // append is Append under a reservation: nil reserves for this message,
 // noQuota (or one a COPY took for its whole set) skips the check.
 func (m *Mailbox) append(ctx context.Context, msg []byte, opt AppendOptions, res *reservation) (Appended, error) {
-	canon := message.Canonical(msg)
+	st, err := stage(msg, opt)
+	if err != nil {
+		return Appended{}, err
+	}
 	own := res == nil
 	if own {
-		var err error
-		res, err = m.acct.reserve(m, quota.Usage{Storage: int64(len(canon)), Messages: 1})
+		res, err = m.acct.reserve(m, quota.Usage{Storage: int64(len(st.canon)), Messages: 1})
 		if err != nil {
 			return Appended{}, err
 		}
 		defer res.release()
 	}
+	// A format may reserve several keys (MH tries numbers until one is
+	// free); all are released once the index knows the one that stuck.
+	var keys []string
+	defer m.unpendAll(&keys)
+	if err := m.writeStaged(ctx, st, &keys); err != nil {
+		return Appended{}, err
+	}
+	recs, mb, err := m.indexStaged([]*staged{st})
+	if err != nil {
+		// The file stays: the next Sync indexes it, so nothing the
+		// caller may retry is lost, and nothing is acknowledged.
+		return Appended{}, err
+	}
+	m.publishAdded(recs, opt.Origin)
+	if own {
+		res.warn(ctx)
+	}
+	return Appended{UIDValidity: mb.UIDValidity, UID: recs[0].UID, Size: int64(len(st.canon))}, nil
+}
+
+// AppendMany stores several messages as one change (RFC 3502
+// MULTIAPPEND): all of them or, on any failure, none. The files are
+// written first, each durable; then one index transaction takes them
+// all, so no session sees a part of the set; a failure before it removes
+// the files written.
+func (m *Mailbox) AppendMany(ctx context.Context, msgs [][]byte, opts []AppendOptions) ([]Appended, error) {
+	if len(msgs) != len(opts) {
+		return nil, errors.New("store: AppendMany: one AppendOptions per message")
+	}
+	sts := make([]*staged, len(msgs))
+	var add quota.Usage
+	for i := range msgs {
+		st, err := stage(msgs[i], opts[i])
+		if err != nil {
+			return nil, err
+		}
+		sts[i] = st
+		add.Storage += int64(len(st.canon))
+		add.Messages++
+	}
+	res, err := m.acct.reserve(m, add)
+	if err != nil {
+		return nil, err
+	}
+	defer res.release()
+	var keys []string
+	defer m.unpendAll(&keys)
+	var written []folder.Entry
+	undo := func() {
+		if err := m.folder().Remove(written); err != nil {
+			m.acct.log.Error("multiappend: removing the files of a failed set", "err", err)
+		}
+	}
+	for _, st := range sts {
+		if err := m.writeStaged(ctx, st, &keys); err != nil {
+			undo()
+			return nil, err
+		}
+		written = append(written, st.entry)
+	}
+	recs, mb, err := m.indexStaged(sts)
+	if err != nil {
+		undo()
+		return nil, err
+	}
+	m.publishAdded(recs, opts[0].Origin)
+	res.warn(ctx)
+	out := make([]Appended, len(recs))
+	for i, r := range recs {
+		out[i] = Appended{UIDValidity: mb.UIDValidity, UID: r.UID, Size: r.CRLFSize}
+	}
+	return out, nil
+}
+
+// staged is one message on its way in.
+type staged struct {
+	msg, canon []byte
+	env, body  []byte // cached ENVELOPE and BODYSTRUCTURE
+	date       time.Time
+	opt        AppendOptions
+	entry      folder.Entry // once written
+}
+
+func stage(msg []byte, opt AppendOptions) (*staged, error) {
+	canon := message.Canonical(msg)
 	info, err := message.ParseBytes(canon)
 	if err != nil {
-		return Appended{}, fmt.Errorf("store: parse: %w", err)
+		return nil, fmt.Errorf("store: parse: %w", err)
 	}
-	envBytes, bodyBytes, err := encodeInfo(info)
+	env, body, err := encodeInfo(info)
 	if err != nil {
-		return Appended{}, err
+		return nil, err
 	}
 	date := opt.Date
 	if date.IsZero() {
 		date = time.Now()
 	}
-	// A format may reserve several keys (MH tries numbers until one is
-	// free); all are released once the index knows the one that stuck.
-	var keys []string
-	defer func() {
-		for _, k := range keys {
-			m.unpend(k)
-		}
-	}()
+	return &staged{msg: msg, canon: canon, env: env, body: body, date: date, opt: opt}, nil
+}
+
+// writeStaged writes the message's file durably.
+func (m *Mailbox) writeStaged(ctx context.Context, st *staged, keys *[]string) error {
 	e, err := m.folder().Append(ctx, folder.NewMessage{
-		Data: msg, Flags: opt.Flags, Date: date, Sender: opt.Sender,
-		Reserve: func(k string) { keys = append(keys, k); m.pend(k) },
+		Data: st.msg, Flags: st.opt.Flags, Date: st.date, Sender: st.opt.Sender,
+		Reserve: func(k string) { *keys = append(*keys, k); m.pend(k) },
 	})
-	if err != nil {
-		return Appended{}, err
-	}
-	var rec index.Message
+	st.entry = e
+	return err
+}
+
+// indexStaged indexes written messages in one transaction.
+func (m *Mailbox) indexStaged(sts []*staged) ([]index.Message, index.Mailbox, error) {
+	var recs []index.Message
 	var mb index.Mailbox
-	err = m.acct.idx.Commit(func(tx *index.Tx) error {
-		var err error
-		rec, err = tx.AddMessage(m.id, index.NewMessage{
-			Key: e.Key, Name: e.Name, Flags: e.Flags, InternalDate: date,
-			Size: e.Size, CRLFSize: int64(len(canon)), Envelope: envBytes, Body: bodyBytes,
-		})
-		if err != nil {
-			return err
+	err := m.acct.idx.Commit(func(tx *index.Tx) error {
+		recs = recs[:0]
+		for _, st := range sts {
+			e := st.entry
+			rec, err := tx.AddMessage(m.id, index.NewMessage{
+				Key: e.Key, Name: e.Name, Flags: e.Flags, InternalDate: st.date,
+				Size: e.Size, CRLFSize: int64(len(st.canon)), Envelope: st.env, Body: st.body,
+			})
+			if err != nil {
+				return err
+			}
+			recs = append(recs, rec)
 		}
+		var err error
 		mb, err = tx.MailboxByID(m.id)
 		return err
 	})
 	if err != nil {
-		// The file stays: the next Sync indexes it, so nothing the
-		// caller may retry is lost, and nothing is acknowledged.
-		return Appended{}, fmt.Errorf("store: index append: %w", err)
+		return nil, mb, fmt.Errorf("store: index append: %w", err)
 	}
-	m.acct.hub.Publish(Event{Mailbox: m.id, Kind: Added, UIDs: []uint32{rec.UID}, ModSeq: rec.ModSeq, Origin: opt.Origin, Keywords: rec.Flags.Keywords})
-	if own {
-		res.warn(ctx)
+	return recs, mb, nil
+}
+
+func (m *Mailbox) publishAdded(recs []index.Message, origin *Sub) {
+	ev := Event{Mailbox: m.id, Kind: Added, Origin: origin}
+	for _, r := range recs {
+		ev.UIDs = append(ev.UIDs, r.UID)
+		ev.ModSeq = max(ev.ModSeq, r.ModSeq)
+		ev.Keywords = append(ev.Keywords, r.Flags.Keywords...)
 	}
-	return Appended{UIDValidity: mb.UIDValidity, UID: rec.UID, Size: int64(len(canon))}, nil
+	m.acct.hub.Publish(ev)
+}
+
+func (m *Mailbox) unpendAll(keys *[]string) {
+	for _, k := range *keys {
+		m.unpend(k)
+	}
 }
 
 func (m *Mailbox) pend(key string) {
