@@ -24,7 +24,7 @@
 #   MSG_SIZE=4096         size of the IMAP and POP3 messages
 #   FSYNC_MODES="optimized always"   one Dovecot instance each; LMTP runs on all
 #   READ_MODES=optimized  the Dovecot instances the read scenarios run on
-#   SCENARIOS="lmtp imap-meta imap-body imap-search pop3-retr imap-idle rss"
+#   SCENARIOS="lmtp imap-meta imap-body imap-search imap-sort pop3-retr imap-idle rss"
 #   BENCH_NOTE=...        a line put under the table (e.g. "noisy: other jobs running")
 #   RESULTS=bench/RESULTS.md, KEEP=1 keeps the temporary directory
 set -euo pipefail
@@ -45,7 +45,7 @@ RSS_CONNS=${RSS_CONNS:-1000}
 MSG_SIZE=${MSG_SIZE:-4096}
 FSYNC_MODES=${FSYNC_MODES:-"optimized always"}
 READ_MODES=${READ_MODES:-optimized}
-SCENARIOS=${SCENARIOS:-"lmtp imap-meta imap-body imap-search pop3-retr imap-idle rss"}
+SCENARIOS=${SCENARIOS:-"lmtp imap-meta imap-body imap-search imap-sort pop3-retr imap-idle rss"}
 BENCH_NOTE=${BENCH_NOTE:-}
 RESULTS=${RESULTS:-bench/RESULTS.md}
 GO=${GO:-go}
@@ -262,7 +262,7 @@ order() {
 }
 
 # --- fill the read mailboxes, identically on each server --------------------
-if has imap-meta || has imap-body || has imap-search || has pop3-retr; then
+if has imap-meta || has imap-body || has imap-search || has imap-sort || has pop3-retr; then
 	for srv in $READ_SERVERS; do
 		log "$srv: filling big with $IMAP_N and pop with $POP3_N messages of $MSG_SIZE octets"
 		bench "$srv" 0 lmtp -to "big@$DOMAIN" -n "$IMAP_N" -size "$MSG_SIZE" -conns 4 -seed fill -name "fill: LMTP $IMAP_N × $MSG_SIZE octets, 4 conn, 1 user" >>"$FILL"
@@ -296,7 +296,7 @@ read_args() { # read_args SCENARIO
 	*) echo "-user big -expect $IMAP_N" ;;
 	esac
 }
-for sc in imap-meta imap-body imap-search pop3-retr; do
+for sc in imap-meta imap-body imap-search imap-sort pop3-retr; do
 	has "$sc" || continue
 	for srv in $READ_SERVERS; do
 		log "warm-up: $srv $sc"

@@ -30,6 +30,8 @@ type respStats struct {
 	literals     int
 	literalBytes int64
 	searchHits   int
+	// highestModSeq is from an OK [HIGHESTMODSEQ n] (CONDSTORE).
+	highestModSeq uint64
 }
 
 var errIMAPStatus = errors.New("imap: command failed")
@@ -144,6 +146,17 @@ func untagged(b []byte, st *respStats, inSearch *bool) {
 		// "* SEARCH 1 2 3": one space before each hit.
 		*inSearch = true
 		st.searchHits += bytes.Count(b[len("SEARCH"):], []byte{' '})
+		return
+	}
+	if v, ok := bytes.CutPrefix(b, []byte("OK [HIGHESTMODSEQ ")); ok {
+		if j := bytes.IndexByte(v, ']'); j > 0 {
+			st.highestModSeq, _ = strconv.ParseUint(string(v[:j]), 10, 64)
+		}
+		return
+	}
+	if bytes.HasPrefix(b, []byte("SORT")) || bytes.HasPrefix(b, []byte("THREAD")) {
+		*inSearch = true // counted like SEARCH hits: spaces (THREAD: roughly)
+		st.searchHits += bytes.Count(b, []byte{' '})
 		return
 	}
 	i := 0
@@ -305,5 +318,65 @@ func runIMAPSearch(p imapParams) ([]Result, error) {
 		}
 		out = append(out, Result{Value: ms(el), Unit: "ms", Better: "lower", N: sel.exists, Hits: st.searchHits, Ms: ms(el), Suffix: q.suffix})
 	}
+	return out, nil
+}
+
+// runIMAPSort times SORT by DATE and by SUBJECT and THREAD=REFERENCES of
+// the whole mailbox, then CONDSTORE's FETCH (CHANGEDSINCE) after ten
+// messages changed: the index must answer the last without reading every
+// message.
+func runIMAPSort(p imapParams) ([]Result, error) {
+	m, err := imapSession(p)
+	if err != nil {
+		return nil, err
+	}
+	defer m.logout()
+	sel, err := m.run("SELECT " + quote(p.mailbox) + " (CONDSTORE)")
+	if err != nil {
+		return nil, err
+	}
+	if err := p.checkExists(sel.exists); err != nil {
+		return nil, err
+	}
+	if sel.highestModSeq == 0 {
+		return nil, fmt.Errorf("SELECT (CONDSTORE) gave no HIGHESTMODSEQ")
+	}
+	var out []Result
+	for _, q := range []struct{ suffix, cmd string }{
+		{"sort-date", "UID SORT (DATE) UTF-8 ALL"},
+		{"sort-subject", "UID SORT (SUBJECT) UTF-8 ALL"},
+		{"thread-references", "UID THREAD REFERENCES UTF-8 ALL"},
+	} {
+		start := time.Now()
+		if _, err := m.run(q.cmd); err != nil {
+			return nil, err
+		}
+		el := time.Since(start)
+		out = append(out, Result{Value: ms(el), Unit: "ms", Better: "lower", N: sel.exists, Ms: ms(el), Suffix: q.suffix})
+	}
+	// Ten messages change (a keyword new to each run, so that the STORE
+	// changes them every time); only they come back.
+	flag := "$b" + strconv.FormatUint(sel.highestModSeq, 10)
+	step := max(sel.exists/10, 1)
+	set := ""
+	for i := 0; i < 10 && 1+i*step <= sel.exists; i++ {
+		if set != "" {
+			set += ","
+		}
+		set += strconv.Itoa(1 + i*step)
+	}
+	if _, err := m.run("STORE " + set + " +FLAGS.SILENT (" + flag + ")"); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	st, err := m.run("UID FETCH 1:* (FLAGS) (CHANGEDSINCE " + strconv.FormatUint(sel.highestModSeq, 10) + ")")
+	el := time.Since(start)
+	if err != nil {
+		return nil, err
+	}
+	if st.fetches != 10 && sel.exists >= 10 {
+		return nil, fmt.Errorf("CHANGEDSINCE: %d FETCH responses, want 10", st.fetches)
+	}
+	out = append(out, Result{Value: ms(el), Unit: "ms", Better: "lower", N: sel.exists, Hits: st.fetches, Ms: ms(el), Suffix: "changedsince"})
 	return out, nil
 }

@@ -7,7 +7,7 @@
 // buffers.
 //
 //	storaged-bench run -scenario lmtp -lmtp ADDR -to a@dom[,b@dom...] -n N -size S -conns C
-//	storaged-bench run -scenario imap-meta|imap-body|imap-search -imap ADDR -user U -password P
+//	storaged-bench run -scenario imap-meta|imap-body|imap-search|imap-sort -imap ADDR -user U -password P
 //	storaged-bench run -scenario imap-idle -imap ADDR -lmtp ADDR -user U -password P -to U@dom -conns K [-pids PID,...]
 //	storaged-bench run -scenario pop3-retr -pop3 ADDR -user U -password P
 //	storaged-bench report [-servers storaged,dovecot-optimized] FILE.jsonl...
@@ -36,7 +36,7 @@ Usage:
   storaged-bench ports N                      print N free loopback ports
   storaged-bench wait [-timeout D] ADDR...    wait for listeners
 
-Scenarios: lmtp, imap-meta, imap-body, imap-search, imap-idle, pop3-retr.
+Scenarios: lmtp, imap-meta, imap-body, imap-search, imap-sort, imap-idle, pop3-retr.
 `
 
 func main() {
@@ -88,7 +88,7 @@ type Result struct {
 func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	scenarios := fs.String("scenario", "", "comma-separated: lmtp, imap-meta, imap-body, imap-search, imap-idle, pop3-retr")
+	scenarios := fs.String("scenario", "", "comma-separated: lmtp, imap-meta, imap-body, imap-search, imap-sort, imap-idle, pop3-retr")
 	server := fs.String("server", "server", "label of the server under test, copied into each result")
 	runN := fs.Int("run", 0, "run number, copied into each result")
 	lmtpAddr := fs.String("lmtp", "", "LMTP address host:port")
@@ -149,6 +149,15 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 					what = "TEXT"
 				}
 				rs[i].Scenario = fmt.Sprintf("IMAP SEARCH %s, %d msgs", what, rs[i].N)
+			}
+		case "imap-sort":
+			rs, err = runIMAPSort(ip)
+			for i := range rs {
+				what := map[string]string{
+					"sort-date": "UID SORT (DATE)", "sort-subject": "UID SORT (SUBJECT)",
+					"thread-references": "UID THREAD REFERENCES", "changedsince": "UID FETCH 1:* (FLAGS) (CHANGEDSINCE), 10 changed of",
+				}[rs[i].Suffix]
+				rs[i].Scenario = fmt.Sprintf("IMAP %s, %d msgs", what, rs[i].N)
 			}
 		case "imap-idle":
 			var pl []int

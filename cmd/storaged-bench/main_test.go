@@ -65,7 +65,7 @@ func TestSmoke(t *testing.T) {
 	const n = 250
 	bench("-scenario", "lmtp", "-to", "big@localhost", "-n", "250", "-size", "3000", "-conns", "3")
 	bench("-scenario", "lmtp", "-to", "rr1@localhost,rr2@localhost,rr3@localhost", "-n", "30", "-size", "100000", "-conns", "2")
-	bench("-scenario", "imap-meta,imap-body,imap-search,pop3-retr", "-user", "big", "-expect", "250")
+	bench("-scenario", "imap-meta,imap-body,imap-search,imap-sort,pop3-retr", "-user", "big", "-expect", "250")
 	bench("-scenario", "imap-idle", "-user", "rr1", "-to", "rr1@localhost", "-conns", "5", "-rounds", "2", "-pids", strconv.Itoa(os.Getpid()))
 
 	var results []Result
@@ -79,10 +79,14 @@ func TestSmoke(t *testing.T) {
 		}
 		results = append(results, r)
 	}
-	// lmtp ×2, meta, body ms and MB/s, search header and text, pop3,
-	// idle memory (RSS, PSS), latency median and max.
-	if len(results) != 12 {
-		t.Fatalf("%d results, want 12:\n%s", len(results), out.String())
+	// lmtp ×2, meta, body ms and MB/s, search header and text, sort by
+	// date and subject, thread, changedsince, pop3, idle memory (RSS,
+	// PSS), latency median and max.
+	if len(results) != 16 {
+		t.Fatalf("%d results, want 16:\n%s", len(results), out.String())
+	}
+	if r := results[10]; !strings.Contains(r.Scenario, "CHANGEDSINCE") || r.Hits != 10 {
+		t.Errorf("CHANGEDSINCE result %+v, want 10 hits", r)
 	}
 	if r := results[5]; r.Hits != keywordHits(0, n, 42) {
 		t.Errorf("SEARCH hits %d, want %d", r.Hits, keywordHits(0, n, 42))
@@ -93,8 +97,8 @@ func TestSmoke(t *testing.T) {
 
 	var table bytes.Buffer
 	writeReport(&table, append(results, results...), []string{"storaged"}, "")
-	if got := strings.Count(table.String(), "\n"); got != 2+12 {
-		t.Errorf("report has %d lines, want 14:\n%s", got, table.String())
+	if got := strings.Count(table.String(), "\n"); got != 2+16 {
+		t.Errorf("report has %d lines, want 18:\n%s", got, table.String())
 	}
 }
 

@@ -1,6 +1,12 @@
 package main
 
-import "strconv"
+import (
+	"strconv"
+	"time"
+)
+
+// benchEpoch is the Date of message 0.
+var benchEpoch = time.Date(2006, 1, 2, 15, 4, 5, 0, time.UTC)
 
 // Messages are generated, never read from disk: every message carries its
 // own number in Subject and Message-ID, a keyword kwNNNN (number mod 100) in
@@ -77,11 +83,24 @@ func (g *generator) appendMessage(b []byte, i int, to string) []byte {
 	b = strconv.AppendInt(b, int64(i), 10)
 	b = append(b, " kw"...)
 	b = appendKeyword(b, i)
-	b = append(b, "\r\nDate: Mon, 02 Jan 2006 15:04:05 +0000\r\nMessage-ID: <"...)
+	// Dates a minute apart (SORT by DATE has something to sort), and
+	// threads of four (each message but every fourth answers the one
+	// before), so THREAD builds real trees.
+	b = append(b, "\r\nDate: "...)
+	b = benchEpoch.Add(time.Duration(i)*time.Minute).AppendFormat(b, time.RFC1123Z)
+	b = append(b, "\r\nMessage-ID: <"...)
 	b = strconv.AppendInt(b, int64(i), 10)
 	b = append(b, '.')
 	b = append(b, g.seed...)
-	b = append(b, "@bench.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nbodykw"...)
+	b = append(b, "@bench.example>\r\n"...)
+	if i%4 != 0 {
+		b = append(b, "In-Reply-To: <"...)
+		b = strconv.AppendInt(b, int64(i-1), 10)
+		b = append(b, '.')
+		b = append(b, g.seed...)
+		b = append(b, "@bench.example>\r\n"...)
+	}
+	b = append(b, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\nbodykw"...)
 	b = appendKeyword(b, i)
 	b = append(b, " opens message "...)
 	b = strconv.AppendInt(b, int64(i), 10)
