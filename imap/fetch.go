@@ -40,7 +40,7 @@ func registerFetch(t *commands) {
 	t.add("FETCH", stateSelected, usesSeqs, cmdFetch)
 	// RFC 3516: BINARY[], BINARY.PEEK[], BINARY.SIZE[] in FETCH. (APPEND
 	// of literal8 is the grammar's and APPEND's.)
-	t.capability(afterAuth, "BINARY")
+	t.capability(afterAuth, "BINARY", "PREVIEW")
 }
 
 // fetchBatch bounds how many messages one index read covers: a snapshot
@@ -66,6 +66,8 @@ type fetchPlan struct {
 	modseq          bool
 	hasChangedSince bool
 	changedSince    uint64
+	// preview: RFC 8970 PREVIEW (preview.go).
+	preview bool
 }
 
 func newFetchPlan(args *wire.FetchArgs, uidCmd bool) (*fetchPlan, error) {
@@ -78,6 +80,9 @@ func newFetchPlan(args *wire.FetchArgs, uidCmd bool) (*fetchPlan, error) {
 		switch it.Kind {
 		case wire.FetchModSeq:
 			p.modseq = true
+			continue
+		case wire.FetchPreview:
+			p.preview = true
 			continue
 		case wire.FetchSaveDate, wire.FetchEmailID, wire.FetchThreadID:
 			name := string(it.AppendName(nil))
@@ -324,6 +329,13 @@ func (f *fetcher) writeMessage(m *store.Meta, seq uint32) error {
 	if stream != nil {
 		defer stream.Close()
 	}
+	var preview string
+	if p.preview {
+		var err error
+		if preview, err = f.preview(m); err != nil {
+			return f.messageFailed(m, err)
+		}
+	}
 	flags := p.flags || f.seenNow(m.UID)
 	if flags {
 		f.c.announceKeywords(m.Flags)
@@ -352,6 +364,11 @@ func (f *fetcher) writeMessage(m *store.Meta, seq uint32) error {
 	if p.modseq || flags && f.c.condstore {
 		sp()
 		writeModSeq(w, m.ModSeq)
+	}
+	if p.preview {
+		sp()
+		w.Raw("PREVIEW ")
+		w.String(preview)
 	}
 	out := 0
 	for i := range p.items {

@@ -27,6 +27,7 @@ const (
 	FetchSaveDate
 	FetchEmailID
 	FetchThreadID
+	FetchPreview // RFC 8970; Lazy when (LAZY) followed
 )
 
 var simpleFetch = map[string]FetchKind{
@@ -34,7 +35,7 @@ var simpleFetch = map[string]FetchKind{
 	"RFC822.SIZE": FetchRFC822Size, "BODYSTRUCTURE": FetchBodyStructure, "BODY": FetchBody,
 	"UID": FetchUID, "RFC822": FetchRFC822, "RFC822.HEADER": FetchRFC822Header,
 	"RFC822.TEXT": FetchRFC822Text, "MODSEQ": FetchModSeq, "SAVEDATE": FetchSaveDate,
-	"EMAILID": FetchEmailID, "THREADID": FetchThreadID,
+	"EMAILID": FetchEmailID, "THREADID": FetchThreadID, "PREVIEW": FetchPreview,
 }
 
 var fetchNames = [...]string{
@@ -43,7 +44,7 @@ var fetchNames = [...]string{
 	FetchBodySection: "BODY", FetchBinary: "BINARY", FetchBinarySize: "BINARY.SIZE",
 	FetchUID: "UID", FetchRFC822: "RFC822", FetchRFC822Header: "RFC822.HEADER",
 	FetchRFC822Text: "RFC822.TEXT", FetchModSeq: "MODSEQ", FetchSaveDate: "SAVEDATE",
-	FetchEmailID: "EMAILID", FetchThreadID: "THREADID",
+	FetchEmailID: "EMAILID", FetchThreadID: "THREADID", FetchPreview: "PREVIEW",
 }
 
 // Section is a body section (RFC 9051 §6.4.5 BODY[<section>]).
@@ -61,6 +62,7 @@ type FetchItem struct {
 	HasPartial bool
 	Offset     uint64 // <offset.count>
 	Count      uint64
+	Lazy       bool // PREVIEW (LAZY): the server may answer NIL (RFC 8970 §3)
 }
 
 // AppendName appends the item's name as the server answers it: without
@@ -152,13 +154,17 @@ func parseFetch(c *Command, a *Args) (any, error) {
 			return nil, errorf("empty FETCH item list")
 		}
 		out.Items = make([]FetchItem, 0, len(t.List))
-		for i := range t.List {
+		for i := 0; i < len(t.List); i++ {
 			if t.List[i].Kind != KindAtom {
 				return nil, errorf("invalid FETCH item")
 			}
 			it, err := ParseFetchItem(t.List[i].Str)
 			if err != nil {
 				return nil, err
+			}
+			if it.Kind == FetchPreview && i+1 < len(t.List) && isPreviewMods(&t.List[i+1]) {
+				it.Lazy = true
+				i++
 			}
 			out.Items = append(out.Items, it)
 		}
@@ -173,6 +179,10 @@ func parseFetch(c *Command, a *Args) (any, error) {
 		it, err := ParseFetchItem(t.Str)
 		if err != nil {
 			return nil, err
+		}
+		if it.Kind == FetchPreview && a.PeekList() && isPreviewMods(a.Peek()) {
+			a.Next()
+			it.Lazy = true
 		}
 		out.Items = []FetchItem{it}
 	default:
@@ -403,4 +413,18 @@ func number64(s string) (uint64, bool) {
 		n = n*10 + uint64(s[i]-'0')
 	}
 	return n, n <= 1<<63-1
+}
+
+// isPreviewMods reports whether t is RFC 8970's "(" preview-mod ... ")":
+// LAZY is the only one defined.
+func isPreviewMods(t *Arg) bool {
+	if t.Kind != KindList || len(t.List) == 0 {
+		return false
+	}
+	for i := range t.List {
+		if t.List[i].Kind != KindAtom || upperString(t.List[i].Str) != "LAZY" {
+			return false
+		}
+	}
+	return true
 }
