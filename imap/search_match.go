@@ -152,6 +152,18 @@ func (s *search) run(ctx context.Context) ([]hit, error) {
 		want = store.FieldEnvelope
 	}
 	var hits []hit
+	if s.key.op == wire.SearchAll {
+		// ALL (SORT and THREAD send it most): every message the client
+		// knows, without reading a record.
+		s.c.view.Refresh()
+		hits = make([]hit, 0, len(s.uids))
+		for i, uid := range s.uids {
+			if !s.c.view.Expunged(uid) {
+				hits = append(hits, hit{seq: uint32(i + 1), uid: uid})
+			}
+		}
+		return hits, nil
+	}
 	m := &candidate{s: s}
 	for start := 0; start < len(s.uids); start += searchBatch {
 		if err := ctx.Err(); err != nil {

@@ -42,8 +42,10 @@ type Server struct {
 	log      *slog.Logger
 	parser   *wire.Parser
 	cmds     *commands
-	ctx      context.Context
-	cancel   context.CancelFunc
+	// sortCache holds SORT and THREAD keys for every session (sortcache.go).
+	sortCache sortCache
+	ctx       context.Context
+	cancel    context.CancelFunc
 
 	mu        sync.Mutex
 	conns     map[*conn]struct{}

@@ -4,8 +4,9 @@ package imap
 //
 // Invariants:
 //   - Sort keys come from the index (the cached ENVELOPE, INTERNALDATE,
-//     RFC822.SIZE): SORT never reads a message file, except what its
-//     search criteria need.
+//     RFC822.SIZE), computed once per message and kept in the server's
+//     sortCache: SORT never reads a message file, except what its search
+//     criteria need.
 //   - Ties, under every key, go by ascending sequence number (§3); REVERSE
 //     reverses a key's order, not the tie-break.
 //   - Strings compare after RFC 2047 decoding as i;ascii-casemap does
@@ -30,22 +31,11 @@ func registerSort(t *commands) {
 	t.capability(afterAuth, "SORT", "SORT=DISPLAY", "ESORT")
 }
 
-// sortItem is one message and the keys the criteria need.
+// sortItem is one message and its keys.
 type sortItem struct {
 	hit
-	arrival, date time.Time
-	size          int64
-	str           [4]string // the string keys, by sortStrIndex
+	*sortEntry
 }
-
-// Which str slot a string key uses: at most four distinct string keys
-// matter in one SORT (more repeat a key, and the first decides).
-const (
-	strFrom = iota
-	strTo
-	strCc
-	strSubject
-)
 
 func cmdSort(ctx context.Context, c *conn, cmd *wire.Command) error {
 	args := cmd.Args.(*wire.SortArgs)
@@ -66,9 +56,13 @@ func cmdSort(ctx context.Context, c *conn, cmd *wire.Command) error {
 		}
 		return mapErr(c.log, "sort", err)
 	}
-	items, err := c.sortKeys(hits, args.Criteria)
+	entries, err := c.sortEntries(hits)
 	if err != nil {
 		return mapErr(c.log, "sort", err)
+	}
+	items := make([]sortItem, len(hits))
+	for i := range hits {
+		items[i] = sortItem{hits[i], entries[i]}
 	}
 	slices.SortStableFunc(items, func(a, b sortItem) int {
 		for _, k := range args.Criteria {
@@ -124,64 +118,60 @@ func cmdSort(ctx context.Context, c *conn, cmd *wire.Command) error {
 	return nil
 }
 
-// sortKeys reads what the criteria need of every hit from the index.
-func (c *conn) sortKeys(hits []hit, crit []wire.SortCriterion) ([]sortItem, error) {
-	var want store.Fields
-	for _, k := range crit {
-		switch k.Key {
-		case "CC", "DATE", "FROM", "SUBJECT", "TO", "DISPLAYFROM", "DISPLAYTO":
-			want |= store.FieldEnvelope
+// sortEntries returns every hit's keys, from the server's cache, reading
+// the index for the messages it does not hold yet.
+func (c *conn) sortEntries(hits []hit) ([]*sortEntry, error) {
+	mb := c.view.Mailbox()
+	info, err := mb.Info()
+	if err != nil {
+		return nil, err
+	}
+	key := sortBoxKey{user: c.user, mailbox: mb.ID(), uidValidity: info.UIDValidity}
+	uids := make([]uint32, len(hits))
+	for i, h := range hits {
+		uids[i] = h.uid
+	}
+	entries := c.srv.sortCache.get(key, uids, make([]*sortEntry, 0, len(hits)))
+	var missing []uint32
+	var at []int
+	for i, e := range entries {
+		if e == nil {
+			missing, at = append(missing, uids[i]), append(at, i)
 		}
 	}
-	items := make([]sortItem, len(hits))
-	uids := make([]uint32, 0, min(len(hits), fetchBatch))
-	mb := c.view.Mailbox()
-	for start := 0; start < len(hits); start += fetchBatch {
-		end := min(start+fetchBatch, len(hits))
-		uids = uids[:0]
-		for _, h := range hits[start:end] {
-			uids = append(uids, h.uid)
-		}
-		metas, err := mb.ReadBatch(uids, want)
+	for start := 0; start < len(missing); start += fetchBatch {
+		end := min(start+fetchBatch, len(missing))
+		metas, err := mb.ReadBatch(missing[start:end], store.FieldEnvelope)
 		if err != nil {
 			return nil, err
 		}
+		fresh := make([]*sortEntry, len(metas))
 		for i := range metas {
-			it := &items[start+i]
-			it.hit = hits[start+i]
-			m := &metas[i]
-			it.arrival, it.size = m.InternalDate, m.CRLFSize
-			if want == 0 {
-				continue
-			}
-			env := m.Envelope
-			if env == nil {
-				env = &message.Envelope{}
-			}
-			// RFC 5256 §3 DATE: the sent date, else the internal date.
-			it.date = env.Time
-			if it.date.IsZero() {
-				it.date = m.InternalDate
-			}
-			for _, k := range crit {
-				switch k.Key {
-				case "FROM":
-					it.str[strFrom] = sortFold(firstMailbox(env.From))
-				case "DISPLAYFROM":
-					it.str[strFrom] = sortFold(displayName(env.From))
-				case "TO":
-					it.str[strTo] = sortFold(firstMailbox(env.To))
-				case "DISPLAYTO":
-					it.str[strTo] = sortFold(displayName(env.To))
-				case "CC":
-					it.str[strCc] = sortFold(firstMailbox(env.Cc))
-				case "SUBJECT":
-					it.str[strSubject] = sortFold(baseSubject(decodeHeader(env.Subject)))
-				}
-			}
+			fresh[i] = newSortEntry(&metas[i])
+			entries[at[start+i]] = fresh[i]
 		}
+		c.srv.sortCache.put(key, missing[start:end], fresh)
 	}
-	return items, nil
+	return entries, nil
+}
+
+// newSortEntry computes a message's keys from its index record.
+func newSortEntry(m *store.Meta) *sortEntry {
+	env := m.Envelope
+	if env == nil {
+		env = &message.Envelope{}
+	}
+	e := &sortEntry{arrival: m.InternalDate, size: m.CRLFSize, date: env.Time}
+	// RFC 5256 §3 DATE: the sent date, else the internal date.
+	if e.date.IsZero() {
+		e.date = m.InternalDate
+	}
+	e.from, e.to, e.cc = sortFold(firstMailbox(env.From)), sortFold(firstMailbox(env.To)), sortFold(firstMailbox(env.Cc))
+	e.dispFrom, e.dispTo = sortFold(displayName(env.From)), sortFold(displayName(env.To))
+	base, reply := baseSubjectReply(decodeHeader(env.Subject))
+	e.subject, e.reply = sortFold(base), reply
+	e.messageID, e.inReplyTo = firstMsgID(env.MessageID), firstMsgID(env.InReplyTo)
+	return e
 }
 
 // sortFold is the comparison form of a string key.
@@ -195,14 +185,18 @@ func compareSortKey(a, b *sortItem, key string) int {
 		return a.date.Compare(b.date)
 	case "SIZE":
 		return cmpInt64(a.size, b.size)
-	case "FROM", "DISPLAYFROM":
-		return strings.Compare(a.str[strFrom], b.str[strFrom])
-	case "TO", "DISPLAYTO":
-		return strings.Compare(a.str[strTo], b.str[strTo])
+	case "FROM":
+		return strings.Compare(a.from, b.from)
+	case "DISPLAYFROM":
+		return strings.Compare(a.dispFrom, b.dispFrom)
+	case "TO":
+		return strings.Compare(a.to, b.to)
+	case "DISPLAYTO":
+		return strings.Compare(a.dispTo, b.dispTo)
 	case "CC":
-		return strings.Compare(a.str[strCc], b.str[strCc])
+		return strings.Compare(a.cc, b.cc)
 	case "SUBJECT":
-		return strings.Compare(a.str[strSubject], b.str[strSubject])
+		return strings.Compare(a.subject, b.subject)
 	}
 	return 0
 }

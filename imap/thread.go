@@ -115,63 +115,62 @@ type threadRefs struct {
 	refs      []string
 }
 
-// threadNodes makes a node per hit from the index, and for REFERENCES
-// reads the References fields.
+// threadNodes makes a node per hit from the sort cache, and for
+// REFERENCES reads the References fields not read before.
 func (c *conn) threadNodes(ctx context.Context, hits []hit, uid, withRefs bool) ([]*tnode, []threadRefs, error) {
+	entries, err := c.sortEntries(hits)
+	if err != nil {
+		return nil, nil, err
+	}
 	nodes := make([]*tnode, len(hits))
 	var refs []threadRefs
 	if withRefs {
 		refs = make([]threadRefs, len(hits))
 	}
 	mb := c.view.Mailbox()
-	uids := make([]uint32, 0, fetchBatch)
-	for start := 0; start < len(hits); start += fetchBatch {
-		end := min(start+fetchBatch, len(hits))
-		uids = uids[:0]
-		for _, h := range hits[start:end] {
-			uids = append(uids, h.uid)
-		}
-		metas, err := mb.ReadBatch(uids, store.FieldEnvelope)
-		if err != nil {
+	info, err := mb.Info()
+	if err != nil {
+		return nil, nil, err
+	}
+	key := sortBoxKey{user: c.user, mailbox: mb.ID(), uidValidity: info.UIDValidity}
+	for i, h := range hits {
+		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		for i := range metas {
-			if err := ctx.Err(); err != nil {
+		e := entries[i]
+		n := &tnode{num: h.seq, seq: h.seq, date: e.date, subject: e.subject, reply: e.reply}
+		if uid {
+			n.num = h.uid
+		}
+		nodes[i] = n
+		if !withRefs {
+			continue
+		}
+		r := threadRefs{messageID: e.messageID}
+		ids, ok := c.srv.sortCache.references(key, h.uid)
+		if !ok {
+			msg, found, err := mb.Message(h.uid)
+			if err != nil {
 				return nil, nil, err
 			}
-			h, m := hits[start+i], &metas[i]
-			n := &tnode{num: h.seq, seq: h.seq}
-			if uid {
-				n.num = h.uid
-			}
-			env := m.Envelope
-			if env == nil {
-				env = &message.Envelope{}
-			}
-			n.date = env.Time
-			if n.date.IsZero() {
-				n.date = m.InternalDate
-			}
-			base, reply := baseSubjectReply(decodeHeader(env.Subject))
-			n.subject, n.reply = sortFold(base), reply
-			nodes[start+i] = n
-			if withRefs {
-				r := threadRefs{messageID: firstMsgID(env.MessageID)}
-				refField, err := readReferences(mb, m.Message)
+			if found {
+				field, err := readReferences(mb, msg)
 				if err != nil && !errors.Is(err, folder.ErrGone) {
 					return nil, nil, err
 				}
-				r.refs = msgIDs(refField)
-				if len(r.refs) == 0 {
-					// §2.2 (1)(B): without References, the first
-					// message-id of In-Reply-To.
-					if id := firstMsgID(env.InReplyTo); id != "" {
-						r.refs = []string{id}
-					}
+				ids = msgIDs(field)
+				if err == nil {
+					c.srv.sortCache.putReferences(key, h.uid, ids)
 				}
-				refs[start+i] = r
 			}
 		}
+		r.refs = ids
+		if len(r.refs) == 0 && e.inReplyTo != "" {
+			// §2.2 (1)(B): without References, the first message-id of
+			// In-Reply-To.
+			r.refs = []string{e.inReplyTo}
+		}
+		refs[i] = r
 	}
 	return nodes, refs, nil
 }

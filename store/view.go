@@ -206,6 +206,10 @@ func (v *View) NewKeywords() []string {
 	return k
 }
 
+// Refresh takes in the changes published since the view last looked, so
+// that Expunged knows of every expunge so far (nothing is reported).
+func (v *View) Refresh() { v.take() }
+
 // Expunged reports whether uid was expunged and the client not yet told.
 func (v *View) Expunged(uid uint32) bool { return v.owedExpunge[uid] }
 
