@@ -265,10 +265,24 @@ func (v *View) Updates(allowExpunge bool) ([]Update, error) {
 		if len(v.uids) > 0 {
 			last = v.uids[len(v.uids)-1]
 		}
-		sort.Slice(v.owedAdd, func(i, j int) bool { return v.owedAdd[i] < v.owedAdd[j] })
+		// The new messages are what the index holds above the last UID
+		// the client knows, not the UIDs in the events: two appends that
+		// commit 10 then 11 may publish 11 first, and a view that took 11
+		// from its event could never show 10 (sequence numbers follow
+		// UIDs). The index always holds a prefix of the UIDs it gave.
+		var added []uint32
+		err := v.mb.acct.idx.View(func(tx *index.Tx) error {
+			return tx.ForEachUIDFrom(v.mb.id, last+1, func(uid uint32) error {
+				added = append(added, uid)
+				return nil
+			})
+		})
+		if err != nil {
+			return nil, err
+		}
 		var maxUID uint32
-		for _, uid := range v.owedAdd {
-			if uid > last {
+		for _, uid := range added {
+			if uid > last && !v.owedExpunge[uid] {
 				v.uids = append(v.uids, uid)
 				last, maxUID = uid, uid
 			}
