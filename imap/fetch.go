@@ -177,6 +177,19 @@ func cmdFetch(ctx context.Context, c *conn, cmd *wire.Command) error {
 			f.seenSet[i] = changed[i].UID
 		}
 	}
+	if plan.hasChangedSince {
+		// Only what changed is read at all (RFC 7162 §3.1.4.1): the
+		// index walks its MODSEQs, and the rest of the set is dropped
+		// before any record is decoded.
+		changed, err := c.view.Mailbox().ChangedSince(plan.changedSince)
+		if err != nil {
+			return mapErr(c.log, "fetch", err)
+		}
+		uids = intersectSorted(uids, changed)
+		if len(uids) == 0 {
+			return nil
+		}
+	}
 	return f.run(ctx, uids)
 }
 
@@ -438,3 +451,21 @@ func (f *fetcher) messageFailed(m *store.Meta, err error) error {
 
 // internalDateLayout is RFC 9051 date-time without its quotes.
 const internalDateLayout = "02-Jan-2006 15:04:05 -0700"
+
+// intersectSorted keeps the elements of a that are in b; both ascending.
+func intersectSorted(a, b []uint32) []uint32 {
+	out := a[:0:0]
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch {
+		case a[i] < b[j]:
+			i++
+		case a[i] > b[j]:
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	return out
+}

@@ -146,3 +146,16 @@ func (m *Mailbox) DeletedSize() (int64, error) {
 	})
 	return n, err
 }
+
+// ChangedSince returns the UIDs of the messages whose MODSEQ is above
+// modseq (RFC 7162 CHANGEDSINCE), ascending.
+func (m *Mailbox) ChangedSince(modseq uint64) ([]uint32, error) {
+	var out []uint32
+	err := m.acct.idx.View(func(tx *index.Tx) error {
+		return tx.ChangedSince(m.id, modseq, func(uid uint32, _ uint64) error {
+			out = append(out, uid)
+			return nil
+		})
+	})
+	return out, err
+}
