@@ -104,6 +104,7 @@ type DB struct {
 	params  HashParams
 
 	cache     *verifyCache
+	slots     verifySlots
 	dummyOnce sync.Once
 	dummy     string
 	// kdfCalls counts slow verifications, for tests of the cache.
@@ -115,11 +116,21 @@ func Open(path string, logger *slog.Logger) (*DB, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	db := &DB{path: path, log: logger, params: DefaultHashParams, cache: newVerifyCache(10000, time.Hour)}
+	db := &DB{path: path, log: logger, params: DefaultHashParams, cache: newVerifyCache(10000, time.Hour),
+		slots: make(verifySlots, DefaultMaxParallel())}
 	if err := db.load(); err != nil {
 		return nil, err
 	}
 	return db, nil
+}
+
+// SetMaxParallel bounds how many password verifications run at once
+// (n <= 0: DefaultMaxParallel). Call it before the DB is in use.
+func (db *DB) SetMaxParallel(n int) {
+	if n <= 0 {
+		n = DefaultMaxParallel()
+	}
+	db.slots = make(verifySlots, n)
 }
 
 // SetHashParams sets the argon2id costs of new hashes.
@@ -244,21 +255,22 @@ func (db *DB) dummyHash() string {
 }
 
 // Verify checks a user's password. Unknown user and wrong password give
-// the same ErrAuthFailed.
+// the same ErrAuthFailed, after the same work: the dummy hash has the
+// costs of a real one and waits for a slot like one. ctx ending while
+// the verification waits for its slot returns ctx's error.
 func (db *DB) Verify(ctx context.Context, name, password string) (User, error) {
 	u, ok := db.Lookup(name)
-	var hash string
-	if ok {
-		hash = u.Hash
-	} else {
-		hash = db.dummyHash()
-	}
-	key := db.cache.key(name, password, hash)
-	if ok && db.cache.hit(key) {
+	if ok && db.cache.hit(db.cache.key(name, password, u.Hash)) {
 		return u, nil
 	}
-	if err := ctx.Err(); err != nil {
-		return User{}, err
+	if err := db.slots.acquire(ctx); err != nil {
+		return User{}, fmt.Errorf("auth: waiting to verify: %w", err)
+	}
+	defer db.slots.release()
+	hash := u.Hash
+	if !ok {
+		// Made under the slot too: the first one is an argon2id run.
+		hash = db.dummyHash()
 	}
 	db.mu.Lock()
 	db.kdfCalls++
@@ -270,7 +282,7 @@ func (db *DB) Verify(ctx context.Context, name, password string) (User, error) {
 	if !ok || !good || err != nil {
 		return User{}, ErrAuthFailed
 	}
-	db.cache.add(key)
+	db.cache.add(db.cache.key(name, password, hash))
 	return u, nil
 }
 

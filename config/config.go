@@ -14,6 +14,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/storaged/storaged/auth"
 	"github.com/storaged/storaged/quota"
 )
 
@@ -27,6 +28,8 @@ type Config struct {
 	// "localhost" and Hostname.
 	LocalDomains []string    `toml:"local_domains"`
 	Log          Log         `toml:"log"`
+	TLS          TLS         `toml:"tls"`
+	Auth         Auth        `toml:"auth"`
 	Users        Users       `toml:"users"`
 	Mail         Mail        `toml:"mail"`
 	LMTP         LMTP        `toml:"lmtp"`
@@ -68,6 +71,48 @@ type Sieve struct {
 	SpamMax     float64 `toml:"spam_max"`
 	VirusHeader string  `toml:"virus_header"`
 	VirusMax    float64 `toml:"virus_max"`
+}
+
+// TLS is the server's certificates, shared by every protocol: STARTTLS
+// (IMAP, LMTP, ManageSieve), STLS (POP3) and the implicit TLS listeners
+// (RFC 8314). Without cert and key nothing offers TLS.
+type TLS struct {
+	// Cert and Key are PEM files: the default certificate (full chain)
+	// and its key, relative to data_dir.
+	Cert string `toml:"cert"`
+	Key  string `toml:"key"`
+	// Certs are more certificates, chosen by the name the client asks for
+	// (SNI); the default answers names none of them has.
+	Certs []CertPair `toml:"certs"`
+}
+
+// CertPair is one certificate and its key.
+type CertPair struct {
+	Cert string `toml:"cert"`
+	Key  string `toml:"key"`
+}
+
+// Enabled reports whether any certificate is configured.
+func (t *TLS) Enabled() bool { return t.Cert != "" }
+
+// Pairs lists every certificate, the default first.
+func (t *TLS) Pairs() []CertPair {
+	if !t.Enabled() {
+		return nil
+	}
+	return append([]CertPair{{Cert: t.Cert, Key: t.Key}}, t.Certs...)
+}
+
+// Auth is the login policy every protocol shares.
+type Auth struct {
+	// TrustedNetworks may send passwords over a connection without TLS
+	// (addresses or CIDR networks). Elsewhere LOGIN, USER/PASS and
+	// AUTHENTICATE need STARTTLS or an implicit TLS port first.
+	TrustedNetworks []string `toml:"trusted_networks"`
+	// MaxParallelVerifications bounds the password hashes computed at
+	// once (argon2id at Dovecot's cost holds 64 MiB each); the others
+	// wait. 0: one per CPU.
+	MaxParallelVerifications int `toml:"max_parallel_verifications"`
 }
 
 // DefaultManageSieveListen is ManageSieve's default address (RFC 5804
@@ -133,6 +178,9 @@ func (q *Quota) Limits() (quota.Limits, error) {
 type POP3 struct {
 	// Listen addresses (host:port); empty turns POP3 off.
 	Listen []string `toml:"listen"`
+	// ListenTLS are implicit TLS addresses (pop3s, RFC 8314 §3.3: port
+	// 995); they need [tls].
+	ListenTLS []string `toml:"listen_tls"`
 	// AuthFailDelay is how long a failed login waits for its answer.
 	AuthFailDelay Duration `toml:"auth_fail_delay"`
 	// IdleTimeout closes a session that sends nothing for this long; RFC
@@ -144,6 +192,9 @@ type POP3 struct {
 type IMAP struct {
 	// Listen addresses (host:port); several are allowed.
 	Listen []string `toml:"listen"`
+	// ListenTLS are implicit TLS addresses (imaps, RFC 8314 §3.3: port
+	// 993); they need [tls].
+	ListenTLS []string `toml:"listen_tls"`
 	// AuthFailDelay is how long a failed login waits for its answer.
 	AuthFailDelay Duration `toml:"auth_fail_delay"`
 	// MaxMessageSize is the APPENDLIMIT.
@@ -178,8 +229,8 @@ type LMTP struct {
 	SocketMode     string   `toml:"socket_mode"` // octal permissions of unix sockets
 	MaxMessageSize Size     `toml:"max_message_size"`
 	MaxRecipients  int      `toml:"max_recipients"`
-	// MaxLineLength bounds one line of a message; longer lines refuse the
-	// message (500 5.5.2) and close the connection.
+	// MaxLineLength bounds one line of a message; a longer line refuses
+	// the message (500 5.5.2), read to its end so the session goes on.
 	MaxLineLength Size `toml:"max_line_length"`
 	// ReadTimeout bounds each command and the whole DATA upload, so it
 	// must fit the largest message at the slowest acceptable rate.
@@ -192,6 +243,8 @@ func Defaults() Config {
 	return Config{
 		DataDir: "./data",
 		Log:     Log{Level: "info", Format: "text"},
+		TLS:     TLS{Certs: []CertPair{}},
+		Auth:    Auth{TrustedNetworks: []string{"127.0.0.0/8", "::1"}},
 		Users:   Users{File: "users"},
 		Mail:    Mail{Dir: "mail", IndexDir: "index", Format: "maildir", LockWait: Duration(10 * time.Second)},
 		LMTP: LMTP{
@@ -205,11 +258,13 @@ func Defaults() Config {
 		},
 		IMAP: IMAP{
 			Listen:         []string{"127.0.0.1:1143"},
+			ListenTLS:      []string{},
 			AuthFailDelay:  Duration(time.Second),
 			MaxMessageSize: 50 << 20,
 		},
 		POP3: POP3{
 			Listen:        []string{"127.0.0.1:1110"},
+			ListenTLS:     []string{},
 			AuthFailDelay: Duration(time.Second),
 			IdleTimeout:   Duration(10 * time.Minute),
 		},
@@ -346,15 +401,19 @@ func (c *Config) resolve() error {
 			return fmt.Errorf("lmtp.listen: %q: %w", l, err)
 		}
 	}
-	for _, l := range c.IMAP.Listen {
-		if _, _, err := net.SplitHostPort(l); err != nil {
-			return fmt.Errorf("imap.listen: %q: %w", l, err)
+	for _, ls := range []struct {
+		key   string
+		addrs []string
+	}{{"imap.listen", c.IMAP.Listen}, {"imap.listen_tls", c.IMAP.ListenTLS},
+		{"pop3.listen", c.POP3.Listen}, {"pop3.listen_tls", c.POP3.ListenTLS}} {
+		for _, l := range ls.addrs {
+			if _, _, err := net.SplitHostPort(l); err != nil {
+				return fmt.Errorf("%s: %q: %w", ls.key, l, err)
+			}
 		}
 	}
-	for _, l := range c.POP3.Listen {
-		if _, _, err := net.SplitHostPort(l); err != nil {
-			return fmt.Errorf("pop3.listen: %q: %w", l, err)
-		}
+	if err := c.resolveTLS(); err != nil {
+		return err
 	}
 	if c.POP3.AuthFailDelay < 0 {
 		return errors.New("pop3.auth_fail_delay: must not be negative")
@@ -449,6 +508,42 @@ func (c *Config) resolveSieve() error {
 		return errors.New("managesieve.idle_timeout: must be positive")
 	}
 	return nil
+}
+
+func (c *Config) resolveTLS() error {
+	t := &c.TLS
+	if (t.Cert == "") != (t.Key == "") {
+		return errors.New("tls.cert, tls.key: set both or neither")
+	}
+	if t.Cert == "" && len(t.Certs) > 0 {
+		return errors.New("tls.certs: set tls.cert and tls.key first (the default certificate)")
+	}
+	if t.Cert != "" {
+		t.Cert, t.Key = c.Path(t.Cert), c.Path(t.Key)
+	}
+	for i := range t.Certs {
+		p := &t.Certs[i]
+		if p.Cert == "" || p.Key == "" {
+			return fmt.Errorf("tls.certs[%d]: cert and key are both needed", i)
+		}
+		p.Cert, p.Key = c.Path(p.Cert), c.Path(p.Key)
+	}
+	if !t.Enabled() && len(c.IMAP.ListenTLS)+len(c.POP3.ListenTLS) > 0 {
+		return errors.New("imap.listen_tls, pop3.listen_tls: need a certificate ([tls] cert and key)")
+	}
+	if _, err := auth.ParseNetworks(c.Auth.TrustedNetworks); err != nil {
+		return fmt.Errorf("auth.trusted_networks: %w", err)
+	}
+	if c.Auth.MaxParallelVerifications < 0 {
+		return errors.New("auth.max_parallel_verifications: must not be negative (0: one per CPU)")
+	}
+	return nil
+}
+
+// TrustedNetworks is auth.trusted_networks parsed (resolve checked it).
+func (c *Config) TrustedNetworks() auth.Networks {
+	n, _ := auth.ParseNetworks(c.Auth.TrustedNetworks)
+	return n
 }
 
 func (q *Quota) resolve() error {

@@ -15,7 +15,10 @@ import (
 // 8437), SASL-IR (RFC 4959).
 func registerAuth(t *commands) {
 	t.capability(anyState, "IMAP4rev2", "IMAP4rev1", "LITERAL+", "ID", "ENABLE")
-	t.capability(stateNotAuth, "AUTH=PLAIN", "AUTH=LOGIN", "SASL-IR")
+	registerTLS(t)
+	// RFC 9051 §6.2.3: no mechanism is offered where a password may not
+	// be sent; LOGINDISABLED (registerTLS) says so instead.
+	t.capabilityIf(stateNotAuth, (*conn).loginAllowed, "AUTH=PLAIN", "AUTH=LOGIN", "SASL-IR")
 	t.capability(afterAuth, "UNAUTHENTICATE", "UTF8=ACCEPT")
 	// RFC 6855 §3: UTF-8 in quoted strings and mailbox names, and APPEND
 	// UTF8. RFC 9051 §6.3.1: a client enabling IMAP4rev2 gets the same
@@ -32,10 +35,13 @@ func registerAuth(t *commands) {
 	t.add("UNAUTHENTICATE", afterAuth, 0, cmdUnauthenticate)
 }
 
+// capabilities is what this connection is told now.
+func (c *conn) capabilities() string { return c.srv.cmds.capabilitiesOf(c.state, c) }
+
 func cmdCapability(_ context.Context, c *conn, _ *wire.Command) error {
 	c.w.Untagged()
 	c.w.Raw("CAPABILITY ")
-	c.w.Raw(c.srv.cmds.capabilities(c.state))
+	c.w.Raw(c.capabilities())
 	c.w.CRLF()
 	return nil
 }
@@ -80,6 +86,9 @@ func cmdID(_ context.Context, c *conn, cmd *wire.Command) error {
 }
 
 func cmdLogin(ctx context.Context, c *conn, cmd *wire.Command) error {
+	if !c.loginAllowed() {
+		return errPrivacyRequired()
+	}
 	args := cmd.Args.(*wire.LoginArgs)
 	return c.login(ctx, args.Username.Value, args.Password.Value)
 }
@@ -103,7 +112,7 @@ func (c *conn) login(ctx context.Context, name, password string) error {
 	c.log = c.baseLog.With("user", u.Name)
 	c.log.Info("logged in")
 	// RFC 9051 §6.2.3: the capabilities may change at login; say them.
-	return okCode("CAPABILITY "+c.srv.cmds.capabilities(c.state), "logged in")
+	return okCode("CAPABILITY "+c.capabilities(), "logged in")
 }
 
 func (c *conn) authFailed(ctx context.Context, name string) error {
@@ -119,6 +128,11 @@ var errAuthCancelled = errors.New("cancelled")
 
 func cmdAuthenticate(ctx context.Context, c *conn, cmd *wire.Command) error {
 	args := cmd.Args.(*wire.AuthenticateArgs)
+	if !c.loginAllowed() && (args.Mechanism == "PLAIN" || args.Mechanism == "LOGIN") {
+		// Refused before any challenge, so a password that was not
+		// already sent (SASL-IR) never is.
+		return errPrivacyRequired()
+	}
 	var name, password string
 	switch args.Mechanism {
 	case "PLAIN":

@@ -31,8 +31,15 @@ import (
 //     ever hidden behind wire.ErrNoBuffer.
 type conn struct {
 	srv *Server
+	// raw is the accepted connection, for deadlines set from other
+	// goroutines; nc is what commands read and write, raw or the TLS
+	// connection over it (only the connection's goroutine swaps it).
+	raw net.Conn
 	nc  net.Conn
-	log *slog.Logger
+	// tls: nc is TLS; trusted: the peer may log in without it
+	// (auth.Networks.Trusts).
+	tls, trusted bool
+	log          *slog.Logger
 	// baseLog has the session attributes; log adds the user once known.
 	baseLog *slog.Logger
 	br      *bufio.Reader
@@ -66,9 +73,10 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn, log *slog.Logger) *conn {
 	c := &conn{
-		srv: s, nc: nc, log: log, baseLog: log,
-		br:    bufio.NewReaderSize(nc, 4<<10),
-		state: stateNotAuth, enabled: map[string]bool{},
+		srv: s, raw: nc, nc: nc, log: log, baseLog: log,
+		trusted: s.cfg.Trusted.Trusts(nc.RemoteAddr()),
+		br:      bufio.NewReaderSize(nc, 4<<10),
+		state:   stateNotAuth, enabled: map[string]bool{},
 	}
 	c.r = s.parser.NewReader(c.br, c.literal)
 	c.w = wire.NewWriter(nil)
@@ -80,7 +88,7 @@ func newConn(s *Server, nc net.Conn, log *slog.Logger) *conn {
 // a connection waiting for a command wakes at once.
 func (c *conn) shutdown() {
 	c.closing.Store(true)
-	c.nc.SetReadDeadline(time.Now())
+	c.raw.SetReadDeadline(time.Now())
 }
 
 func (c *conn) close() {
@@ -99,7 +107,7 @@ func (c *conn) closeView() {
 // shutdown, an idle timeout or a broken stream.
 func (c *conn) serve(ctx context.Context) {
 	c.acquire()
-	c.w.Status("", "OK", "CAPABILITY "+c.srv.cmds.capabilities(c.state), "storaged ready")
+	c.w.Status("", "OK", "CAPABILITY "+c.capabilities(), "storaged ready")
 	if c.w.Flush() != nil {
 		return
 	}
@@ -178,6 +186,10 @@ func (c *conn) bye(text string) {
 func (c *conn) literal(l wire.LiteralInfo) error {
 	if cmd, ok := c.srv.cmds.table[l.Name]; !ok || cmd.states&c.state == 0 {
 		return errWrongState(l.Name)
+	}
+	if l.Name == "LOGIN" && !c.loginAllowed() {
+		// The password would follow in clear: refuse it unsent.
+		return errPrivacyRequired()
 	}
 	if !l.NonSync {
 		c.acquire()

@@ -48,10 +48,12 @@ type command struct {
 	run    handler
 }
 
-// capability is one CAPABILITY atom and the states it is listed in.
+// capability is one CAPABILITY atom and the states it is listed in;
+// when, if set, decides per connection (STARTTLS before TLS only).
 type capability struct {
 	name   string
 	states state
+	when   func(*conn) bool
 }
 
 // commands is the dispatch table and the capability registry: a command
@@ -78,14 +80,26 @@ func (t *commands) capability(states state, names ...string) {
 	}
 }
 
+// capabilityIf lists names in the given states on connections for which
+// when holds.
+func (t *commands) capabilityIf(states state, when func(*conn) bool, names ...string) {
+	for _, n := range names {
+		t.caps = append(t.caps, capability{name: n, states: states, when: when})
+	}
+}
+
 // enableable registers an extension ENABLE turns on (RFC 5161 §3.1).
 func (t *commands) enableable(name string, on func(*conn)) { t.enable[name] = on }
 
-// capabilities is the CAPABILITY list for a state, space separated.
-func (t *commands) capabilities(s state) string {
+// capabilities is the CAPABILITY list for a state, space separated,
+// without the ones that depend on a connection.
+func (t *commands) capabilities(s state) string { return t.capabilitiesOf(s, nil) }
+
+// capabilitiesOf is the list connection cn (nil: none) is told.
+func (t *commands) capabilitiesOf(s state, cn *conn) string {
 	var b strings.Builder
 	for _, c := range t.caps {
-		if c.states&s == 0 {
+		if c.states&s == 0 || (c.when != nil && (cn == nil || !c.when(cn))) {
 			continue
 		}
 		if b.Len() > 0 {

@@ -33,4 +33,11 @@
 //     distinct per mailbox and never reused with other UIDs.
 //   - Every flag a FETCH shows was announced in FLAGS first (RFC 3501
 //     §7.2.6): see announceKeywords.
+//   - Octets pipelined after STARTTLS are discarded, never run; after
+//     the handshake the reader and writer sit on the TLS connection and
+//     the client must ask CAPABILITY again (tls.go, RFC 9051 §6.2.1).
+//   - No password is accepted, nor asked for (no "+" for a LOGIN literal,
+//     no SASL challenge), in clear from an untrusted network;
+//     LOGINDISABLED is advertised there instead of AUTH= (RFC 9051
+//     §6.2.3).
 package imap

@@ -3,6 +3,7 @@ package imap
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"log/slog"
@@ -32,6 +33,11 @@ type Config struct {
 	// QuotaRoot names the one quota root (RFC 9208); Apple Mail shows
 	// no quota for the empty name, so "User quota" by default.
 	QuotaRoot string
+	// TLS, when set, is offered by STARTTLS and used by ServeTLS.
+	TLS *tls.Config
+	// Trusted are the networks that may log in without TLS (nil:
+	// loopback, auth.DefaultTrusted).
+	Trusted auth.Networks
 }
 
 // Server serves IMAP over the store.
@@ -95,7 +101,19 @@ func New(cfg Config, users *auth.DB, accounts *store.Accounts, logger *slog.Logg
 }
 
 // Serve accepts connections on l until Shutdown; it returns nil then.
-func (s *Server) Serve(l net.Listener) error {
+func (s *Server) Serve(l net.Listener) error { return s.serve(l, false) }
+
+// ServeTLS is Serve for an implicit TLS port (imaps, RFC 8314 §3.3):
+// the handshake comes before the greeting.
+func (s *Server) ServeTLS(l net.Listener) error {
+	if s.cfg.TLS == nil {
+		l.Close()
+		return errors.New("imap: ServeTLS without a TLS config")
+	}
+	return s.serve(l, true)
+}
+
+func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -131,7 +149,7 @@ func (s *Server) Serve(l net.Listener) error {
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
-		go s.handle(c)
+		go s.handle(c, implicitTLS)
 	}
 }
 
@@ -170,7 +188,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	return newConn(s, nc, s.log.With("proto", "imap", "session", hex.EncodeToString(id[:]), "remote", remote))
 }
 
-func (s *Server) handle(c *conn) {
+func (s *Server) handle(c *conn, implicitTLS bool) {
 	defer s.wg.Done()
 	defer func() {
 		s.mu.Lock()
@@ -184,5 +202,8 @@ func (s *Server) handle(c *conn) {
 			c.log.Error("panic in imap connection", "panic", v, "stack", string(debug.Stack()))
 		}
 	}()
+	if implicitTLS && c.startTLS(s.ctx) != nil {
+		return
+	}
 	c.serve(s.ctx)
 }

@@ -13,6 +13,7 @@
 //	mbx/<id>/e/<uid>      cached ENVELOPE (message package encoding)
 //	mbx/<id>/b/<uid>      cached BODYSTRUCTURE
 //	mbx/<id>/t/<uid>      → MODSEQ at expunge: tombstones for QRESYNC
+//	mbx/<id>/i/<mark>     → uid: import marks, and the import high-water (adopt.go)
 //
 // Invariants:
 //   - UIDNEXT only grows; a UID, once handed out inside a UIDVALIDITY, is

@@ -41,6 +41,10 @@ type Message struct {
 	InternalDate time.Time
 	Size         int64 // octets on disk
 	CRLFSize     int64 // canonical octets: RFC822.SIZE
+	// POP3UIDL, when set, is the UIDL POP3 shows instead of the one
+	// built from UID and UIDVALIDITY: one a migrated message had on the
+	// server it came from, so POP3 clients do not fetch it again.
+	POP3UIDL string
 }
 
 const recordVersion = 1
@@ -61,6 +65,11 @@ func encodeMessage(m *Message) []byte {
 	b = putUvarint(b, uint64(len(m.Flags.Keywords)))
 	for _, k := range m.Flags.Keywords {
 		b = codec.AppendString(b, k)
+	}
+	// Optional trailing fields: records without them (all older ones)
+	// decode as before.
+	if m.POP3UIDL != "" {
+		b = codec.AppendString(b, m.POP3UIDL)
 	}
 	return b
 }
@@ -87,6 +96,10 @@ func decodeMessage(uid uint32, b []byte, m *Message) error {
 		for i := uint64(0); i < n; i++ {
 			m.Flags.Keywords = append(m.Flags.Keywords, r.String())
 		}
+	}
+	m.POP3UIDL = ""
+	if r.Err == nil && len(r.B) > 0 {
+		m.POP3UIDL = r.String()
 	}
 	if r.Err != nil {
 		return fmt.Errorf("%w: message %d", r.Err, uid)

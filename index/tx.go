@@ -288,12 +288,19 @@ type NewMessage struct {
 	CRLFSize     int64
 	Envelope     []byte // cached ENVELOPE, message package encoding
 	Body         []byte // cached BODYSTRUCTURE
+	POP3UIDL     string // see Message.POP3UIDL
 }
 
 // AddMessage gives a message the next UID and a new MODSEQ. Adding a key
 // the mailbox already holds returns that message's UID, so a Commit that
 // runs fn twice adds it once.
 func (t *Tx) AddMessage(mailboxID uint64, nm NewMessage) (Message, error) {
+	return t.addMessage(mailboxID, 0, nm)
+}
+
+// addMessage adds nm under uid, or under the next UID when uid is 0.
+// A given uid must be free: no message and no tombstone (adopt.go).
+func (t *Tx) addMessage(mailboxID uint64, uid uint32, nm NewMessage) (Message, error) {
 	b := t.mbxBucket(mailboxID)
 	if b == nil {
 		return Message{}, fmt.Errorf("index: %w: id %d", folder.ErrNotFound, mailboxID)
@@ -308,16 +315,24 @@ func (t *Tx) AddMessage(mailboxID uint64, nm NewMessage) (Message, error) {
 	if err := decodeMailbox(mailboxID, b.Get(kInfo), &mb); err != nil {
 		return Message{}, err
 	}
-	if mb.UIDNext == 0 || mb.UIDNext == ^uint32(0) {
-		return Message{}, fmt.Errorf("index: mailbox %d: UIDs exhausted", mailboxID)
+	if uid == 0 {
+		if mb.UIDNext == 0 || mb.UIDNext == ^uint32(0) {
+			return Message{}, fmt.Errorf("index: mailbox %d: UIDs exhausted", mailboxID)
+		}
+		uid = mb.UIDNext
+	} else if uid == ^uint32(0) || b.Bucket(bMsgs).Get(uidKey(uid)) != nil || b.Bucket(bTombs).Get(uidKey(uid)) != nil {
+		return Message{}, fmt.Errorf("%w: %d in mailbox %d", ErrUIDTaken, uid, mailboxID)
 	}
 	mb.HighestModSeq++
 	m := Message{
-		UID: mb.UIDNext, Key: nm.Key, Name: nm.Name,
+		UID: uid, Key: nm.Key, Name: nm.Name,
 		Flags:  folder.Flags{Sys: nm.Flags.Sys, Keywords: folder.NormalizeKeywords(nm.Flags.Keywords)},
 		ModSeq: mb.HighestModSeq, InternalDate: nm.InternalDate, Size: nm.Size, CRLFSize: nm.CRLFSize,
+		POP3UIDL: nm.POP3UIDL,
 	}
-	mb.UIDNext++
+	if uid >= mb.UIDNext {
+		mb.UIDNext = uid + 1
+	}
 	mb.Messages++
 	mb.Size += m.CRLFSize
 	countFlags(&mb, m.Flags.Sys, 1)

@@ -1,11 +1,21 @@
-// Package lmtp is the LMTP front end (RFC 2033): go-smtp in LMTP mode,
-// with per-recipient replies from the delivery package.
+// Package lmtp is the LMTP front end (RFC 2033), written here: the
+// command loop (session.go), the DATA reader (data.go) and per-recipient
+// replies from the delivery package. It replaced go-smtp's server, whose
+// DATA reader let "\r\r\n.\r\n" run past the end of a message (SMTP
+// smuggling); go-smtp stays for its reply type and as the client in
+// tests.
 //
 // Invariants:
 //   - A 250 for a recipient is sent only after delivery.Deliver returned
 //     nil for it, i.e. after the copy is fsynced and indexed.
 //   - One reply per accepted RCPT, in RCPT order (RFC 2033 §4.2); a
 //     failure for one recipient never changes another's reply.
+//   - The data ends exactly at CRLF "." CRLF (data.go); nothing after it
+//     is ever part of the message, and nothing before it is ever run as
+//     a command. Refused data (too big, a line too long) is still read
+//     to its end, so the stream stays in step.
+//   - STARTTLS (RFC 3207) throws away what was pipelined after it and
+//     forgets LHLO; it is refused inside a transaction.
 //   - delivery.Kind is mapped to SMTP codes here and nowhere else.
 //   - Shutdown refuses new transactions and waits for those in flight:
 //     a message whose upload finished is delivered and answered.

@@ -1,23 +1,22 @@
 package lmtp
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
-	"fmt"
-	"io"
-	"log"
 	"log/slog"
 	"net"
 	"runtime/debug"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/emersion/go-smtp"
 
 	"github.com/storaged/storaged/delivery"
+	"github.com/storaged/storaged/internal/netserve"
 )
 
 // Config is the listener's behaviour.
@@ -25,16 +24,22 @@ type Config struct {
 	Hostname       string
 	MaxMessageSize int64
 	MaxRecipients  int
-	MaxLineLength  int
-	ReadTimeout    time.Duration
-	WriteTimeout   time.Duration
+	// MaxLineLength bounds one line of a message (CRLF excluded).
+	MaxLineLength int
+	// ReadTimeout bounds the wait for each command and the whole DATA
+	// upload; WriteTimeout each reply.
+	ReadTimeout  time.Duration
+	WriteTimeout time.Duration
+	// TLS, when set, is offered by STARTTLS (RFC 3207).
+	TLS *tls.Config
 }
 
 // Server serves LMTP on any number of listeners.
 type Server struct {
-	d   *delivery.Deliverer
-	log *slog.Logger
-	srv *smtp.Server
+	cfg   Config
+	d     *delivery.Deliverer
+	log   *slog.Logger
+	group netserve.Group
 
 	mu       sync.Mutex
 	draining bool
@@ -44,30 +49,29 @@ type Server struct {
 
 // New returns a server delivering through d.
 func New(cfg Config, d *delivery.Deliverer, logger *slog.Logger) *Server {
-	s := &Server{d: d, log: logger}
+	if cfg.MaxMessageSize <= 0 {
+		cfg.MaxMessageSize = 50 << 20
+	}
+	if cfg.MaxLineLength < 1000 {
+		cfg.MaxLineLength = 2 << 20
+	}
+	if cfg.ReadTimeout <= 0 {
+		cfg.ReadTimeout = 10 * time.Minute
+	}
+	if cfg.WriteTimeout <= 0 {
+		cfg.WriteTimeout = time.Minute
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname = "localhost"
+	}
+	s := &Server{cfg: cfg, d: d, log: logger}
 	s.idle = sync.NewCond(&s.mu)
-	srv := smtp.NewServer(s)
-	srv.LMTP = true
-	srv.Domain = cfg.Hostname
-	srv.MaxMessageBytes = cfg.MaxMessageSize
-	srv.MaxRecipients = cfg.MaxRecipients
-	srv.MaxLineLength = cfg.MaxLineLength
-	srv.ReadTimeout = cfg.ReadTimeout
-	srv.WriteTimeout = cfg.WriteTimeout
-	srv.EnableSMTPUTF8 = true
-	srv.EnableBINARYMIME = false
-	srv.ErrorLog = log.New(&slogWriter{logger}, "", 0)
-	s.srv = srv
 	return s
 }
 
 // Serve accepts connections on l until Shutdown.
 func (s *Server) Serve(l net.Listener) error {
-	err := s.srv.Serve(l)
-	if errors.Is(err, smtp.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
-		return nil
-	}
-	return err
+	return s.group.Serve(l, s.handle)
 }
 
 // Shutdown stops accepting, refuses new transactions with 421, waits for
@@ -76,6 +80,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.draining = true
 	s.mu.Unlock()
+	s.group.Shutdown()
 	done := make(chan struct{})
 	go func() {
 		s.mu.Lock()
@@ -91,21 +96,34 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	s.srv.Close()
+	s.group.CloseConns()
+	s.group.Wait()
 	return err
 }
 
-// NewSession implements smtp.Backend.
-func (s *Server) NewSession(c *smtp.Conn) (smtp.Session, error) {
+func (s *Server) handle(c net.Conn) {
 	id := newID()
 	remote := "local"
-	if a := c.Conn().RemoteAddr(); a != nil && a.String() != "" && a.String() != "@" {
+	if a := c.RemoteAddr(); a != nil && a.String() != "" && a.String() != "@" {
 		remote = a.String()
 	}
-	return &session{
+	ss := &session{
 		srv: s, conn: c, id: id, remote: remote,
+		r:   bufio.NewReaderSize(c, 16<<10),
+		w:   bufio.NewWriterSize(c, 4<<10),
 		log: s.log.With("proto", "lmtp", "session", id, "remote", remote),
-	}, nil
+	}
+	defer ss.reset()
+	defer func() {
+		// One session's bug ends that session only; nothing it had not
+		// answered 250 for was acknowledged.
+		if v := recover(); v != nil {
+			ss.log.Error("panic in lmtp session", "panic", v, "stack", string(debug.Stack()))
+		}
+	}()
+	ss.run()
+	// A TLS session ends with close_notify (RFC 8446 §6.1).
+	ss.conn.Close()
 }
 
 func newID() string {
@@ -131,129 +149,6 @@ func (s *Server) end() {
 		s.idle.Broadcast()
 	}
 	s.mu.Unlock()
-}
-
-type session struct {
-	srv    *Server
-	conn   *smtp.Conn
-	id     string
-	remote string
-	log    *slog.Logger
-
-	inTx  bool
-	txn   int
-	from  string
-	rcpts []rcpt
-}
-
-type rcpt struct {
-	to string
-	r  delivery.Recipient
-}
-
-func (s *session) Reset() {
-	s.from, s.rcpts = "", nil
-	if s.inTx {
-		s.inTx = false
-		s.srv.end()
-	}
-}
-
-func (s *session) Logout() error {
-	s.Reset()
-	return nil
-}
-
-func (s *session) Mail(from string, _ *smtp.MailOptions) error {
-	if !s.inTx {
-		if err := s.srv.begin(); err != nil {
-			return err
-		}
-		s.inTx = true
-	}
-	s.txn++
-	s.from, s.rcpts = from, nil
-	return nil
-}
-
-func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	r, err := s.srv.d.Resolve(to)
-	if err == nil {
-		err = s.srv.d.Accept(context.Background(), r)
-	}
-	if err != nil {
-		s.log.Info("recipient refused", "rcpt", to, "err", err)
-		return toSMTP(err)
-	}
-	s.rcpts = append(s.rcpts, rcpt{to: to, r: r})
-	return nil
-}
-
-func (s *session) Data(r io.Reader) error {
-	return errors.New("lmtp: Data called outside LMTP mode")
-}
-
-// LMTPData delivers to each recipient at once, so their fsyncs and index
-// commits overlap, and reports each as it completes; go-smtp writes the
-// replies in RCPT order.
-func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			s.log.Error("panic in delivery", "panic", p, "stack", string(debug.Stack()))
-			err = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "internal error"}
-		}
-	}()
-	start := time.Now()
-	msg, err := io.ReadAll(r)
-	if err != nil {
-		s.log.Info("message not received", "err", err, "bytes", len(msg))
-		switch {
-		case errors.Is(err, smtp.ErrDataTooLarge):
-			return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "message too big"}
-		case errors.Is(err, smtp.ErrTooLongLine):
-			return &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "line too long"}
-		}
-		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 2}, Message: "error reading the message"}
-	}
-	env := delivery.Envelope{
-		From: s.from, Helo: s.conn.Hostname(), Remote: s.remote,
-		Protocol: "LMTP", ID: fmt.Sprintf("%s-%d", s.id, s.txn),
-	}
-	// One delivery per user: the same user named twice (or as user and
-	// user+detail) gets one copy and every RCPT its reply.
-	ctx := context.Background()
-	results := make(map[string]chan error)
-	for _, rc := range s.rcpts {
-		if _, ok := results[rc.r.User]; ok {
-			continue
-		}
-		ch := make(chan error, 1)
-		results[rc.r.User] = ch
-		go func(rc rcpt) {
-			defer func() {
-				if p := recover(); p != nil {
-					s.log.Error("panic in delivery", "panic", p, "stack", string(debug.Stack()))
-					ch <- &delivery.Error{Kind: delivery.TempFail, Msg: "internal error"}
-				}
-			}()
-			ch <- s.srv.d.Deliver(ctx, env, rc.r, msg)
-		}(rc)
-	}
-	final := make(map[string]error)
-	for _, rc := range s.rcpts {
-		err, ok := final[rc.r.User]
-		if !ok {
-			err = <-results[rc.r.User]
-			final[rc.r.User] = err
-			if err != nil {
-				s.log.Warn("delivery failed", "rcpt", rc.to, "user", rc.r.User, "err", err)
-			} else {
-				s.log.Info("delivered", "rcpt", rc.to, "user", rc.r.User, "from", s.from, "bytes", len(msg), "ms", time.Since(start).Milliseconds())
-			}
-		}
-		status.SetStatus(rc.to, toSMTP(err))
-	}
-	return nil
 }
 
 // toSMTP maps delivery failures to SMTP replies: the one place that does.
@@ -285,12 +180,4 @@ func toSMTP(err error) error {
 	default:
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: msg}
 	}
-}
-
-// slogWriter routes go-smtp's own log lines into slog.
-type slogWriter struct{ l *slog.Logger }
-
-func (w *slogWriter) Write(p []byte) (int, error) {
-	w.l.Warn("lmtp", "msg", strings.TrimSpace(string(p)))
-	return len(p), nil
 }

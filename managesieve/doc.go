@@ -24,8 +24,11 @@
 //     (and Pigeonhole's tolerance) send.
 //   - A script is stored only after it compiles (PUTSCRIPT, RFC 5804
 //     §2.6); the error text names the line and column.
-//   - STARTTLS is not offered: there is no TLS yet, and a capability
-//     never promises what the server cannot do.
+//   - STARTTLS is offered only when a certificate is configured and
+//     only before TLS; input pipelined after it is discarded, and the
+//     capabilities are sent again after the handshake (tls.go).
+//   - Off the trusted networks, before TLS, SASL lists no mechanism and
+//     AUTHENTICATE answers NO (ENCRYPT-NEEDED): no password in clear.
 //   - A failed authentication waits AuthFailDelay before its NO; after
 //     MaxErrors bad commands the session ends with BYE.
 //   - Every session recovers its own panic, logs it with the session id

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"log/slog"
 	"net"
@@ -33,6 +34,11 @@ type Config struct {
 	MaxRedirects int
 	// MaxErrors bad commands end a session (10).
 	MaxErrors int
+	// TLS, when set, is offered by STARTTLS.
+	TLS *tls.Config
+	// Trusted are the networks that may authenticate without TLS (nil:
+	// loopback).
+	Trusted auth.Networks
 }
 
 // Server serves ManageSieve.
@@ -90,6 +96,8 @@ func (s *Server) handle(c net.Conn) {
 		conn: c,
 		w:    bufio.NewWriterSize(c, 16<<10),
 		log:  s.log.With("proto", "managesieve", "session", hex.EncodeToString(id[:]), "remote", remote),
+
+		trusted: s.cfg.Trusted.Trusts(c.RemoteAddr()),
 	}
 	ss.r = &reader{r: bufio.NewReaderSize(c, 4<<10), literalMax: ss.literalMax}
 	defer func() {
@@ -98,14 +106,21 @@ func (s *Server) handle(c net.Conn) {
 		}
 	}()
 	ss.run(s.ctx)
+	// A TLS session ends with close_notify (RFC 8446 §6.1).
+	ss.conn.Close()
 }
 
-// capabilities are the lines of the capability response (RFC 5804 §1.7).
-func (s *Server) capabilities(user string) []string {
+// capabilities are the lines of the capability response (RFC 5804 §1.7):
+// sasl is the mechanisms offered now ("" before TLS where a password may
+// not be sent), starttls whether STARTTLS is.
+func (s *Server) capabilities(user, sasl string, starttls bool) []string {
 	out := []string{
 		quote("IMPLEMENTATION") + " " + quote(s.cfg.Implementation),
-		quote("SASL") + " " + quote("PLAIN LOGIN"),
+		quote("SASL") + " " + quote(sasl),
 		quote("SIEVE") + " " + quote(joinExt(sieve.Extensions)),
+	}
+	if starttls {
+		out = append(out, quote("STARTTLS"))
 	}
 	if s.cfg.MaxRedirects > 0 {
 		out = append(out, quote("MAXREDIRECTS")+" "+quote(itoa(s.cfg.MaxRedirects)))

@@ -26,6 +26,8 @@ type session struct {
 	log    *slog.Logger
 	user   string // "" until AUTHENTICATE succeeds
 	errors int
+	// tls: conn is TLS; trusted: the peer may authenticate without it.
+	tls, trusted bool
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
@@ -58,9 +60,7 @@ func (s *session) reply(kind, code, text string) {
 }
 
 func (s *session) run(ctx context.Context) {
-	for _, l := range s.srv.capabilities("") {
-		s.line(l)
-	}
+	s.sendCapabilities()
 	s.reply("OK", "", "storaged ManageSieve ready.")
 	for {
 		if err := s.w.Flush(); err != nil {
@@ -142,9 +142,7 @@ func (s *session) strs(cmd command, n int, usage string) ([]string, bool) {
 func (s *session) dispatch(ctx context.Context, cmd command) bool {
 	switch cmd.name {
 	case "CAPABILITY":
-		for _, l := range s.srv.capabilities(s.user) {
-			s.line(l)
-		}
+		s.sendCapabilities()
 		s.reply("OK", "", "Capability completed.")
 		return false
 	case "LOGOUT":
@@ -161,11 +159,17 @@ func (s *session) dispatch(ctx context.Context, cmd command) bool {
 		}
 		return false
 	case "STARTTLS":
-		s.reply("NO", "", "STARTTLS is not available.")
-		return false
+		if s.user != "" && s.canStartTLS() {
+			return s.bad("STARTTLS is only valid before AUTHENTICATE")
+		}
+		return s.startTLS(ctx, cmd)
 	case "AUTHENTICATE":
 		if s.user != "" {
 			s.bad("already authenticated")
+			return false
+		}
+		if !s.loginAllowed() {
+			s.reply("NO", "ENCRYPT-NEEDED", "Use STARTTLS before sending a password.")
 			return false
 		}
 		return s.authenticate(ctx, cmd)

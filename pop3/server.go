@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"log/slog"
@@ -23,6 +24,11 @@ type Config struct {
 	// IdleTimeout ends a session that sends no command for this long
 	// (RFC 1939 §3: at least 10 minutes).
 	IdleTimeout time.Duration
+	// TLS, when set, is offered by STLS and used by ServeTLS.
+	TLS *tls.Config
+	// Trusted are the networks that may log in without TLS (nil:
+	// loopback).
+	Trusted auth.Networks
 }
 
 // Server serves POP3 over the store.
@@ -58,7 +64,18 @@ func New(cfg Config, users *auth.DB, accounts *store.Accounts, logger *slog.Logg
 }
 
 // Serve accepts connections on l until Shutdown; it returns nil then.
-func (s *Server) Serve(l net.Listener) error {
+func (s *Server) Serve(l net.Listener) error { return s.serve(l, false) }
+
+// ServeTLS is Serve for an implicit TLS port (pop3s, RFC 8314 §3.3).
+func (s *Server) ServeTLS(l net.Listener) error {
+	if s.cfg.TLS == nil {
+		l.Close()
+		return errors.New("pop3: ServeTLS without a TLS config")
+	}
+	return s.serve(l, true)
+}
+
+func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -96,7 +113,7 @@ func (s *Server) Serve(l net.Listener) error {
 		s.conns[c] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
-		go s.handle(c)
+		go s.handle(c, implicitTLS)
 	}
 }
 
@@ -120,7 +137,7 @@ func (s *Server) Shutdown() {
 	s.cancel()
 }
 
-func (s *Server) handle(c net.Conn) {
+func (s *Server) handle(c net.Conn, implicitTLS bool) {
 	defer s.wg.Done()
 	defer func() {
 		s.mu.Lock()
@@ -140,6 +157,8 @@ func (s *Server) handle(c net.Conn) {
 		r:    bufio.NewReaderSize(c, 1024),
 		w:    bufio.NewWriterSize(c, 32*1024),
 		log:  s.log.With("proto", "pop3", "session", hex.EncodeToString(id[:]), "remote", remote),
+
+		trusted: s.cfg.Trusted.Trusts(c.RemoteAddr()),
 	}
 	defer ss.release()
 	defer func() {
@@ -150,7 +169,13 @@ func (s *Server) handle(c net.Conn) {
 			ss.log.Error("panic in session", "panic", v, "stack", string(debug.Stack()))
 		}
 	}()
+	if implicitTLS && ss.startTLS(s.ctx) != nil {
+		return
+	}
 	ss.run(s.ctx)
+	// A TLS session ends with close_notify (RFC 8446 §6.1), which
+	// closing the raw connection would not send.
+	ss.conn.Close()
 }
 
 // lock takes user's maildrop for one session.

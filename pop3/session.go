@@ -44,9 +44,11 @@ type session struct {
 	log  *slog.Logger
 
 	state state
-	user  string // from USER, until PASS
-	owner string // the user whose maildrop lock this session holds
-	bad   int
+	// tls: conn is TLS; trusted: the peer may log in without it.
+	tls, trusted bool
+	user         string // from USER, until PASS
+	owner        string // the user whose maildrop lock this session holds
+	bad          int
 
 	acct        *store.Account
 	mb          *store.Mailbox
@@ -159,6 +161,14 @@ func (s *session) dispatch(ctx context.Context, line []byte) bool {
 	}
 	if s.state == stateAuth {
 		switch cmd.name {
+		case "STLS":
+			return s.cmdSTLS(ctx, cmd)
+		case "USER", "PASS", "AUTH":
+			if !s.loginAllowed() {
+				return s.refuseCleartext()
+			}
+		}
+		switch cmd.name {
 		case "USER":
 			return s.cmdUser(cmd)
 		case "PASS":
@@ -236,7 +246,10 @@ func (s *session) badCommand(why string) bool {
 func (s *session) capa() {
 	s.reply(true, "", "capability list follows")
 	s.w.WriteString("TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\nEXPIRE NEVER\r\nIMPLEMENTATION storaged\r\n")
-	if s.state == stateAuth {
+	if s.state == stateAuth && s.canSTLS() {
+		s.w.WriteString("STLS\r\n")
+	}
+	if s.state == stateAuth && s.loginAllowed() {
 		s.w.WriteString("USER\r\nSASL PLAIN\r\n")
 	}
 	s.w.WriteString(".\r\n")
@@ -274,7 +287,19 @@ func (s *session) lookup(arg string) *entry {
 }
 
 func (s *session) uidl(e *entry) string {
-	return fmt.Sprintf("%08X%08X", e.msg.UID, s.uidValidity)
+	return string(s.appendUIDL(nil, e))
+}
+
+// appendUIDL appends the message's UIDL: the one it had on the server it
+// was migrated from, else Dovecot's default pop3_uidl_format
+// %08Xu%08Xv, which Dovecot prints in lower-case hex ("000000016b102dbc"),
+// so a mailbox adopted from Dovecot with its UIDs keeps every UIDL byte
+// for byte and POP3 clients fetch nothing again.
+func (s *session) appendUIDL(b []byte, e *entry) []byte {
+	if e.msg.POP3UIDL != "" {
+		return append(b, e.msg.POP3UIDL...)
+	}
+	return fmt.Appendf(b, "%08x%08x", e.msg.UID, s.uidValidity)
 }
 
 func (s *session) cmdList(cmd command, uidl bool) {
@@ -304,7 +329,7 @@ func (s *session) cmdList(cmd command, uidl bool) {
 		b = strconv.AppendInt(b[:0], int64(i+1), 10)
 		b = append(b, ' ')
 		if uidl {
-			b = fmt.Appendf(b, "%08X%08X", e.msg.UID, s.uidValidity)
+			b = s.appendUIDL(b, e)
 		} else {
 			b = strconv.AppendInt(b, e.msg.CRLFSize, 10)
 		}

@@ -8,10 +8,13 @@
 //     finish, and closes the accounts (their indexes) last.
 //   - A demo user is only ever created when every listener is on
 //     loopback.
+//   - Every protocol shares one tls.Config whose certificates ReloadTLS
+//     swaps (SIGHUP); a failed reload keeps the old ones.
 package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +32,7 @@ import (
 	"github.com/storaged/storaged/delivery"
 	"github.com/storaged/storaged/folder"
 	"github.com/storaged/storaged/imap"
+	"github.com/storaged/storaged/internal/certs"
 	"github.com/storaged/storaged/lmtp"
 	"github.com/storaged/storaged/maildir"
 	"github.com/storaged/storaged/managesieve"
@@ -57,6 +61,7 @@ type Server struct {
 	imap        *imap.Server
 	pop3        *pop3.Server
 	policy      *policy.Server
+	certs       *certs.Store              // nil without [tls]
 	listeners   map[string][]net.Listener // by protocol
 	wg          sync.WaitGroup
 	errc        chan error
@@ -84,6 +89,7 @@ func New(cfg *config.Config, logger *slog.Logger, lockWait time.Duration) (*Serv
 	if err != nil {
 		return nil, err
 	}
+	users.SetMaxParallel(cfg.Auth.MaxParallelVerifications)
 	defLimits, err := cfg.Quota.Limits()
 	if err != nil {
 		return nil, fmt.Errorf("quota: %w", err)
@@ -180,10 +186,46 @@ func sieveDelivery(cfg *config.Config, scripts *sievestore.Store) *delivery.Siev
 // Formats are the storage formats accounts may use.
 var Formats = []folder.Format{maildir.Format, mh.Format, mbox.Format}
 
+// loadCerts reads the configured certificates; no [tls] is no TLS.
+func (s *Server) loadCerts() (*tls.Config, error) {
+	if !s.Config.TLS.Enabled() {
+		return nil, nil
+	}
+	var pairs []certs.Pair
+	for _, p := range s.Config.TLS.Pairs() {
+		pairs = append(pairs, certs.Pair{Cert: p.Cert, Key: p.Key})
+	}
+	st, err := certs.Load(pairs)
+	if err != nil {
+		return nil, fmt.Errorf("tls: %w", err)
+	}
+	s.certs = st
+	s.Log.Info("TLS certificates loaded", "names", strings.Join(st.Names(), " "))
+	return st.Config(), nil
+}
+
+// ReloadTLS reads the certificate files again (SIGHUP). Connections
+// already in TLS keep theirs; a failure keeps the old certificates.
+func (s *Server) ReloadTLS() error {
+	if s.certs == nil {
+		return errors.New("no [tls] certificate is configured")
+	}
+	if err := s.certs.Reload(); err != nil {
+		return err
+	}
+	s.Log.Info("TLS certificates reloaded", "names", strings.Join(s.certs.Names(), " "))
+	return nil
+}
+
 // Start listens on every configured address and starts the start-up
 // repair in the background.
 func (s *Server) Start() error {
 	cfg := s.Config
+	tlsConf, err := s.loadCerts()
+	if err != nil {
+		return err
+	}
+	trusted := cfg.TrustedNetworks()
 	s.lmtp = lmtp.New(lmtp.Config{
 		Hostname:       cfg.Hostname,
 		MaxMessageSize: int64(cfg.LMTP.MaxMessageSize),
@@ -191,11 +233,14 @@ func (s *Server) Start() error {
 		MaxLineLength:  int(cfg.LMTP.MaxLineLength),
 		ReadTimeout:    cfg.LMTP.ReadTimeout.D(),
 		WriteTimeout:   cfg.LMTP.WriteTimeout.D(),
+		TLS:            tlsConf,
 	}, s.Deliverer, s.Log)
 	s.imap = imap.New(imap.Config{
 		MaxMessageSize: int64(cfg.IMAP.MaxMessageSize),
 		AuthFailDelay:  cfg.IMAP.AuthFailDelay.D(),
 		QuotaRoot:      cfg.Quota.Root,
+		TLS:            tlsConf,
+		Trusted:        trusted,
 	}, s.Users, s.Accounts, s.Log)
 	var policyAddrs []string
 	if cfg.Quota.PolicyListen != "" {
@@ -207,18 +252,23 @@ func (s *Server) Start() error {
 	s.pop3 = pop3.New(pop3.Config{
 		AuthFailDelay: cfg.POP3.AuthFailDelay.D(),
 		IdleTimeout:   cfg.POP3.IdleTimeout.D(),
+		TLS:           tlsConf,
+		Trusted:       trusted,
 	}, s.Users, s.Accounts, s.Log)
 	s.managesieve = managesieve.New(managesieve.Config{
 		AuthFailDelay: cfg.ManageSieve.AuthFailDelay.D(),
 		IdleTimeout:   cfg.ManageSieve.IdleTimeout.D(),
 		MaxRedirects:  cfg.Sieve.MaxRedirects,
+		TLS:           tlsConf,
+		Trusted:       trusted,
 	}, s.Users, s.Sieve, s.Log)
 	for _, p := range []struct {
 		proto string
 		addrs []string
-		// cleartext: the protocol carries passwords, and has no TLS yet.
-		cleartext bool
-	}{{"lmtp", cfg.LMTP.Listen, false}, {"imap", cfg.IMAP.Listen, true}, {"pop3", cfg.POP3.Listen, true}, {"policy", policyAddrs, false},
+		// login: the protocol carries passwords.
+		login bool
+	}{{"lmtp", cfg.LMTP.Listen, false}, {"imap", cfg.IMAP.Listen, true}, {"imaps", cfg.IMAP.ListenTLS, true},
+		{"pop3", cfg.POP3.Listen, true}, {"pop3s", cfg.POP3.ListenTLS, true}, {"policy", policyAddrs, false},
 		{"managesieve", cfg.ManageSieve.Listen, true}} {
 		for _, addr := range p.addrs {
 			l, err := listen(addr, cfg.SocketPerm())
@@ -233,15 +283,17 @@ func (s *Server) Start() error {
 				s.closeListeners()
 				return fmt.Errorf("%s: listen %s: %w", p.proto, addr, err)
 			}
-			if p.cleartext && !loopbackOnly(addr) {
-				s.Log.Warn("no TLS on a non-loopback address: passwords cross the network in the clear", "proto", p.proto, "addr", addr)
+			if p.login && tlsConf == nil && !loopbackOnly(addr) {
+				// Logins there work only from auth.trusted_networks, and
+				// their passwords cross the network in the clear.
+				s.Log.Warn("no TLS on a non-loopback address: logins only from auth.trusted_networks, in the clear; configure [tls]", "proto", p.proto, "addr", addr)
 			}
 			s.listeners[p.proto] = append(s.listeners[p.proto], l)
 			s.Log.Info("listening", "proto", p.proto, "addr", l.Addr().String())
 		}
 	}
 	serve := map[string]func(net.Listener) error{"lmtp": s.lmtp.Serve, "imap": s.imap.Serve, "pop3": s.pop3.Serve,
-		"managesieve": s.managesieve.Serve}
+		"imaps": s.imap.ServeTLS, "pop3s": s.pop3.ServeTLS, "managesieve": s.managesieve.Serve}
 	if s.policy != nil {
 		serve["policy"] = s.policy.Serve
 	}

@@ -160,9 +160,18 @@ func (a *Accounts) openAccount(ctx context.Context, user string) (*Account, erro
 			}
 		}
 	}
-	if err := acct.reconcileMailboxes(ctx, newStore); err != nil {
+	created, err := acct.reconcileMailboxes(ctx, newStore)
+	if err != nil {
 		idx.Close()
 		return nil, err
+	}
+	// Before any session sees a mailbox: UIDs another server gave its
+	// messages are kept (adopt.go).
+	if !newStore {
+		if err := acct.adoptForeign(ctx, created); err != nil {
+			idx.Close()
+			return nil, err
+		}
 	}
 	if rebuild {
 		if err := acct.SyncAll(ctx); err != nil {
@@ -216,18 +225,19 @@ func (a *Account) markUIDValidity() error {
 
 // reconcileMailboxes makes index and folders name the same mailboxes:
 // folders another program made get an index entry; index entries whose
-// folder vanished are dropped. A new account gets the default set.
-func (a *Account) reconcileMailboxes(ctx context.Context, newStore bool) error {
+// folder vanished are dropped. A new account gets the default set. It
+// returns the mailboxes it added to the index.
+func (a *Account) reconcileMailboxes(ctx context.Context, newStore bool) ([]string, error) {
 	if newStore {
 		for _, d := range DefaultMailboxes {
 			if err := a.files.Create(d.Name); err != nil && !errors.Is(err, folder.ErrExists) {
-				return err
+				return nil, err
 			}
 		}
 	}
 	names, err := a.files.List()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	special := make(map[string]string)
 	for _, d := range DefaultMailboxes {
@@ -238,7 +248,9 @@ func (a *Account) reconcileMailboxes(ctx context.Context, newStore bool) error {
 		onDisk[n] = true
 	}
 	defer a.markUIDValidity()
-	return a.idx.Commit(func(tx *index.Tx) error {
+	var created []string
+	err = a.idx.Commit(func(tx *index.Tx) error {
+		created = created[:0]
 		have, err := tx.Mailboxes()
 		if err != nil {
 			return err
@@ -260,6 +272,7 @@ func (a *Account) reconcileMailboxes(ctx context.Context, newStore bool) error {
 			if _, err := tx.CreateMailbox(n, special[n]); err != nil {
 				return err
 			}
+			created = append(created, n)
 			if newStore {
 				if err := tx.Subscribe(n); err != nil {
 					return err
@@ -268,4 +281,5 @@ func (a *Account) reconcileMailboxes(ctx context.Context, newStore bool) error {
 		}
 		return nil
 	})
+	return created, err
 }

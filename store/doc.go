@@ -29,4 +29,8 @@
 //     entry's Name changed (Maildir names, mbox offsets), or, for formats
 //     that implement folder.PartialFlags (MH), when the flags they record
 //     differ; only the flags the format records are taken over.
+//   - UIDs another server gave (dovecot-uidlist, an import source) are
+//     kept only for a mailbox the index did not know or an empty one, and
+//     never when a message or tombstone holds the UID (adopt.go,
+//     import.go); a folder's uidlist is applied at most once (its mark).
 package store

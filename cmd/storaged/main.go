@@ -31,6 +31,11 @@ Usage:
   storaged [-config FILE] sieve get USER NAME
   storaged [-config FILE] sieve put USER [-activate] NAME [FILE]   (standard input without FILE)
   storaged [-config FILE] sieve activate USER NAME | deactivate USER | delete USER NAME
+  storaged [-config FILE] cert selfsigned [-cert F] [-key F] [-type ecdsa|ed25519] HOST...
+                                                a key and a self-signed certificate, for tests
+  storaged [-config FILE] import [-dry-run] [-into NAME] [-ignore-quota] USER SOURCE...
+                                                an mbox file or tree, a Maildir (Dovecot's too), an MH tree;
+                                                safe to repeat; the server must be stopped for now
   storaged [-config FILE] config                print the effective configuration
 
 Without -config, embedded defaults apply and data lives in $STORAGED_DATA or ./data.
@@ -71,6 +76,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return quotaCmd(cfg, logger, rest[1:], stdout, stderr)
 	case "sieve":
 		return sieveCmd(cfg, logger, rest[1:], stdin, stdout, stderr)
+	case "import":
+		return importCmd(cfg, logger, rest[1:], stdout, stderr)
+	case "cert":
+		return certCmd(cfg, rest[1:], stdout, stderr)
 	case "config":
 		if err := cfg.Write(stdout); err != nil {
 			fmt.Fprintln(stderr, "storaged:", err)

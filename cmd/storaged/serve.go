@@ -38,13 +38,27 @@ func serve(cfg *config.Config, logger *slog.Logger, stdout io.Writer) int {
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	// SIGHUP reloads the certificates (after a renewal) instead of
+	// killing the process; connections keep running.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	code := 0
-	select {
-	case s := <-sig:
-		logger.Info("shutting down: draining deliveries in flight", "signal", s.String())
-	case err := <-srv.Err():
-		logger.Error("listener failed", "err", err)
-		code = exSoftware
+wait:
+	for {
+		select {
+		case <-hup:
+			if err := srv.ReloadTLS(); err != nil {
+				logger.Warn("SIGHUP: TLS certificates not reloaded; the previous ones stay", "err", err)
+			}
+		case s := <-sig:
+			logger.Info("shutting down: draining deliveries in flight", "signal", s.String())
+			break wait
+		case err := <-srv.Err():
+			logger.Error("listener failed", "err", err)
+			code = exSoftware
+			break wait
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()

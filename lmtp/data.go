@@ -1,0 +1,97 @@
+package lmtp
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+)
+
+// The DATA reader (RFC 5321 §4.1.1.4, §4.5.2). It replaced go-smtp's,
+// which lost track of line starts after a bare CR: "\r\r\n.\r\n" did not
+// end the data, and the commands that followed were stored in the
+// message (SMTP smuggling).
+//
+// Rules:
+//   - The data ends at the first line that is exactly ".\r\n" and
+//     follows a line ending in CRLF (or opens the data): where the octets
+//     CRLF "." CRLF first appear, as the MTA in front of us sees them.
+//   - A bare LF or a bare CR ends nothing: "\n.\n", "\n.\r\n" and
+//     "\r.\r\n" are message content, stored canonically by delivery.
+//   - A leading dot is removed (dot-unstuffing) only where the end could
+//     have been, at the start of a line after CRLF.
+//   - After a size or line-length error the reader still reads to the end
+//     of the data, so the next command is read as a command.
+
+var (
+	errDataTooBig  = errors.New("message too big")
+	errLineTooLong = errors.New("line too long")
+)
+
+// readData reads one DATA body from br and returns it unstuffed, its
+// line ends as sent. maxSize bounds the message, maxLine one line (CRLF
+// excluded). On errDataTooBig or errLineTooLong the data was read to its
+// end and the stream is in sync; any other error is the connection's.
+func readData(br *bufio.Reader, maxSize int64, maxLine int) ([]byte, error) {
+	var (
+		buf bytes.Buffer
+		// lineStart: the next octet begins a line; afterCRLF: the line
+		// before it ended in CRLF (true at the start: the CRLF of DATA).
+		lineStart, afterCRLF = true, true
+		lineLen              int
+		// last is the final octet of the previous fragment of this line,
+		// for a CR and an LF split across fragments.
+		last     byte
+		fail     error
+		overLine bool
+	)
+	for {
+		frag, err := br.ReadSlice('\n')
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		complete := err == nil
+		if lineStart && afterCRLF && complete && string(frag) == ".\r\n" {
+			break
+		}
+		endsCRLF := false
+		if complete {
+			n := len(frag)
+			endsCRLF = (n >= 2 && frag[n-2] == '\r') || (n == 1 && last == '\r')
+		}
+		if len(frag) > 0 {
+			last = frag[len(frag)-1]
+		}
+		data := frag
+		if lineStart && afterCRLF && len(data) > 0 && data[0] == '.' {
+			data = data[1:]
+		}
+		lineLen += len(frag)
+		if lineLen > maxLine+2 {
+			overLine = true
+		}
+		if fail == nil && overLine {
+			fail = errLineTooLong
+		}
+		if fail == nil && int64(buf.Len()+len(data)) > maxSize {
+			fail = errDataTooBig
+		}
+		if fail == nil {
+			buf.Write(data)
+		} else if buf.Cap() > 0 {
+			// What is read from now on is dropped: hold none of it.
+			buf = bytes.Buffer{}
+		}
+		lineStart = complete
+		if complete {
+			afterCRLF, lineLen, last, overLine = endsCRLF, 0, 0, false
+		}
+	}
+	if fail != nil {
+		return nil, fail
+	}
+	return buf.Bytes(), nil
+}

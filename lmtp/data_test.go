@@ -1,0 +1,75 @@
+package lmtp
+
+import (
+	"bufio"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// The end of data and dot-unstuffing, octet by octet.
+func TestReadData(t *testing.T) {
+	for _, tc := range []struct {
+		in, msg, rest string
+		err           error
+	}{
+		{".\r\n", "", "", nil},
+		{"a\r\n.\r\nNOOP\r\n", "a\r\n", "NOOP\r\n", nil},
+		{"a\r\r\n.\r\nNOOP\r\n", "a\r\r\n", "NOOP\r\n", nil},
+		{"a\n.\nb\r\n.\r\n", "a\n.\nb\r\n", "", nil},
+		{"a\n.\r\nb\r\n.\r\n", "a\n.\r\nb\r\n", "", nil},
+		{"a\r.\r\nb\r\n.\r\n", "a\r.\r\nb\r\n", "", nil},
+		{"..a\r\n..\r\n.\r\n", ".a\r\n.\r\n", "", nil},
+		{"a\n..b\r\n.\r\n", "a\n..b\r\n", "", nil},
+		{"x\r\n. \r\n.\r\n", "x\r\n \r\n", "", nil},
+		{"a\r\n", "", "", errors.New("EOF")},
+		{strings.Repeat("y", 2000) + "\r\n.\r\nNOOP\r\n", "", "NOOP\r\n", errLineTooLong},
+		{strings.Repeat("z\r\n", 2000) + ".\r\nNOOP\r\n", "", "NOOP\r\n", errDataTooBig},
+	} {
+		br := bufio.NewReaderSize(strings.NewReader(tc.in), 16)
+		msg, err := readData(br, 1000, 1000)
+		switch {
+		case tc.err == nil && err != nil, tc.err != nil && err == nil:
+			t.Errorf("%q: err %v, want %v", tc.in, err, tc.err)
+			continue
+		case tc.err != nil && tc.err.Error() != "EOF" && !errors.Is(err, tc.err):
+			t.Errorf("%q: err %v, want %v", tc.in, err, tc.err)
+			continue
+		}
+		if string(msg) != tc.msg {
+			t.Errorf("%q: message %q, want %q", tc.in, msg, tc.msg)
+		}
+		if tc.err == nil || tc.err.Error() != "EOF" {
+			rest, _ := br.ReadString(0)
+			if rest != tc.rest {
+				t.Errorf("%q: left %q, want %q", tc.in, rest, tc.rest)
+			}
+		}
+	}
+}
+
+// FuzzReadData: never more than the input, never a panic, and the end
+// found is always right after a CRLF.CRLF.
+func FuzzReadData(f *testing.F) {
+	for _, s := range []string{".\r\n", "a\r\r\n.\r\nQUIT\r\n", "a\n.\n", "\r.\r\n", "..x\r\n.\r\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		br := bufio.NewReaderSize(strings.NewReader(string(in)), 16)
+		msg, err := readData(br, 1<<20, 1<<20)
+		if err != nil {
+			return
+		}
+		if len(msg) > len(in) {
+			t.Fatalf("message longer than the input")
+		}
+		rest, _ := br.ReadString(0)
+		consumed := string(in[:len(in)-len(rest)])
+		if !strings.HasSuffix("\r\n"+consumed, "\r\n.\r\n") {
+			t.Fatalf("ended at %q", consumed)
+		}
+		if i := strings.Index("\r\n"+consumed, "\r\n.\r\n"); i != len(consumed)-3 {
+			t.Fatalf("an earlier CRLF.CRLF at %d was passed over in %q", i, consumed)
+		}
+	})
+}

@@ -1,0 +1,26 @@
+// Package migrate brings a user's mail in from another store: an mbox
+// file or tree, a Maildir or Maildir++ tree (Dovecot's, with its
+// dovecot-uidlist, dovecot-keywords and subscriptions), an MH tree. Later
+// sources (IMAP, POP3) and export fit the same shape: a Source lists
+// Folders, each Folder streams its Messages, and Import writes them
+// through store.Importer.
+//
+// Invariants:
+//   - Memory is bounded by one message and one index batch, never by a
+//     folder: sources stream (the mbox reader holds one message; the
+//     Maildir and MH readers hold the folder's listing of names, not its
+//     contents).
+//   - A source is only read. (maildir.Open creates cur/new/tmp when they
+//     are missing, which a Maildir source has anyway; an MH tree is opened
+//     only when it has its inbox.)
+//   - Re-running an import adds nothing twice (store/import.go: marks of
+//     content digest and ordinal), and an interrupted run resumes where it
+//     stopped. DryRun changes nothing in the target's mailboxes.
+//   - Special folders map onto the account's existing Drafts, Sent, Trash,
+//     Junk and Archive (by the source's attribute or a common name), never
+//     to a second copy.
+//   - Source UIDs and UIDVALIDITY are kept when the target folder is new
+//     or empty; otherwise the message gets a new UID and keeps the POP3
+//     UIDL it had (Dovecot's default form of the source UID), so POP3
+//     clients fetch nothing again.
+package migrate
