@@ -30,6 +30,7 @@ func registerSearch(t *commands) {
 	t.capability(afterAuth, "ESEARCH", "SEARCHRES", "WITHIN")
 	registerSort(t)
 	registerThread(t)
+	registerMetadata(t)
 }
 
 // errBadCharset is RFC 9051 §6.4.4: an unsupported CHARSET is NO with

@@ -97,6 +97,8 @@ func DefaultCommands() map[string]Spec {
 		"SETQUOTA":       {Parse: parseSetQuota},
 		"SORT":           {Parse: parseSort, UID: true},
 		"THREAD":         {Parse: parseThread, UID: true},
+		"GETMETADATA":    {Parse: parseGetMetadata},
+		"SETMETADATA":    {Parse: parseSetMetadata},
 	}
 }
 
