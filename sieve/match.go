@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // Comparators (RFC 4790 §9, RFC 5228 §2.7.3) and match types (RFC 5228
@@ -92,7 +94,11 @@ func fold(c comparator, s string) string {
 	case cmpCasemap:
 		return strings.Map(func(r rune) rune { return foldRune(cmpCasemap, r) }, s)
 	case cmpUnicode:
-		return strings.Map(func(r rune) rune { return foldRune(cmpUnicode, r) }, s)
+		// RFC 5051 §2: case-fold, then NFKD, so that a precomposed "é"
+		// and "e" with a combining accent, or "ﬁ" and "fi", are equal.
+		// (:matches folds rune by rune so that match variables keep
+		// the value's own text; it does not decompose.)
+		return norm.NFKD.String(strings.Map(func(r rune) rune { return foldRune(cmpUnicode, r) }, s))
 	}
 	return s
 }
