@@ -150,7 +150,9 @@ func (a *Accounts) openAccount(ctx context.Context, user string) (*Account, erro
 	}
 	acct := &Account{user: user, root: root, idx: idx, files: files, log: log, mailboxes: make(map[uint64]*Mailbox), quota: a.opts.Quota}
 	if rebuild {
-		log.Warn("index missing; rebuilding from the mail files with new UIDVALIDITY", "index", idxPath)
+		// Adoption below keeps the UIDs another server recorded (Dovecot's
+		// dovecot-uidlist); only the other mailboxes change UIDVALIDITY.
+		log.Warn("index missing; building it from the mail files: mailboxes with another server's UID list keep their UIDs, others get a new UIDVALIDITY", "index", idxPath)
 		// The clock alone could repeat a value the lost index gave out in
 		// the same second; the store remembers the last one.
 		if last := readUIDValidityMark(root); last > 0 {
