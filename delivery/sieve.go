@@ -277,8 +277,30 @@ func hasTarget(ts []target, mailbox string) bool {
 	return false
 }
 
+// dovecotName is how a script written for Dovecot's Maildir++ layout
+// names a folder: "INBOX.Lists.Go" or "Lists.Go" for what is "Lists/Go"
+// here. Adopted scripts keep working as they are.
+func dovecotName(name string) (string, bool) {
+	if !strings.Contains(name, ".") || strings.Contains(name, "/") {
+		return name, false
+	}
+	n := name
+	if len(n) > 6 && strings.EqualFold(n[:6], "INBOX.") {
+		n = n[6:]
+	}
+	n = strings.ReplaceAll(n, ".", "/")
+	return n, n != name && folder.CheckName(n) == nil
+}
+
 func (d *Deliverer) storeOne(ctx context.Context, acct *store.Account, t target, content []byte, sender string) error {
 	if t.mailbox != folder.Inbox {
+		if _, err := acct.Mailbox(t.mailbox); errors.Is(err, folder.ErrNotFound) || folder.CheckName(t.mailbox) != nil {
+			if alt, ok := dovecotName(t.mailbox); ok {
+				if _, err := acct.Mailbox(alt); err == nil || t.create {
+					t.mailbox = alt
+				}
+			}
+		}
 		if err := folder.CheckName(t.mailbox); err != nil {
 			return err
 		}
