@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/storaged/storaged/auth"
@@ -109,6 +110,7 @@ func (c *conn) login(ctx context.Context, name, password string) error {
 		return no(codeUnavail, "the mailbox store is unavailable; try again later")
 	}
 	c.acct, c.user, c.state = acct, u.Name, stateAuth
+	c.withdrawn = withdrawnCaps(u.Extra)
 	c.log = c.baseLog.With("user", u.Name)
 	c.log.Info("logged in")
 	// RFC 9051 §6.2.3: the capabilities may change at login; say them.
@@ -217,7 +219,7 @@ func cmdEnable(_ context.Context, c *conn, cmd *wire.Command) error {
 	c.w.Raw("ENABLED")
 	for _, name := range args.Caps {
 		on, ok := c.srv.cmds.enable[name]
-		if !ok || c.enabled[name] {
+		if !ok || c.enabled[name] || c.withdrawn[name] {
 			// RFC 5161 §3.1: unknown ones are ignored, and each is
 			// listed only when this command enabled it.
 			continue
@@ -233,10 +235,31 @@ func cmdEnable(_ context.Context, c *conn, cmd *wire.Command) error {
 
 func cmdUnauthenticate(_ context.Context, c *conn, _ *wire.Command) error {
 	c.closeView()
-	c.acct, c.user, c.state = nil, "", stateNotAuth
+	c.acct, c.user, c.state, c.withdrawn = nil, "", stateNotAuth, nil
 	c.enabled, c.rev2, c.condstore, c.qresync = map[string]bool{}, false, false, false
 	c.w.SetUTF8(false)
 	c.log.Info("unauthenticated")
 	c.log = c.baseLog
 	return nil
+}
+
+// withdrawnCaps reads the capabilities withdrawn from a user's clients:
+// the extra field imap_withdraw (userdb_imap_withdraw), a comma-separated
+// list such as "CONDSTORE,QRESYNC", for a client that misbehaves with an
+// extension. They are left out of CAPABILITY and refused by ENABLE.
+func withdrawnCaps(extra map[string]string) map[string]bool {
+	v := extra["userdb_imap_withdraw"]
+	if v == "" {
+		v = extra["imap_withdraw"]
+	}
+	if v == "" {
+		return nil
+	}
+	out := map[string]bool{}
+	for _, c := range strings.Split(v, ",") {
+		if c = strings.ToUpper(strings.TrimSpace(c)); c != "" {
+			out[c] = true
+		}
+	}
+	return out
 }

@@ -194,3 +194,23 @@ func TestRev2HasNoRecent(t *testing.T) {
 	e.appendMsg(t, "INBOX", msg1, folder.Flags{})
 	s.do("a4 NOOP", "* 2 EXISTS", "a4 OK NOOP completed")
 }
+
+// A user database field withdraws capabilities from one user's clients:
+// not listed, and ENABLE leaves them off.
+func TestWithdrawnCapabilities(t *testing.T) {
+	e := newEnv(t)
+	if err := e.srv.users.SetExtra("u", "userdb_imap_withdraw", "condstore,QRESYNC"); err != nil {
+		t.Fatal(err)
+	}
+	s := e.dial(t)
+	want := strings.Replace(capsPost, " CONDSTORE QRESYNC", "", 1)
+	s.do("a1 LOGIN u p", "a1 OK [CAPABILITY "+want+"] logged in")
+	s.do("a2 CAPABILITY", "* CAPABILITY "+want, "a2 OK CAPABILITY completed")
+	s.do("a3 ENABLE QRESYNC CONDSTORE UTF8=ACCEPT", "* ENABLED UTF8=ACCEPT", "a3 OK ENABLE completed")
+	// Another user keeps them.
+	if err := e.srv.users.Add("v", "p", nil); err != nil {
+		t.Fatal(err)
+	}
+	s2 := e.dial(t)
+	s2.do("b1 LOGIN v p", "b1 OK [CAPABILITY "+capsPost+"] logged in")
+}

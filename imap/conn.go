@@ -57,7 +57,10 @@ type conn struct {
 	// condstore: a CONDSTORE enabling command was seen (condstore.go);
 	// qresync: ENABLE QRESYNC (qresync.go).
 	condstore, qresync bool
-	bad                int // BADs in a row
+	// withdrawn are capabilities the user database withdraws from this
+	// user's clients (auth.go withdrawnCaps).
+	withdrawn map[string]bool
+	bad       int // BADs in a row
 	// saved is the SEARCHRES result, "$" (RFC 5182), as UIDs; reset on
 	// every SELECT.
 	saved []uint32

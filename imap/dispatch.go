@@ -102,6 +102,9 @@ func (t *commands) capabilitiesOf(s state, cn *conn) string {
 		if c.states&s == 0 || (c.when != nil && (cn == nil || !c.when(cn))) {
 			continue
 		}
+		if cn != nil && cn.withdrawn[c.name] {
+			continue
+		}
 		if b.Len() > 0 {
 			b.WriteByte(' ')
 		}
