@@ -396,33 +396,65 @@ func (s *Server) repair(ctx context.Context) {
 }
 
 // FirstStart creates a demo user on a fresh data directory, so that a
-// newcomer can deliver and read at once, and prints how to use it.
-func (s *Server) FirstStart(out io.Writer, password string) error {
+// newcomer can deliver and read at once; Banner tells of it once the
+// listeners are up. A users file that is missing where mail stores
+// already exist is not a first start but most likely a mistyped
+// users.file: that is an error, never a new user database.
+func (s *Server) FirstStart(password string) (demo bool, err error) {
 	cfg := s.Config
 	if _, err := os.Stat(cfg.Users.File); !errors.Is(err, os.ErrNotExist) {
 		if s.Users.Len() == 0 {
 			s.Log.Warn("no users yet: add one with 'storaged user add NAME'", "users_file", cfg.Users.File)
 		}
-		return nil
+		return false, nil
+	}
+	if ents, _ := os.ReadDir(cfg.Mail.Dir); len(ents) > 0 {
+		return false, fmt.Errorf("users.file %s does not exist, but %s holds mail stores: is users.file mistyped? (storaged user add NAME creates it)", cfg.Users.File, cfg.Mail.Dir)
 	}
 	for _, addr := range cfg.LMTP.Listen {
 		if !loopbackOnly(addr) {
 			s.Log.Warn("no users yet: add one with 'storaged user add NAME'", "users_file", cfg.Users.File)
-			return nil
+			return false, nil
 		}
 	}
 	if err := s.Users.Add("demo", password, nil); err != nil {
-		return err
+		return false, err
+	}
+	return true, nil
+}
+
+// Banner prints how to use the demo user FirstStart made, with the
+// addresses the listeners really have.
+func (s *Server) Banner(out io.Writer, password string) {
+	addrs := func(proto string) string {
+		var l []string
+		for _, a := range s.Addrs(proto) {
+			l = append(l, a.String())
+		}
+		if len(l) == 0 {
+			return "(off)"
+		}
+		return strings.Join(l, ", ")
+	}
+	lmtpTCP := ""
+	for _, a := range s.Addrs("lmtp") {
+		if a.Network() == "tcp" {
+			lmtpTCP = a.String()
+			break
+		}
+	}
+	deliver := "swaks --server " + lmtpTCP + " --protocol LMTP --to demo@localhost"
+	if lmtpTCP == "" {
+		deliver = "storaged deliver -a demo@localhost < message"
 	}
 	fmt.Fprintf(out, `
   First start: created the user "demo" with password %s
   (shown once; change it with: storaged user passwd demo).
-  Deliver a message:  swaks --server 127.0.0.1:2424 --protocol LMTP --to demo@localhost
+  Deliver a message:  %s
   It lands in %s; read it over IMAP at %s
   or POP3 at %s (user demo).
 
-`, password, filepath.Join(cfg.Mail.Dir, "demo"), strings.Join(cfg.IMAP.Listen, ", "), strings.Join(cfg.POP3.Listen, ", "))
-	return nil
+`, password, deliver, filepath.Join(s.Config.Mail.Dir, "demo"), addrs("imap"), addrs("pop3"))
 }
 
 func loopbackOnly(addr string) bool {
@@ -463,4 +495,28 @@ func listen(addr string, perm os.FileMode) (net.Listener, error) {
 		return nil, err
 	}
 	return l, nil
+}
+
+// LockDataDir takes the data directory for this process (an flock on
+// data_dir/.storaged.lock, released when the process ends, however it
+// ends): a second server on the same directory is refused with the pid
+// of the first. The returned func releases it.
+func LockDataDir(cfg *config.Config) (func(), error) {
+	path := filepath.Join(cfg.DataDir, ".storaged.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		b, _ := os.ReadFile(path)
+		f.Close()
+		pid := strings.TrimSpace(string(b))
+		if pid == "" {
+			pid = "unknown"
+		}
+		return nil, fmt.Errorf("another storaged (pid %s) serves the data directory %s", pid, cfg.DataDir)
+	}
+	f.Truncate(0)
+	fmt.Fprintf(f, "%d\n", os.Getpid())
+	return func() { f.Close() }, nil
 }

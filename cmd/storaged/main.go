@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 
 	"github.com/storaged/storaged/config"
@@ -37,6 +38,7 @@ Usage:
                                                 an mbox file or tree, a Maildir (Dovecot's too), an MH tree;
                                                 safe to repeat; the server must be stopped for now
   storaged [-config FILE] config                print the effective configuration
+  storaged version                              the build: module version, commit, Go
 
 Without -config, embedded defaults apply and data lives in $STORAGED_DATA or ./data.
 `
@@ -55,6 +57,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exUsage
 	}
 	rest := fs.Args()
+	if *cfgPath == "" {
+		// "storaged serve -config FILE" reads as the admin meant it: the
+		// global flag after the command, not a file silently ignored.
+		rest, *cfgPath = takeConfigFlag(rest)
+	}
 	if len(rest) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exUsage
@@ -85,6 +92,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "storaged:", err)
 			return exSoftware
 		}
+		return 0
+	case "version":
+		fmt.Fprintln(stdout, version())
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -121,3 +131,47 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 var errUsage = errors.New("usage")
 
 func trimNL(s string) string { return strings.TrimRight(s, "\r\n") }
+
+// takeConfigFlag removes "-config FILE" (or --config, or -config=FILE)
+// from a command's arguments and returns the file.
+func takeConfigFlag(args []string) ([]string, string) {
+	var out []string
+	path := ""
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			out = append(out, args[i:]...)
+			break
+		}
+		switch {
+		case (a == "-config" || a == "--config") && i+1 < len(args):
+			path = args[i+1]
+			i++
+		case strings.HasPrefix(a, "-config=") || strings.HasPrefix(a, "--config="):
+			path = a[strings.IndexByte(a, '=')+1:]
+		default:
+			out = append(out, a)
+		}
+	}
+	return out, path
+}
+
+// version describes the build from what the Go toolchain recorded.
+func version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "storaged (no build information)"
+	}
+	v := "storaged " + bi.Main.Version
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			v += " " + s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				v += " (modified)"
+			}
+		}
+	}
+	return v + " " + bi.GoVersion
+}

@@ -22,19 +22,32 @@ func serve(cfg *config.Config, logger *slog.Logger, stdout io.Writer) int {
 		logger.Error("cannot start", "err", err)
 		return exCantCreat
 	}
+	// One server per data directory: a second one would fight the first
+	// over every index.
+	unlock, err := server.LockDataDir(cfg)
+	if err != nil {
+		logger.Error("cannot start", "err", err)
+		srv.Close()
+		return exTempFail
+	}
+	defer unlock()
 	pw, err := randomPassword()
+	demo := false
 	if err == nil {
-		err = srv.FirstStart(stdout, pw)
+		demo, err = srv.FirstStart(pw)
 	}
 	if err != nil {
-		logger.Error("cannot create the demo user", "err", err)
+		logger.Error("cannot start", "err", err)
 		srv.Close()
-		return exCantCreat
+		return exConfig
 	}
 	if err := srv.Start(); err != nil {
 		logger.Error("cannot start", "err", err)
 		srv.Close()
 		return exUnavail
+	}
+	if demo {
+		srv.Banner(stdout, pw)
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
