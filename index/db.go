@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -58,6 +59,16 @@ type call struct {
 // Open opens or creates the index at path. It waits at most lockWait for
 // another process that holds the file (ErrLocked after that).
 func Open(path string, lockWait time.Duration) (*DB, error) {
+	// A damaged file makes bbolt panic, and a writable open rebuilds the
+	// freelist in a goroutine of its own, where no recover can reach: the
+	// file is first opened read-only and every page visited here, so that
+	// damage is an error of this user's open (the store moves the file
+	// aside and rebuilds), never a crash of the server.
+	if _, err := os.Stat(path); err == nil {
+		if err := probeFile(path, lockWait); err != nil {
+			return nil, err
+		}
+	}
 	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockWait, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
 	if err != nil {
 		if errors.Is(err, bolterr.ErrTimeout) {
@@ -66,7 +77,7 @@ func Open(path string, lockWait time.Duration) (*DB, error) {
 		return nil, fmt.Errorf("index: open %s: %w", path, err)
 	}
 	db := &DB{bolt: b}
-	err = b.Update(func(tx *bolt.Tx) error {
+	err = safeUpdate(b, func(tx *bolt.Tx) error {
 		for _, n := range [][]byte{bMeta, bNames, bSubs, bMbx} {
 			if _, err := tx.CreateBucketIfNotExists(n); err != nil {
 				return err
