@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// 4 KB of random octets over an index's pages: opening the account moves
+// Random octets over an index's pages: opening the account moves
 // the file aside and rebuilds from the mail files, instead of bbolt
 // panicking and taking the process down.
 func TestCorruptIndexRebuilt(t *testing.T) {
@@ -29,17 +29,20 @@ func TestCorruptIndexRebuilt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	junk := make([]byte, 4096)
-	rand.New(rand.NewSource(1)).Read(junk)
 	f, err := os.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Past the two meta pages (checksummed: bbolt refuses those itself),
-	// over the pages that hold the buckets.
-	off := min(int64(2*4096), st.Size()-4096)
-	if _, err := f.WriteAt(junk, off); err != nil {
-		t.Fatal(err)
+	// Every page past the two meta pages (checksummed: bbolt refuses
+	// those itself) gets 4 KB of random octets: the bucket pages are
+	// among them wherever the allocator put them.
+	rng := rand.New(rand.NewSource(1))
+	junk := make([]byte, 4096)
+	for off := int64(2 * 4096); off < st.Size(); off += 4096 {
+		rng.Read(junk)
+		if _, err := f.WriteAt(junk, off); err != nil {
+			t.Fatal(err)
+		}
 	}
 	f.Close()
 	accts2, a2 := openAccount(t, dir)
