@@ -31,6 +31,10 @@ const (
 	// bounce is made here): 550 5.7.1, EX_NOPERM. Msg is the script's
 	// reason.
 	Rejected
+	// DiskFull: the disk under the store is full (ENOSPC, or a file
+	// system quota): 452 4.3.1 (RFC 3463 "mail system full"),
+	// EX_TEMPFAIL; delivery resumes by itself when space returns.
+	DiskFull
 )
 
 // Error is a delivery failure for one recipient.

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"mime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/storaged/storaged/folder"
@@ -326,15 +327,22 @@ func (d *Deliverer) appendTo(ctx context.Context, acct *store.Account, mailbox s
 		return &Error{Kind: TempFail, Msg: "mailbox unavailable, try again later", Err: err}
 	}
 	if _, err := mb.Append(ctx, content, store.AppendOptions{Flags: toFlags(flags), Sender: sender}); err != nil {
-		switch {
-		case errors.Is(err, folder.ErrLocked):
-			return &Error{Kind: Busy, Msg: "mailbox is locked by another program, try again later", Err: err}
-		case errors.Is(err, quota.ErrOverQuota):
-			return d.overQuota(Recipient{}, err)
-		}
-		return &Error{Kind: TempFail, Msg: "could not store the message, try again later", Err: err}
+		return d.storeError(err)
 	}
 	return nil
+}
+
+// storeError classifies a failed append for the front ends.
+func (d *Deliverer) storeError(err error) error {
+	switch {
+	case errors.Is(err, folder.ErrLocked):
+		return &Error{Kind: Busy, Msg: "mailbox is locked by another program, try again later", Err: err}
+	case errors.Is(err, quota.ErrOverQuota):
+		return d.overQuota(Recipient{}, err)
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return &Error{Kind: DiskFull, Msg: "insufficient system storage, try again later", Err: err}
+	}
+	return &Error{Kind: TempFail, Msg: "could not store the message, try again later", Err: err}
 }
 
 // toFlags turns imap4flags' list (RFC 5232) into the store's flags:

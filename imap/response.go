@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"strconv"
+	"syscall"
 
 	"github.com/storaged/storaged/folder"
 	"github.com/storaged/storaged/quota"
@@ -54,6 +55,11 @@ func mapErr(log *slog.Logger, op string, err error) error {
 		return no(codeCannot, err.Error())
 	case errors.Is(err, store.ErrMailboxGone):
 		return no(codeNonExist, "the selected mailbox was deleted")
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		// The and Dovecot's answer: OVERQUOTA, never SERVERBUG;
+		// nothing was stored, and the client may try again later.
+		log.Error("disk full", "op", op, "err", err)
+		return no(codeOverQuota, "the server's disk is full; try again later")
 	case errors.Is(err, quota.ErrOverQuota):
 		// RFC 9208 §4.3 (and RFC 5530): nothing was stored.
 		return no(codeOverQuota, "quota exceeded: "+quotaText(err))

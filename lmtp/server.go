@@ -174,6 +174,8 @@ func toSMTP(err error) error {
 		return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 2, 2}, Message: msg}
 	case delivery.OverQuotaTemp:
 		return &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 2, 2}, Message: msg}
+	case delivery.DiskFull:
+		return &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: msg}
 	case delivery.Rejected:
 		// RFC 5429 §2.1.1: refuse in the session, the reason as the text.
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: msg}
