@@ -38,6 +38,7 @@ Usage:
                                                 an mbox file or tree, a Maildir (Dovecot's too), an MH tree;
                                                 safe to repeat; the server must be stopped for now
   storaged [-config FILE] config                print the effective configuration
+  storaged [-config FILE] check USER|-A         validate and repair the index (a damaged one is rebuilt), recount
   storaged version                              the build: module version, commit, Go
 
 Without -config, embedded defaults apply and data lives in $STORAGED_DATA or ./data.
@@ -93,6 +94,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return exSoftware
 		}
 		return 0
+	case "check":
+		return checkCmd(cfg, logger, rest[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, version())
 		return 0

@@ -52,3 +52,32 @@ func TestServeRefusals(t *testing.T) {
 		t.Fatal("a users file was made for the mistyped name")
 	}
 }
+
+// storaged check repairs a damaged index from the files.
+func TestCheckCommand(t *testing.T) {
+	e := newEnv(t, "ann")
+	msg := "Subject: c\n\nbody\n"
+	for i := 0; i < 2; i++ {
+		if out, code := e.run(msg, "deliver", "-f", "a@example.org", "-a", "ann@example.org"); code != 0 {
+			t.Fatalf("deliver: %d %s", code, out)
+		}
+	}
+	if out, code := e.run("", "check", "ann"); code != 0 || !strings.HasPrefix(out, "ann: ok (") || !strings.Contains(out, "2 messages") {
+		t.Fatalf("check: %d %s", code, out)
+	}
+	idx := filepath.Join(e.dir, "index", "ann", "index.db")
+	st, _ := os.Stat(idx)
+	f, _ := os.OpenFile(idx, os.O_WRONLY, 0)
+	junk := bytes.Repeat([]byte{0x5a}, 4096)
+	for off := int64(2 * 4096); off < st.Size(); off += 4096 {
+		f.WriteAt(junk, off)
+	}
+	f.Close()
+	out, code := e.run("", "check", "-A")
+	if code != 0 || !strings.Contains(out, "2 messages") {
+		t.Fatalf("check after damage: %d %s", code, out)
+	}
+	if aside, _ := filepath.Glob(idx + ".broken-*"); len(aside) != 1 {
+		t.Fatalf("damaged index not kept aside: %v\n%s", aside, out)
+	}
+}
