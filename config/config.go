@@ -38,6 +38,13 @@ type Config struct {
 	Quota        Quota       `toml:"quota"`
 	Sieve        Sieve       `toml:"sieve"`
 	ManageSieve  ManageSieve `toml:"managesieve"`
+	Metrics      Metrics     `toml:"metrics"`
+}
+
+// Metrics is the Prometheus endpoint.
+type Metrics struct {
+	// Listen is the host:port of GET /metrics; empty turns it off.
+	Listen string `toml:"listen"`
 }
 
 // Sieve is filtering at delivery, in Pigeonhole's terms where it has one.
@@ -444,6 +451,11 @@ func (c *Config) resolve() error {
 	}
 	if err := c.Quota.resolve(); err != nil {
 		return err
+	}
+	if c.Metrics.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
+			return fmt.Errorf("metrics.listen: %q: %w", c.Metrics.Listen, err)
+		}
 	}
 	return c.resolveSieve()
 }

@@ -109,6 +109,7 @@ func (c *conn) login(ctx context.Context, name, password string) error {
 		c.log.Error("open account", "user", u.Name, "err", err)
 		return no(codeUnavail, "the mailbox store is unavailable; try again later")
 	}
+	c.srv.cfg.Metrics.Login("imap", true)
 	c.acct, c.user, c.state = acct, u.Name, stateAuth
 	c.withdrawn = withdrawnCaps(u.Extra)
 	c.log = c.baseLog.With("user", u.Name)
@@ -118,6 +119,7 @@ func (c *conn) login(ctx context.Context, name, password string) error {
 }
 
 func (c *conn) authFailed(ctx context.Context, name string) error {
+	c.srv.cfg.Metrics.Login("imap", false)
 	c.log.Info("login failed", "user", name)
 	select {
 	case <-time.After(c.srv.cfg.AuthFailDelay):

@@ -276,6 +276,7 @@ func (c *conn) run(ctx context.Context, cmd *wire.Command) {
 	}
 	c.bad = 0
 	err := c.call(ctx, entry.run, cmd)
+	c.srv.cfg.Metrics.Command(cmd.Name, statusOf(err))
 	if c.state == stateSelected && entry.flags&selects == 0 {
 		// RFC 9051 §7.5.1: no EXPUNGE around a command that uses
 		// sequence numbers, unless it is the UID form.
@@ -321,4 +322,16 @@ func (c *conn) writeResponse(tag, name string, err error) {
 		r = mapErr(c.log, name, err).(*response)
 		c.w.Status(tag, r.kind, r.code, r.text)
 	}
+}
+
+// statusOf is the tagged status an error becomes, for the metrics.
+func statusOf(err error) string {
+	var r *response
+	switch {
+	case err == nil:
+		return "OK"
+	case errors.As(err, &r):
+		return r.kind
+	}
+	return "NO"
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/storaged/storaged/auth"
 	"github.com/storaged/storaged/imap/wire"
+	"github.com/storaged/storaged/metrics"
 	"github.com/storaged/storaged/store"
 )
 
@@ -33,6 +34,9 @@ type Config struct {
 	// QuotaRoot names the one quota root (RFC 9208); Apple Mail shows
 	// no quota for the empty name, so "User quota" by default.
 	QuotaRoot string
+	// Metrics counts connections, logins and commands; nil counts
+	// nothing.
+	Metrics *metrics.Metrics
 	// TLS, when set, is offered by STARTTLS and used by ServeTLS.
 	TLS *tls.Config
 	// Trusted are the networks that may log in without TLS (nil:
@@ -190,6 +194,8 @@ func (s *Server) newConn(nc net.Conn) *conn {
 
 func (s *Server) handle(c *conn, implicitTLS bool) {
 	defer s.wg.Done()
+	s.cfg.Metrics.Connected("imap", 1)
+	defer s.cfg.Metrics.Connected("imap", -1)
 	defer func() {
 		s.mu.Lock()
 		delete(s.conns, c)

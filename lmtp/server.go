@@ -17,10 +17,13 @@ import (
 
 	"github.com/storaged/storaged/delivery"
 	"github.com/storaged/storaged/internal/netserve"
+	"github.com/storaged/storaged/metrics"
 )
 
 // Config is the listener's behaviour.
 type Config struct {
+	// Metrics counts deliveries; nil counts nothing.
+	Metrics        *metrics.Metrics
 	Hostname       string
 	MaxMessageSize int64
 	MaxRecipients  int

@@ -439,8 +439,33 @@ func (s *session) deliver(msg []byte) []error {
 			}
 		}
 		out[i] = toSMTP(err)
+		s.srv.cfg.Metrics.Delivered(resultName(err))
 	}
 	return out
+}
+
+// resultName is a delivery result as the metrics label it.
+func resultName(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	switch delivery.KindOf(err) {
+	case delivery.NoSuchUser:
+		return "nouser"
+	case delivery.TooBig:
+		return "toobig"
+	case delivery.Refused:
+		return "refused"
+	case delivery.Busy:
+		return "busy"
+	case delivery.OverQuota, delivery.OverQuotaTemp:
+		return "overquota"
+	case delivery.Rejected:
+		return "rejected"
+	case delivery.DiskFull:
+		return "diskfull"
+	}
+	return "tempfail"
 }
 
 func cutPrefixFold(s, prefix string) (string, bool) {

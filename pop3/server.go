@@ -14,11 +14,14 @@ import (
 	"time"
 
 	"github.com/storaged/storaged/auth"
+	"github.com/storaged/storaged/metrics"
 	"github.com/storaged/storaged/store"
 )
 
 // Config is the POP3 listener's behaviour.
 type Config struct {
+	// Metrics counts connections and logins; nil counts nothing.
+	Metrics *metrics.Metrics
 	// AuthFailDelay is how long a failed login waits for its -ERR.
 	AuthFailDelay time.Duration
 	// IdleTimeout ends a session that sends no command for this long
@@ -139,6 +142,8 @@ func (s *Server) Shutdown() {
 
 func (s *Server) handle(c net.Conn, implicitTLS bool) {
 	defer s.wg.Done()
+	s.cfg.Metrics.Connected("pop3", 1)
+	defer s.cfg.Metrics.Connected("pop3", -1)
 	defer func() {
 		s.mu.Lock()
 		delete(s.conns, c)

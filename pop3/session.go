@@ -402,6 +402,7 @@ func (s *session) cmdPass(ctx context.Context, cmd command) bool {
 // comes after the password, so it reveals nothing to a stranger.
 func (s *session) login(ctx context.Context, name, password string) bool {
 	u, err := s.srv.users.Verify(ctx, name, password)
+	s.srv.cfg.Metrics.Login("pop3", err == nil)
 	if err != nil {
 		s.authFailed(ctx, name)
 		return false

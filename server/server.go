@@ -20,6 +20,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,6 +38,7 @@ import (
 	"github.com/storaged/storaged/maildir"
 	"github.com/storaged/storaged/managesieve"
 	"github.com/storaged/storaged/mbox"
+	"github.com/storaged/storaged/metrics"
 	"github.com/storaged/storaged/mh"
 	"github.com/storaged/storaged/policy"
 	"github.com/storaged/storaged/pop3"
@@ -55,6 +57,10 @@ type Server struct {
 	Deliverer *delivery.Deliverer
 	// Sieve is every user's scripts, whether or not delivery runs them.
 	Sieve *sievestore.Store
+	// Metrics are this server's Prometheus metrics ([metrics] listen).
+	Metrics     *metrics.Metrics
+	metricsHTTP *http.Server
+	metricsAddr net.Addr
 
 	lmtp        *lmtp.Server
 	managesieve *managesieve.Server
@@ -133,7 +139,7 @@ func New(cfg *config.Config, logger *slog.Logger, lockWait time.Duration) (*Serv
 	}
 	return &Server{
 		Config: cfg, Log: logger, Users: users, Accounts: accounts,
-		Deliverer: d, Sieve: scripts,
+		Deliverer: d, Sieve: scripts, Metrics: metrics.New(),
 		listeners: make(map[string][]net.Listener),
 		errc:      make(chan error, 8),
 		repaired:  make(chan struct{}),
@@ -227,6 +233,7 @@ func (s *Server) Start() error {
 	}
 	trusted := cfg.TrustedNetworks()
 	s.lmtp = lmtp.New(lmtp.Config{
+		Metrics:        s.Metrics,
 		Hostname:       cfg.Hostname,
 		MaxMessageSize: int64(cfg.LMTP.MaxMessageSize),
 		MaxRecipients:  cfg.LMTP.MaxRecipients,
@@ -239,6 +246,7 @@ func (s *Server) Start() error {
 		MaxMessageSize: int64(cfg.IMAP.MaxMessageSize),
 		AuthFailDelay:  cfg.IMAP.AuthFailDelay.D(),
 		QuotaRoot:      cfg.Quota.Root,
+		Metrics:        s.Metrics,
 		TLS:            tlsConf,
 		Trusted:        trusted,
 	}, s.Users, s.Accounts, s.Log)
@@ -250,6 +258,7 @@ func (s *Server) Start() error {
 		}, s.Deliverer, s.Log)
 	}
 	s.pop3 = pop3.New(pop3.Config{
+		Metrics:       s.Metrics,
 		AuthFailDelay: cfg.POP3.AuthFailDelay.D(),
 		IdleTimeout:   cfg.POP3.IdleTimeout.D(),
 		TLS:           tlsConf,
@@ -308,11 +317,27 @@ func (s *Server) Start() error {
 			}(proto, l)
 		}
 	}
+	if cfg.Metrics.Listen != "" {
+		l, err := net.Listen("tcp", cfg.Metrics.Listen)
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("metrics: listen %s: %w", cfg.Metrics.Listen, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", s.Metrics.Handler())
+		s.metricsHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		s.metricsAddr = l.Addr()
+		s.Log.Info("listening", "proto", "metrics", "addr", l.Addr().String())
+		go s.metricsHTTP.Serve(l)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	go s.repair(ctx)
 	return nil
 }
+
+// MetricsAddr is where GET /metrics is served, nil when it is off.
+func (s *Server) MetricsAddr() net.Addr { return s.metricsAddr }
 
 // Addrs returns the addresses a protocol listens on.
 func (s *Server) Addrs(proto string) []net.Addr {
@@ -341,6 +366,9 @@ func (s *Server) closeListeners() {
 func (s *Server) Shutdown(ctx context.Context) error {
 	if s.cancel != nil {
 		s.cancel()
+	}
+	if s.metricsHTTP != nil {
+		s.metricsHTTP.Close()
 	}
 	var err error
 	if s.imap != nil {
