@@ -60,7 +60,7 @@ type plan struct {
 	redirects []string
 	vacations []sieve.Vacation
 	reject    *sieve.Reject
-	dups      []sievestore.Mark
+	dups      []store.Remember
 }
 
 func (p *plan) add(t target) {
@@ -92,7 +92,7 @@ func (d *Deliverer) filter(ctx context.Context, env Envelope, rcpt Recipient, ac
 	if len(steps) == 0 {
 		return d.appendTo(ctx, acct, folder.Inbox, full, nil, env.From)
 	}
-	mem := sv.Scripts.Memory(rcpt.User)
+	mem := acct.SieveMemory()
 	msg := sieve.ParseMessage(full)
 	senv := d.sieveEnv(env, rcpt, acct, mem)
 	var p plan
@@ -126,7 +126,7 @@ func (d *Deliverer) filter(ctx context.Context, env Envelope, rcpt Recipient, ac
 			}
 		}
 		for _, m := range res.Duplicates {
-			p.dups = append(p.dups, sievestore.Mark{Key: m.Key, Period: m.Period})
+			p.dups = append(p.dups, store.Remember{Key: m.Key, Period: m.Period})
 		}
 		if res.Header != nil {
 			// Later scripts see the edited message, and so does the
@@ -180,7 +180,7 @@ func (d *Deliverer) filter(ctx context.Context, env Envelope, rcpt Recipient, ac
 		sent++
 		log.Info("sieve: redirected", "to", to)
 	}
-	var replied []sievestore.Mark
+	var replied []store.Remember
 	for i, v := range p.vacations {
 		max := sv.MaxVacations
 		if max <= 0 {
@@ -209,7 +209,7 @@ func (d *Deliverer) logger() *slog.Logger {
 	return slog.Default()
 }
 
-func (d *Deliverer) sieveEnv(env Envelope, rcpt Recipient, acct *store.Account, mem *sievestore.Memory) sieve.Env {
+func (d *Deliverer) sieveEnv(env Envelope, rcpt Recipient, acct *store.Account, mem *store.SieveMemory) sieve.Env {
 	sv := d.Sieve
 	own := []string{rcpt.Address}
 	for _, dom := range d.Domains {
@@ -450,10 +450,10 @@ func (d *Deliverer) redirect(ctx context.Context, rcpt Recipient, env Envelope, 
 }
 
 // vacation sends one auto-reply when RFC 3834 and the memory allow it.
-func (d *Deliverer) vacation(ctx context.Context, log *slog.Logger, rcpt Recipient, env Envelope, msg *sieve.Message, senv *sieve.Env, mem *sievestore.Memory, v sieve.Vacation) (sievestore.Mark, bool) {
+func (d *Deliverer) vacation(ctx context.Context, log *slog.Logger, rcpt Recipient, env Envelope, msg *sieve.Message, senv *sieve.Env, mem *store.SieveMemory, v sieve.Vacation) (store.Remember, bool) {
 	if why := v.NoReplyReason(msg, senv); why != "" {
 		log.Info("sieve: no vacation reply", "reason", why)
-		return sievestore.Mark{}, false
+		return store.Remember{}, false
 	}
 	key := sievestore.VacationKey(v.Handle, env.From)
 	if done, err := mem.Replied(key); err != nil || done {
@@ -462,21 +462,21 @@ func (d *Deliverer) vacation(ctx context.Context, log *slog.Logger, rcpt Recipie
 		} else {
 			log.Info("sieve: no vacation reply", "reason", "replied to this sender within the period")
 		}
-		return sievestore.Mark{}, false
+		return store.Remember{}, false
 	}
 	if d.Sieve.Relay == nil {
 		log.Warn("sieve: vacation reply not sent: no relay is configured ([sieve] relay)")
-		return sievestore.Mark{}, false
+		return store.Remember{}, false
 	}
 	reply := d.vacationMessage(rcpt, env, msg, v, time.Now())
 	// RFC 3834 §3.3 / RFC 5230 §5.1: the null return path, so nothing
 	// answers the answer.
 	if err := d.Sieve.Relay.Send(ctx, "", []string{env.From}, reply); err != nil {
 		log.Warn("sieve: vacation reply failed", "to", env.From, "err", err)
-		return sievestore.Mark{}, false
+		return store.Remember{}, false
 	}
 	log.Info("sieve: vacation reply sent", "to", env.From)
-	return sievestore.Mark{Key: key, Period: v.Period}, true
+	return store.Remember{Key: key, Period: v.Period}, true
 }
 
 func headerValue(msg *sieve.Message, name string) string {

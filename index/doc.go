@@ -14,6 +14,9 @@
 //	mbx/<id>/b/<uid>      cached BODYSTRUCTURE
 //	mbx/<id>/t/<uid>      → MODSEQ at expunge: tombstones for QRESYNC
 //	mbx/<id>/i/<mark>     → uid: import marks, and the import high-water (adopt.go)
+//	mbx/<id>/md/<entry>   the mailbox's METADATA entries (RFC 5464)
+//	md/<entry>            the server's METADATA entries
+//	sv/<kind>\0<key>      → expiry: Sieve vacation and duplicate memory (sievemem.go)
 //
 // Invariants:
 //   - UIDNEXT only grows; a UID, once handed out inside a UIDVALIDITY, is

@@ -2,18 +2,18 @@
 // delivery the compiled sequence to run: the global before scripts, the
 // user's active script, the global after scripts (Pigeonhole's
 // sieve_before, sieve and sieve_after). ManageSieve and "storaged sieve"
-// edit scripts through it, and delivery keeps its vacation and duplicate
-// memory here.
+// edit scripts through it. The vacation and duplicate memory is not
+// here: it lives in each account's index (store.SieveMemory), with the
+// mail it is about.
 //
 // It is a package of its own, not part of sieve, because sieve does no
 // I/O by design (see its doc): the language is pure, and this package is
-// the files, the cache and the memory around it.
+// the files and the cache around it.
 //
 // On disk (dir is [sieve] dir, data/sieve by default):
 //
 //	dir/<user>/NAME.sieve   one file per script (RFC 5804 §1.6 names)
 //	dir/<user>.sieve        symlink to <user>/NAME.sieve: the active script
-//	dir/.memory/<user>.json vacation replies sent and duplicate ids seen
 //
 // which is Pigeonhole's layout (~/sieve/NAME.sieve and ~/.dovecot.sieve
 // as a symlink into it) with dir/<user> for ~/sieve. A user with no
@@ -25,10 +25,6 @@
 // back to Dovecot at any time. A .dovecot.sieve that is a plain file is
 // the active script, shown as "dovecot"; activating another script
 // moves it into the folder as dovecot.sieve first, as Pigeonhole does.
-//
-// The memory is a file of our own rather than the index: it is Sieve's
-// state, not IMAP's, small (bounded entries), and rewritten atomically
-// (temp file, fsync, rename) under a per-user mutex.
 //
 // Invariants:
 //   - A script is stored only if it compiles (Put), and written

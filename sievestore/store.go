@@ -62,7 +62,6 @@ type Options struct {
 type Store struct {
 	opts  Options
 	cache cache
-	mem   memories
 
 	// mu serialises changes per user: a put racing a setactive of the
 	// same user must not see half of the other.
@@ -81,8 +80,6 @@ func New(opts Options) *Store {
 	opts.Compile.MaxScriptSize = int(opts.MaxScriptSize)
 	s := &Store{opts: opts, locks: map[string]*sync.Mutex{}}
 	s.cache.entries = map[string]*entry{}
-	s.mem.dir = filepath.Join(opts.Dir, ".memory")
-	s.mem.locks = map[string]*sync.Mutex{}
 	return s
 }
 

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/storaged/storaged/sieve"
 )
@@ -123,29 +122,12 @@ func TestPlainDovecotScript(t *testing.T) {
 	}
 }
 
-func TestMemory(t *testing.T) {
-	s := New(Options{Dir: t.TempDir()})
-	m := s.Memory("ann")
-	now := time.Now()
-	m.now = func() time.Time { return now }
+func TestVacationKey(t *testing.T) {
 	k := VacationKey("h", "Sender@Example.net")
 	if k != VacationKey("h", "sender@example.net") {
 		t.Fatal("sender case matters")
 	}
-	if err := m.Record([]Mark{{Key: k, Period: time.Hour}}, []Mark{{Key: "d", Period: time.Minute}}); err != nil {
-		t.Fatal(err)
-	}
-	if ok, _ := m.Replied(k); !ok {
-		t.Fatal("reply not remembered")
-	}
-	if ok, _ := m.Seen(t.Context(), "d"); !ok {
-		t.Fatal("duplicate not remembered")
-	}
-	now = now.Add(2 * time.Minute)
-	if ok, _ := m.Seen(t.Context(), "d"); ok {
-		t.Fatal("duplicate memory did not expire")
-	}
-	if ok, _ := m.Replied(k); !ok {
-		t.Fatal("reply forgotten too early")
+	if k == VacationKey("h2", "sender@example.net") || k == VacationKey("", "hsender@example.net") {
+		t.Fatal("handle does not separate keys")
 	}
 }
