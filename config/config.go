@@ -63,6 +63,14 @@ type Sieve struct {
 	// Relay is the submission server (host:port) redirects and vacation
 	// replies go through; empty refuses both, with a log line.
 	Relay string `toml:"relay"`
+	// RedirectEnvelopeFrom is the envelope sender of a redirect
+	// (Pigeonhole's sieve_redirect_envelope_from): "sender", the
+	// original one, by default; "recipient", the user redirecting, so
+	// that SPF at the next hop passes and bounces come back to the user;
+	// or an address (RFC 5228 §4.2 leaves the choice to the server). A
+	// null original sender stays null either way, so a redirected bounce
+	// can never draw a bounce of its own.
+	RedirectEnvelopeFrom string `toml:"redirect_envelope_from"`
 	// Limits.
 	MaxScriptSize Size     `toml:"max_script_size"` // sieve_max_script_size
 	MaxScripts    int      `toml:"max_scripts"`     // per user; 0: none
@@ -484,6 +492,12 @@ func (c *Config) resolveSieve() error {
 		if _, _, err := net.SplitHostPort(sv.Relay); err != nil {
 			return fmt.Errorf("sieve.relay: %q: %w", sv.Relay, err)
 		}
+	}
+	switch f := sv.RedirectEnvelopeFrom; {
+	case f == "" || f == "sender" || f == "recipient":
+	case strings.Count(f, "@") == 1 && !strings.ContainsAny(f, "<> \t\r\n"):
+	default:
+		return fmt.Errorf("sieve.redirect_envelope_from: %q: want \"sender\", \"recipient\" or an address", f)
 	}
 	if sv.MaxScriptSize <= 0 || sv.MaxScriptSize > 64<<20 {
 		return errors.New("sieve.max_script_size: must be positive and at most 64M")

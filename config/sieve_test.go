@@ -53,18 +53,19 @@ listen = []
 
 func TestSieveErrorsNameTheKey(t *testing.T) {
 	cases := map[string]string{
-		"[sieve]\ndir = \"\"":                      "sieve.dir",
-		"[sieve]\nrelay = \"nocolon\"":             "sieve.relay",
-		"[sieve]\nmax_script_size = 0":             "sieve.max_script_size",
-		"[sieve]\nmax_scripts = -1":                "sieve.max_scripts",
-		"[sieve]\nmax_steps = 5":                   "sieve.max_steps",
-		"[sieve]\nrun_timeout = \"0s\"":            "sieve.run_timeout",
-		"[sieve]\nbefore = [\"\"]":                 "sieve.before",
-		"[sieve]\nspam_header = \"X-Spam: yes\"":   "sieve.spam_header",
-		"[sieve]\nspam_max = 0":                    "sieve.spam_max",
-		"[managesieve]\nlisten = [\"4190\"]":       "managesieve.listen",
-		"[managesieve]\nidle_timeout = \"0s\"":     "managesieve.idle_timeout",
-		"[managesieve]\nauth_fail_delay = \"-1s\"": "managesieve.auth_fail_delay",
+		"[sieve]\ndir = \"\"":                        "sieve.dir",
+		"[sieve]\nrelay = \"nocolon\"":               "sieve.relay",
+		"[sieve]\nmax_script_size = 0":               "sieve.max_script_size",
+		"[sieve]\nredirect_envelope_from = \"orig\"": "sieve.redirect_envelope_from",
+		"[sieve]\nmax_scripts = -1":                  "sieve.max_scripts",
+		"[sieve]\nmax_steps = 5":                     "sieve.max_steps",
+		"[sieve]\nrun_timeout = \"0s\"":              "sieve.run_timeout",
+		"[sieve]\nbefore = [\"\"]":                   "sieve.before",
+		"[sieve]\nspam_header = \"X-Spam: yes\"":     "sieve.spam_header",
+		"[sieve]\nspam_max = 0":                      "sieve.spam_max",
+		"[managesieve]\nlisten = [\"4190\"]":         "managesieve.listen",
+		"[managesieve]\nidle_timeout = \"0s\"":       "managesieve.idle_timeout",
+		"[managesieve]\nauth_fail_delay = \"-1s\"":   "managesieve.auth_fail_delay",
 	}
 	for body, key := range cases {
 		_, err := Load(write(t, body))

@@ -30,6 +30,10 @@ type Sieve struct {
 	// sequence (4), MaxVacations the vacation replies (1).
 	MaxRedirects int
 	MaxVacations int
+	// RedirectFrom is the envelope sender of a redirect: "" or
+	// "sender" the original sender, "recipient" the redirecting user,
+	// else that address. A null sender stays null.
+	RedirectFrom string
 	// RunTimeout bounds one script's run (10s); Limits its steps and
 	// sizes.
 	RunTimeout time.Duration
@@ -446,7 +450,18 @@ func (d *Deliverer) redirect(ctx context.Context, rcpt Recipient, env Envelope, 
 		}
 	}
 	b.Write(withHeader(h, msg.Body))
-	return d.Sieve.Relay.Send(ctx, env.From, []string{to}, b.Bytes())
+	return d.Sieve.Relay.Send(ctx, d.redirectSender(env, rcpt), []string{to}, b.Bytes())
+}
+
+func (d *Deliverer) redirectSender(env Envelope, rcpt Recipient) string {
+	switch f := d.Sieve.RedirectFrom; {
+	case env.From == "" || f == "" || f == "sender":
+		return env.From
+	case f == "recipient":
+		return rcpt.Address
+	default:
+		return f
+	}
 }
 
 // vacation sends one auto-reply when RFC 3834 and the memory allow it.

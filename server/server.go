@@ -172,6 +172,7 @@ func sieveDelivery(cfg *config.Config, scripts *sievestore.Store) *delivery.Siev
 		Scripts:      scripts,
 		MaxRedirects: cfg.Sieve.MaxRedirects,
 		MaxVacations: cfg.Sieve.MaxVacations,
+		RedirectFrom: cfg.Sieve.RedirectEnvelopeFrom,
 		RunTimeout:   cfg.Sieve.RunTimeout.D(),
 		Limits: sieve.RunLimits{
 			MaxActions: cfg.Sieve.MaxActions, MaxRedirects: cfg.Sieve.MaxRedirects, MaxSteps: cfg.Sieve.MaxSteps,

@@ -330,3 +330,39 @@ func writeFile(t testing.TB, p, s string) {
 		t.Fatal(err)
 	}
 }
+
+// [sieve] redirect_envelope_from = "recipient" sends a redirect from the
+// user who redirects (so SPF at the next hop holds), an address from that
+// address, and a bounce (null sender) stays null under both.
+func TestSieveRedirectSender(t *testing.T) {
+	for _, tc := range []struct{ setting, from, want string }{
+		{"recipient", "sender@example.net", "ann@example.org"},
+		{"recipient", "", ""},
+		{"forwarder@example.org", "sender@example.net", "forwarder@example.org"},
+		{"forwarder@example.org", "", ""},
+	} {
+		t.Run(tc.setting+"/"+tc.from, func(t *testing.T) {
+			rl := startRelay(t)
+			ts := startServer(t, t.TempDir(), func(c *config.Config) {
+				c.Sieve.Relay = rl.addr
+				c.Sieve.RedirectEnvelopeFrom = tc.setting
+			}, "ann")
+			if err := ts.Sieve.Put("ann", "main", []byte(`redirect "fwd@example.com";`)); err != nil {
+				t.Fatal(err)
+			}
+			if err := ts.Sieve.SetActive("ann", "main"); err != nil {
+				t.Fatal(err)
+			}
+			c := ts.lmtpClient()
+			defer c.Close()
+			res, err := send(c, tc.from, []string{"ann@example.org"}, []byte(fmt.Sprintf(sieveMsg, "ann@example.org", "")))
+			if err != nil || res["ann@example.org"] != nil {
+				t.Fatalf("delivery: %v %v", res, err)
+			}
+			msgs := rl.take()
+			if len(msgs) != 1 || msgs[0].from != tc.want || strings.Join(msgs[0].to, ",") != "fwd@example.com" {
+				t.Fatalf("relayed %+v, want one from %q to fwd@example.com", msgs, tc.want)
+			}
+		})
+	}
+}
