@@ -191,6 +191,14 @@ func (db *DB) refresh() {
 	db.refreshLocked()
 }
 
+// Refresh reads the file again now if it changed (SIGHUP), instead of at
+// the next lookup a second from now.
+func (db *DB) Refresh() {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	db.refreshLocked()
+}
+
 func (db *DB) refreshLocked() {
 	db.checked = time.Now()
 	st, err := os.Stat(db.path)

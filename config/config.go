@@ -39,6 +39,14 @@ type Config struct {
 	Sieve        Sieve       `toml:"sieve"`
 	ManageSieve  ManageSieve `toml:"managesieve"`
 	Metrics      Metrics     `toml:"metrics"`
+	Admin        Admin       `toml:"admin"`
+}
+
+// Admin is the socket the CLI's admin verbs reach a running server on.
+type Admin struct {
+	// Socket is the unix socket's path, relative to data_dir; empty
+	// turns it off (the verbs then need the server stopped).
+	Socket string `toml:"socket"`
 }
 
 // Metrics is the Prometheus endpoint.
@@ -261,6 +269,7 @@ func Defaults() Config {
 		TLS:     TLS{Certs: []CertPair{}},
 		Auth:    Auth{TrustedNetworks: []string{"127.0.0.0/8", "::1"}},
 		Users:   Users{File: "users"},
+		Admin:   Admin{Socket: "admin.sock"},
 		Mail:    Mail{Dir: "mail", IndexDir: "index", Format: "maildir", LockWait: Duration(10 * time.Second)},
 		LMTP: LMTP{
 			Listen:         []string{"127.0.0.1:2424", "unix:lmtp.sock"},
@@ -392,6 +401,9 @@ func (c *Config) resolve() error {
 			return fmt.Errorf("%s: must not be empty", p.key)
 		}
 		*p.v = c.Path(*p.v)
+	}
+	if c.Admin.Socket != "" {
+		c.Admin.Socket = c.Path(c.Admin.Socket)
 	}
 	switch c.Mail.Format {
 	case "maildir", "mbox", "mh":

@@ -111,6 +111,7 @@ func (c *conn) login(ctx context.Context, name, password string) error {
 	}
 	c.srv.cfg.Metrics.Login("imap", true)
 	c.acct, c.user, c.state = acct, u.Name, stateAuth
+	c.who.set(func(i *SessionInfo) { i.User = u.Name })
 	c.withdrawn = withdrawnCaps(u.Extra)
 	c.log = c.baseLog.With("user", u.Name)
 	c.log.Info("logged in")
@@ -238,6 +239,7 @@ func cmdEnable(_ context.Context, c *conn, cmd *wire.Command) error {
 func cmdUnauthenticate(_ context.Context, c *conn, _ *wire.Command) error {
 	c.closeView()
 	c.acct, c.user, c.state, c.withdrawn = nil, "", stateNotAuth, nil
+	c.who.set(func(i *SessionInfo) { i.User, i.Mailbox = "", "" })
 	c.enabled, c.rev2, c.condstore, c.qresync = map[string]bool{}, false, false, false
 	c.w.SetUTF8(false)
 	c.log.Info("unauthenticated")

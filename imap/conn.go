@@ -72,6 +72,8 @@ type conn struct {
 	lastSync time.Time
 
 	closing atomic.Bool
+	// who is this session as the admin's who lists it.
+	who who
 }
 
 func newConn(s *Server, nc net.Conn, log *slog.Logger) *conn {
@@ -103,6 +105,7 @@ func (c *conn) closeView() {
 	if c.view != nil {
 		c.view.Close()
 		c.view = nil
+		c.who.set(func(i *SessionInfo) { i.Mailbox = "" })
 	}
 }
 

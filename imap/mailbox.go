@@ -119,6 +119,7 @@ func cmdSelect(ctx context.Context, c *conn, cmd *wire.Command) error {
 	// Nothing about the mailbox reaches the client before this point: the
 	// view is complete, so the counts below and later updates agree.
 	c.view, c.keywords = v, kws
+	c.who.set(func(i *SessionInfo) { i.Mailbox = info.Name })
 	c.writeFlagsLine()
 	w := c.w
 	w.Untagged()

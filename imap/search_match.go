@@ -41,13 +41,19 @@ type skey struct {
 	num   uint64
 }
 
-// search is one SEARCH over the selected mailbox.
+// search is one SEARCH over the selected mailbox. It holds the view and
+// two hooks rather than the session, so that the admin verb runs the
+// same code outside any session (SearchMailbox).
 type search struct {
-	c    *conn
-	mb   *store.Mailbox
-	key  *skey
-	now  time.Time
-	uids []uint32
+	view *store.View
+	// savedUIDs is "$" (RFC 5182); enableModSeq turns CONDSTORE on for
+	// the session when the key holds MODSEQ (RFC 7162 §3.1).
+	savedUIDs    func() []uint32
+	enableModSeq func()
+	mb           *store.Mailbox
+	key          *skey
+	now          time.Time
+	uids         []uint32
 	// open reads a message; tests count the calls.
 	open func(store.Message) (io.ReadCloser, error)
 	// gone: some message files had been removed by another program.
@@ -60,7 +66,8 @@ type search struct {
 const searchBatch = 1024
 
 func (c *conn) newSearch(k *wire.SearchKey, now time.Time) (*search, error) {
-	s := &search{c: c, mb: c.view.Mailbox(), now: now, uids: c.view.UIDs()}
+	s := &search{view: c.view, savedUIDs: c.savedUIDs, enableModSeq: c.enableCondstore,
+		mb: c.view.Mailbox(), now: now, uids: c.view.UIDs()}
 	s.open = func(m store.Message) (io.ReadCloser, error) { return s.mb.Open(m) }
 	key, err := s.prepare(k)
 	if err != nil {
@@ -91,7 +98,7 @@ func (s *search) prepare(k *wire.SearchKey) (*skey, error) {
 		out.seq = k.Seq
 		if k.Seq.Saved {
 			// RFC 5182 §2.1: "$" before any SAVE is empty.
-			out.saved = slices.Clone(s.c.savedUIDs())
+			out.saved = slices.Clone(s.savedUIDs())
 			slices.Sort(out.saved)
 		}
 	case wire.SearchFlag, wire.SearchNoFlag:
@@ -128,7 +135,7 @@ func (s *search) prepare(k *wire.SearchKey) (*skey, error) {
 		// RFC 7162 §3.1.5: an enabling command. The index keeps one
 		// MODSEQ per message, which stands for every entry (§3.1.5
 		// allows it), so the entry name and type are not looked at.
-		s.c.enableCondstore()
+		s.enableModSeq()
 		s.modseq = true
 		out.cost = costIndex
 	case wire.SearchSavedBefore, wire.SearchSavedOn, wire.SearchSavedSince, wire.SearchSaveDateSupported:
@@ -155,10 +162,10 @@ func (s *search) run(ctx context.Context) ([]hit, error) {
 	if s.key.op == wire.SearchAll {
 		// ALL (SORT and THREAD send it most): every message the client
 		// knows, without reading a record.
-		s.c.view.Refresh()
+		s.view.Refresh()
 		hits = make([]hit, 0, len(s.uids))
 		for i, uid := range s.uids {
-			if !s.c.view.Expunged(uid) {
+			if !s.view.Expunged(uid) {
 				hits = append(hits, hit{seq: uint32(i + 1), uid: uid})
 			}
 		}
@@ -178,7 +185,7 @@ func (s *search) run(ctx context.Context) ([]hit, error) {
 			meta := &metas[i]
 			// RFC 9051 §7.5.1: expunged by another session and not yet
 			// reported: it still has its number but matches nothing.
-			if !meta.Found || s.c.view.Expunged(meta.UID) {
+			if !meta.Found || s.view.Expunged(meta.UID) {
 				continue
 			}
 			m.reset(meta, uint32(start+i+1))
@@ -255,11 +262,11 @@ func (s *search) match(k *skey, m *candidate) (bool, error) {
 	case wire.SearchNoFlag:
 		return !hasFlag(k, meta.Flags), nil
 	case wire.SearchRecent:
-		return s.c.view.IsRecent(meta.UID), nil
+		return s.view.IsRecent(meta.UID), nil
 	case wire.SearchNew:
-		return s.c.view.IsRecent(meta.UID) && !meta.Flags.Sys.Has(folder.Seen), nil
+		return s.view.IsRecent(meta.UID) && !meta.Flags.Sys.Has(folder.Seen), nil
 	case wire.SearchOld:
-		return !s.c.view.IsRecent(meta.UID), nil
+		return !s.view.IsRecent(meta.UID), nil
 	case wire.SearchBefore, wire.SearchOn, wire.SearchSince:
 		return compareDay(k.op, meta.InternalDate, k.date), nil
 	case wire.SearchSentBefore, wire.SearchSentOn, wire.SearchSentSince:

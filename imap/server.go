@@ -189,7 +189,9 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	if a := nc.RemoteAddr(); a != nil {
 		remote = a.String()
 	}
-	return newConn(s, nc, s.log.With("proto", "imap", "session", hex.EncodeToString(id[:]), "remote", remote))
+	c := newConn(s, nc, s.log.With("proto", "imap", "session", hex.EncodeToString(id[:]), "remote", remote))
+	c.who.info = SessionInfo{ID: hex.EncodeToString(id[:]), Remote: remote, Since: time.Now()}
+	return c
 }
 
 func (s *Server) handle(c *conn, implicitTLS bool) {

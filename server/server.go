@@ -28,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/storaged/storaged/admin"
 	"github.com/storaged/storaged/auth"
 	"github.com/storaged/storaged/config"
 	"github.com/storaged/storaged/delivery"
@@ -67,6 +68,9 @@ type Server struct {
 	imap        *imap.Server
 	pop3        *pop3.Server
 	policy      *policy.Server
+	admin       *admin.Server
+	stop        chan struct{}
+	stopOnce    sync.Once
 	certs       *certs.Store              // nil without [tls]
 	listeners   map[string][]net.Listener // by protocol
 	wg          sync.WaitGroup
@@ -96,11 +100,38 @@ func New(cfg *config.Config, logger *slog.Logger, lockWait time.Duration) (*Serv
 		return nil, err
 	}
 	users.SetMaxParallel(cfg.Auth.MaxParallelVerifications)
+	accounts, err := NewAccounts(cfg, users, logger, lockWait)
+	if err != nil {
+		return nil, err
+	}
+	scripts := NewSieveStore(cfg, users, logger)
+	d := &delivery.Deliverer{
+		Users: users, Accounts: accounts, Hostname: cfg.Hostname,
+		Domains: cfg.LocalDomains, DetailDelimiter: "+", Log: logger,
+		QuotaTempFail: cfg.Quota.FullTempfail, QuotaAtRcpt: cfg.Quota.CheckAtRcpt,
+	}
+	if cfg.Sieve.Enabled {
+		d.Sieve = sieveDelivery(cfg, scripts)
+	}
+	return &Server{
+		Config: cfg, Log: logger, Users: users, Accounts: accounts,
+		Deliverer: d, Sieve: scripts, Metrics: metrics.New(),
+		listeners: make(map[string][]net.Listener),
+		errc:      make(chan error, 8),
+		repaired:  make(chan struct{}),
+		stop:      make(chan struct{}),
+	}, nil
+}
+
+// NewAccounts is the account registry the configuration describes, as
+// the server and the CLI's verbs open it. It creates nothing on disk
+// until an account is opened.
+func NewAccounts(cfg *config.Config, users *auth.DB, logger *slog.Logger, lockWait time.Duration) (*store.Accounts, error) {
 	defLimits, err := cfg.Quota.Limits()
 	if err != nil {
 		return nil, fmt.Errorf("quota: %w", err)
 	}
-	accounts := store.NewAccounts(store.Options{
+	return store.NewAccounts(store.Options{
 		MailDir: cfg.Mail.Dir, IndexDir: cfg.Mail.IndexDir, LockWait: lockWait, Logger: logger,
 		Formats:       Formats,
 		FormatOptions: folder.Options{LockWait: cfg.Mail.LockWait.D()},
@@ -127,23 +158,7 @@ func New(cfg *config.Config, logger *slog.Logger, lockWait time.Duration) (*Serv
 				return quota.WarningMessage(cfg.Hostname, user, percent, u, l, now)
 			},
 		},
-	})
-	scripts := NewSieveStore(cfg, users, logger)
-	d := &delivery.Deliverer{
-		Users: users, Accounts: accounts, Hostname: cfg.Hostname,
-		Domains: cfg.LocalDomains, DetailDelimiter: "+", Log: logger,
-		QuotaTempFail: cfg.Quota.FullTempfail, QuotaAtRcpt: cfg.Quota.CheckAtRcpt,
-	}
-	if cfg.Sieve.Enabled {
-		d.Sieve = sieveDelivery(cfg, scripts)
-	}
-	return &Server{
-		Config: cfg, Log: logger, Users: users, Accounts: accounts,
-		Deliverer: d, Sieve: scripts, Metrics: metrics.New(),
-		listeners: make(map[string][]net.Listener),
-		errc:      make(chan error, 8),
-		repaired:  make(chan struct{}),
-	}, nil
+	}), nil
 }
 
 // NewSieveStore opens the script store the configuration describes. A
@@ -331,6 +346,10 @@ func (s *Server) Start() error {
 		s.Log.Info("listening", "proto", "metrics", "addr", l.Addr().String())
 		go s.metricsHTTP.Serve(l)
 	}
+	if err := s.startAdmin(); err != nil {
+		s.closeListeners()
+		return err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	go s.repair(ctx)
@@ -370,6 +389,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	if s.metricsHTTP != nil {
 		s.metricsHTTP.Close()
+	}
+	if s.admin != nil {
+		s.admin.Close()
 	}
 	var err error
 	if s.imap != nil {

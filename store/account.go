@@ -17,12 +17,13 @@ import (
 
 // Account is one user's mail: folders, index and change hub.
 type Account struct {
-	user  string
-	root  string // the user's mail directory
-	idx   *index.DB
-	files folder.Store
-	log   *slog.Logger
-	hub   Hub
+	user   string
+	root   string // the user's mail directory
+	format string // the storage format's name
+	idx    *index.DB
+	files  folder.Store
+	log    *slog.Logger
+	hub    Hub
 
 	// mu guards mailboxes and serialises changes to the set of mailboxes
 	// (create, delete, rename).
@@ -37,6 +38,10 @@ type Account struct {
 
 // User is the account's user name.
 func (a *Account) User() string { return a.user }
+
+// Paths are the account's mail directory, index file and storage format
+// (for the admin's user show).
+func (a *Account) Paths() (mail, index, format string) { return a.root, a.idx.Path(), a.format }
 
 // Hub is the account's change hub.
 func (a *Account) Hub() *Hub { return &a.hub }

@@ -148,7 +148,7 @@ func (a *Accounts) openAccount(ctx context.Context, user string) (*Account, erro
 	if err != nil {
 		return nil, err
 	}
-	acct := &Account{user: user, root: root, idx: idx, files: files, log: log, mailboxes: make(map[uint64]*Mailbox), quota: a.opts.Quota}
+	acct := &Account{user: user, root: root, format: format.Name, idx: idx, files: files, log: log, mailboxes: make(map[uint64]*Mailbox), quota: a.opts.Quota}
 	if rebuild {
 		// Adoption below keeps the UIDs another server recorded (Dovecot's
 		// dovecot-uidlist); only the other mailboxes change UIDVALIDITY.

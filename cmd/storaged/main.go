@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/storaged/storaged/admin"
 	"github.com/storaged/storaged/config"
 )
 
@@ -40,6 +41,7 @@ Usage:
   storaged [-config FILE] config                print the effective configuration
   storaged [-config FILE] check USER|-A         validate and repair the index (a damaged one is rebuilt), recount
   storaged version                              the build: module version, commit, Go
+` + admin.Usage + `
 
 Without -config, embedded defaults apply and data lives in $STORAGED_DATA or ./data.
 `
@@ -73,6 +75,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exConfig
 	}
 	logger := newLogger(cfg, stderr)
+	if admin.Handles(rest) {
+		return adminCmd(cfg, logger, rest, stdin, stdout, stderr)
+	}
 	switch rest[0] {
 	case "serve":
 		return serve(cfg, logger, stdout)

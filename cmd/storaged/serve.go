@@ -51,8 +51,8 @@ func serve(cfg *config.Config, logger *slog.Logger, stdout io.Writer) int {
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	// SIGHUP reloads the certificates (after a renewal) instead of
-	// killing the process; connections keep running.
+	// SIGHUP reloads (certificates after a renewal, the users file)
+	// instead of killing the process; connections keep running.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -61,9 +61,14 @@ wait:
 	for {
 		select {
 		case <-hup:
-			if err := srv.ReloadTLS(); err != nil {
-				logger.Warn("SIGHUP: TLS certificates not reloaded; the previous ones stay", "err", err)
+			if msg, err := srv.Reload(); err != nil {
+				logger.Warn("SIGHUP: reload failed", "err", err)
+			} else {
+				logger.Info("SIGHUP: reloaded", "done", msg)
 			}
+		case <-srv.Stopping():
+			logger.Info("shutting down: draining deliveries in flight", "by", "storaged stop")
+			break wait
 		case s := <-sig:
 			logger.Info("shutting down: draining deliveries in flight", "signal", s.String())
 			break wait

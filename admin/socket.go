@@ -1,0 +1,228 @@
+package admin
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// SocketName is the admin socket's file in the data directory.
+const SocketName = "admin.sock"
+
+// maxRequest bounds a request line: arguments and a password, not mail.
+const maxRequest = 1 << 20
+
+type request struct {
+	Args  []string `json:"args"`
+	Stdin string   `json:"stdin,omitempty"`
+}
+
+// frame is one line of the answer: output on fd 1 or 2, or the end.
+type frame struct {
+	Out  string `json:"1,omitempty"`
+	Err  string `json:"2,omitempty"`
+	Exit *int   `json:"exit,omitempty"`
+}
+
+// Server answers the admin socket with Run over its Env.
+type Server struct {
+	Env *Env
+	Log *slog.Logger
+
+	mu     sync.Mutex
+	ln     net.Listener
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Listen opens the socket at path, 0600; a socket left by a crash is
+// replaced, one a live server answers on is not.
+func Listen(path string) (net.Listener, error) {
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("admin: %s: another server is answering there", path)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("admin: %w", err)
+	}
+	// No umask games (the process's, shared by every goroutine): the
+	// data directory is 0700 and the peer check below stands anyway.
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("admin: %w", err)
+	}
+	return l, nil
+}
+
+// Serve answers connections on l until Close.
+func (s *Server) Serve(l net.Listener) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	s.mu.Lock()
+	s.ln, s.cancel = l, cancel
+	s.mu.Unlock()
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			return err
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.handle(ctx, c)
+		}()
+	}
+}
+
+// Close stops accepting and waits for the verbs running to end; those
+// that act on mail are cut at their next context check.
+func (s *Server) Close() {
+	s.mu.Lock()
+	if s.cancel != nil {
+		s.cancel()
+		s.ln.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// peerAllowed: root, or the uid this server runs as.
+func peerAllowed(c net.Conn) (int, bool) {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return -1, false
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return -1, false
+	}
+	var cred *syscall.Ucred
+	var cerr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, cerr = syscall.GetsockoptUcred(int(fd), syscall.SOL_SOCKET, syscall.SO_PEERCRED)
+	}); err != nil || cerr != nil {
+		return -1, false
+	}
+	uid := int(cred.Uid)
+	return uid, uid == 0 || uid == os.Getuid()
+}
+
+type frameWriter struct {
+	mu  *sync.Mutex
+	enc *json.Encoder
+	fd  int
+}
+
+func (w frameWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	f := frame{Out: string(p)}
+	if w.fd == 2 {
+		f = frame{Err: string(p)}
+	}
+	if err := w.enc.Encode(f); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (s *Server) handle(ctx context.Context, c net.Conn) {
+	defer c.Close()
+	log := s.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	uid, ok := peerAllowed(c)
+	if !ok {
+		log.Warn("admin: connection refused: only root and the server's user may use the admin socket", "peer_uid", uid)
+		return
+	}
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	line, err := bufio.NewReader(io.LimitReader(c, maxRequest)).ReadBytes('\n')
+	if err != nil {
+		return
+	}
+	c.SetReadDeadline(time.Time{})
+	var req request
+	if err := json.Unmarshal(line, &req); err != nil || len(req.Args) == 0 {
+		log.Warn("admin: malformed request", "err", err)
+		return
+	}
+	var mu sync.Mutex
+	enc := json.NewEncoder(c)
+	stdout, stderr := frameWriter{&mu, enc, 1}, frameWriter{&mu, enc, 2}
+	// A verb's own output is framed; its arguments are logged without
+	// any that might be a password (auth test's second).
+	logged := req.Args
+	if len(logged) > 3 && logged[0] == "auth" {
+		logged = append(logged[:3:3], "(password)")
+	}
+	start := time.Now()
+	code := Run(ctx, s.Env, req.Args, strings.NewReader(req.Stdin), stdout, stderr)
+	log.Info("admin", "verb", strings.Join(logged, " "), "exit", code, "peer_uid", uid, "ms", time.Since(start).Milliseconds())
+	mu.Lock()
+	enc.Encode(frame{Exit: &code})
+	mu.Unlock()
+}
+
+// ErrNoServer: nothing answers on the socket; the caller runs the verb
+// itself.
+var ErrNoServer = errors.New("admin: no server is running")
+
+// Call runs args in the server answering at path, copying its output,
+// and returns the verb's exit status. stdin is read whole only for the
+// verbs that take it (auth test without a password).
+func Call(path string, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	c, err := net.DialTimeout("unix", path, 2*time.Second)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
+			return 0, ErrNoServer
+		}
+		return 0, fmt.Errorf("admin: %w", err)
+	}
+	defer c.Close()
+	req := request{Args: args}
+	if len(args) == 3 && args[0] == "auth" && stdin != nil {
+		line, _ := bufio.NewReader(stdin).ReadString('\n')
+		req.Stdin = line
+	}
+	if err := json.NewEncoder(c).Encode(req); err != nil {
+		return 0, fmt.Errorf("admin: %w", err)
+	}
+	dec := json.NewDecoder(bufio.NewReader(c))
+	for {
+		var f frame
+		if err := dec.Decode(&f); err != nil {
+			return 0, fmt.Errorf("admin: the server closed the connection before the verb ended: %w", err)
+		}
+		switch {
+		case f.Exit != nil:
+			return *f.Exit, nil
+		case f.Err != "":
+			io.WriteString(stderr, f.Err)
+		default:
+			io.WriteString(stdout, f.Out)
+		}
+	}
+}
