@@ -42,6 +42,7 @@ type Server struct {
 	mu     sync.Mutex
 	ln     net.Listener
 	cancel context.CancelFunc
+	closed bool
 	wg     sync.WaitGroup
 }
 
@@ -72,14 +73,30 @@ func Listen(path string) (net.Listener, error) {
 func (s *Server) Serve(l net.Listener) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		cancel()
+		l.Close()
+		return nil
+	}
 	s.ln, s.cancel = l, cancel
 	s.mu.Unlock()
 	for {
 		c, err := l.Accept()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			if c != nil {
+				c.Close()
 			}
+			return nil
+		}
+		if err == nil {
+			// Under mu, so that Close's Wait never races an Add.
+			s.wg.Add(1)
+		}
+		s.mu.Unlock()
+		if err != nil {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				time.Sleep(50 * time.Millisecond)
@@ -87,7 +104,6 @@ func (s *Server) Serve(l net.Listener) error {
 			}
 			return err
 		}
-		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			s.handle(ctx, c)
@@ -99,6 +115,7 @@ func (s *Server) Serve(l net.Listener) error {
 // that act on mail are cut at their next context check.
 func (s *Server) Close() {
 	s.mu.Lock()
+	s.closed = true
 	if s.cancel != nil {
 		s.cancel()
 		s.ln.Close()
