@@ -69,14 +69,25 @@ type Server struct {
 	pop3        *pop3.Server
 	policy      *policy.Server
 	admin       *admin.Server
-	stop        chan struct{}
-	stopOnce    sync.Once
-	certs       *certs.Store              // nil without [tls]
-	listeners   map[string][]net.Listener // by protocol
-	wg          sync.WaitGroup
-	errc        chan error
-	cancel      context.CancelFunc
-	repaired    chan struct{}
+	// LoadConfig reads the configuration again for Reload (SIGHUP);
+	// nil reloads only the certificates and the users file. LogLevel,
+	// when set, is the level a reload changes.
+	LoadConfig func() (*config.Config, error)
+	LogLevel   *slog.LevelVar
+	reloadMu   sync.Mutex
+	live       *config.Config // the last configuration Reload read
+	stop       chan struct{}
+	stopOnce   sync.Once
+	certs      *certs.Store // nil without [tls]
+	// bound are the listeners, each with the address the configuration
+	// gave it; lmu guards the slice, which a reload changes.
+	lmu      sync.Mutex
+	bound    []*bound
+	tlsOn    bool
+	wg       sync.WaitGroup
+	errc     chan error
+	cancel   context.CancelFunc
+	repaired chan struct{}
 }
 
 // EnsureDataDir creates the directories the configuration names.
@@ -116,10 +127,9 @@ func New(cfg *config.Config, logger *slog.Logger, lockWait time.Duration) (*Serv
 	return &Server{
 		Config: cfg, Log: logger, Users: users, Accounts: accounts,
 		Deliverer: d, Sieve: scripts, Metrics: metrics.New(),
-		listeners: make(map[string][]net.Listener),
-		errc:      make(chan error, 8),
-		repaired:  make(chan struct{}),
-		stop:      make(chan struct{}),
+		errc:     make(chan error, 8),
+		repaired: make(chan struct{}),
+		stop:     make(chan struct{}),
 	}, nil
 }
 
@@ -266,13 +276,10 @@ func (s *Server) Start() error {
 		TLS:            tlsConf,
 		Trusted:        trusted,
 	}, s.Users, s.Accounts, s.Log)
-	var policyAddrs []string
-	if cfg.Quota.PolicyListen != "" {
-		policyAddrs = []string{cfg.Quota.PolicyListen}
-		s.policy = policy.New(policy.Config{
-			Success: cfg.Quota.PolicySuccess, OverQuota: cfg.Quota.PolicyOverQuota, NoUser: cfg.Quota.PolicyNoUser,
-		}, s.Deliverer, s.Log)
-	}
+	// Always there, so that a reload can open its listener.
+	s.policy = policy.New(policy.Config{
+		Success: cfg.Quota.PolicySuccess, OverQuota: cfg.Quota.PolicyOverQuota, NoUser: cfg.Quota.PolicyNoUser,
+	}, s.Deliverer, s.Log)
 	s.pop3 = pop3.New(pop3.Config{
 		Metrics:       s.Metrics,
 		AuthFailDelay: cfg.POP3.AuthFailDelay.D(),
@@ -287,51 +294,24 @@ func (s *Server) Start() error {
 		TLS:           tlsConf,
 		Trusted:       trusted,
 	}, s.Users, s.Sieve, s.Log)
-	for _, p := range []struct {
-		proto string
-		addrs []string
-		// login: the protocol carries passwords.
-		login bool
-	}{{"lmtp", cfg.LMTP.Listen, false}, {"imap", cfg.IMAP.Listen, true}, {"imaps", cfg.IMAP.ListenTLS, true},
-		{"pop3", cfg.POP3.Listen, true}, {"pop3s", cfg.POP3.ListenTLS, true}, {"policy", policyAddrs, false},
-		{"managesieve", cfg.ManageSieve.Listen, true}} {
+	s.tlsOn = tlsConf != nil
+	var opened []*bound
+	for _, p := range listenSpecs(cfg) {
 		for _, addr := range p.addrs {
-			l, err := listen(addr, cfg.SocketPerm())
-			if err != nil && p.proto == "managesieve" && addr == config.DefaultManageSieveListen && errors.Is(err, syscall.EADDRINUSE) {
-				// ManageSieve is on by default; a port already taken (a
-				// Dovecot managesieved still running during a migration)
-				// must not keep delivery from starting.
-				s.Log.Warn("managesieve: the default port is taken; ManageSieve is off (set [managesieve] listen)", "addr", addr, "err", err)
-				continue
-			}
+			b, err := s.openListener(p, addr)
 			if err != nil {
-				s.closeListeners()
-				return fmt.Errorf("%s: listen %s: %w", p.proto, addr, err)
-			}
-			if p.login && tlsConf == nil && !loopbackOnly(addr) {
-				// Logins there work only from auth.trusted_networks, and
-				// their passwords cross the network in the clear.
-				s.Log.Warn("no TLS on a non-loopback address: logins only from auth.trusted_networks, in the clear; configure [tls]", "proto", p.proto, "addr", addr)
-			}
-			s.listeners[p.proto] = append(s.listeners[p.proto], l)
-			s.Log.Info("listening", "proto", p.proto, "addr", l.Addr().String())
-		}
-	}
-	serve := map[string]func(net.Listener) error{"lmtp": s.lmtp.Serve, "imap": s.imap.Serve, "pop3": s.pop3.Serve,
-		"imaps": s.imap.ServeTLS, "pop3s": s.pop3.ServeTLS, "managesieve": s.managesieve.Serve}
-	if s.policy != nil {
-		serve["policy"] = s.policy.Serve
-	}
-	for proto, ls := range s.listeners {
-		for _, l := range ls {
-			s.wg.Add(1)
-			go func(proto string, l net.Listener) {
-				defer s.wg.Done()
-				if err := serve[proto](l); err != nil {
-					s.errc <- fmt.Errorf("%s %s: %w", proto, l.Addr(), err)
+				for _, b := range opened {
+					b.l.Close()
 				}
-			}(proto, l)
+				return err
+			}
+			if b != nil {
+				opened = append(opened, b)
+			}
 		}
+	}
+	for _, b := range opened {
+		s.serveListener(b)
 	}
 	if cfg.Metrics.Listen != "" {
 		l, err := net.Listen("tcp", cfg.Metrics.Listen)
@@ -361,9 +341,13 @@ func (s *Server) MetricsAddr() net.Addr { return s.metricsAddr }
 
 // Addrs returns the addresses a protocol listens on.
 func (s *Server) Addrs(proto string) []net.Addr {
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
 	var out []net.Addr
-	for _, l := range s.listeners[proto] {
-		out = append(out, l.Addr())
+	for _, b := range s.bound {
+		if b.proto == proto {
+			out = append(out, b.l.Addr())
+		}
 	}
 	return out
 }
@@ -375,10 +359,11 @@ func (s *Server) Err() <-chan error { return s.errc }
 func (s *Server) Repaired() <-chan struct{} { return s.repaired }
 
 func (s *Server) closeListeners() {
-	for _, ls := range s.listeners {
-		for _, l := range ls {
-			l.Close()
-		}
+	s.lmu.Lock()
+	defer s.lmu.Unlock()
+	for _, b := range s.bound {
+		b.retired.Store(true)
+		b.l.Close()
 	}
 }
 

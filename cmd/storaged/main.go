@@ -80,7 +80,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	switch rest[0] {
 	case "serve":
-		return serve(cfg, logger, stdout)
+		// The level is a variable: a reload (SIGHUP) may change it.
+		lv := new(slog.LevelVar)
+		lv.Set(levelOf(cfg))
+		return serve(cfg, *cfgPath, loggerAt(cfg, stderr, lv), lv, stdout)
 	case "deliver":
 		return deliverCmd(cfg, logger, rest[1:], stdin, stderr)
 	case "user":
@@ -127,8 +130,16 @@ const (
 )
 
 func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	return loggerAt(cfg, w, levelOf(cfg))
+}
+
+func levelOf(cfg *config.Config) slog.Level {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(cfg.Log.Level))
+	return lvl
+}
+
+func loggerAt(cfg *config.Config, w io.Writer, lvl slog.Leveler) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: lvl}
 	if cfg.Log.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))

@@ -16,12 +16,14 @@ import (
 // drainTimeout bounds how long SIGTERM waits for transactions in flight.
 const drainTimeout = 30 * time.Second
 
-func serve(cfg *config.Config, logger *slog.Logger, stdout io.Writer) int {
+func serve(cfg *config.Config, cfgPath string, logger *slog.Logger, level *slog.LevelVar, stdout io.Writer) int {
 	srv, err := server.New(cfg, logger, 2*time.Second)
 	if err != nil {
 		logger.Error("cannot start", "err", err)
 		return exCantCreat
 	}
+	srv.LogLevel = level
+	srv.LoadConfig = func() (*config.Config, error) { return config.Load(cfgPath) }
 	// One server per data directory: a second one would fight the first
 	// over every index.
 	unlock, err := server.LockDataDir(cfg)

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -37,6 +38,7 @@ type set struct {
 
 // Store holds the current certificates.
 type Store struct {
+	mu    sync.Mutex // guards pairs
 	pairs []Pair
 	cur   atomic.Pointer[set]
 }
@@ -56,8 +58,29 @@ func Load(pairs []Pair) (*Store, error) {
 // Reload reads the files again and swaps them in; on error the previous
 // certificates stay.
 func (s *Store) Reload() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.load(s.pairs)
+}
+
+// SetPairs loads other files (a reloaded configuration) and swaps them
+// in; on error the previous pairs and certificates stay.
+func (s *Store) SetPairs(pairs []Pair) error {
+	if len(pairs) == 0 {
+		return errors.New("certs: no certificate configured")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.load(pairs); err != nil {
+		return err
+	}
+	s.pairs = append([]Pair(nil), pairs...)
+	return nil
+}
+
+func (s *Store) load(pairs []Pair) error {
 	next := &set{}
-	for _, p := range s.pairs {
+	for _, p := range pairs {
 		c, err := tls.LoadX509KeyPair(p.Cert, p.Key)
 		if err != nil {
 			return fmt.Errorf("certs: %s, %s: %w", p.Cert, p.Key, err)
