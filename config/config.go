@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -40,6 +41,9 @@ type Config struct {
 	ManageSieve  ManageSieve `toml:"managesieve"`
 	Metrics      Metrics     `toml:"metrics"`
 	Admin        Admin       `toml:"admin"`
+	// ShutdownTimeout bounds how long SIGTERM waits for deliveries in
+	// flight before it cuts them (none of those was acknowledged).
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
 }
 
 // Admin is the socket the CLI's admin verbs reach a running server on.
@@ -228,6 +232,10 @@ type IMAP struct {
 type Log struct {
 	Level  string `toml:"level"`  // debug, info, warn, error
 	Format string `toml:"format"` // text or json
+	// File is where serve logs, relative to data_dir; empty is standard
+	// error (the journal under systemd). A reload (SIGHUP, what
+	// logrotate's postrotate sends) reopens it.
+	File string `toml:"file"`
 }
 
 // Users is the user database.
@@ -248,10 +256,15 @@ type Mail struct {
 // LMTP is the delivery listener.
 type LMTP struct {
 	// Listen addresses: host:port for TCP, unix:PATH for a socket.
-	Listen         []string `toml:"listen"`
-	SocketMode     string   `toml:"socket_mode"` // octal permissions of unix sockets
-	MaxMessageSize Size     `toml:"max_message_size"`
-	MaxRecipients  int      `toml:"max_recipients"`
+	Listen     []string `toml:"listen"`
+	SocketMode string   `toml:"socket_mode"` // octal permissions of unix sockets
+	// SocketUser and SocketGroup own the unix sockets (names or
+	// numbers; empty leaves the server's own), e.g. "postfix" so that
+	// Postfix's lmtp client may connect to a 0660 socket.
+	SocketUser     string `toml:"socket_user"`
+	SocketGroup    string `toml:"socket_group"`
+	MaxMessageSize Size   `toml:"max_message_size"`
+	MaxRecipients  int    `toml:"max_recipients"`
 	// MaxLineLength bounds one line of a message; a longer line refuses
 	// the message (500 5.5.2), read to its end so the session goes on.
 	MaxLineLength Size `toml:"max_line_length"`
@@ -264,13 +277,14 @@ type LMTP struct {
 // Defaults is the embedded configuration.
 func Defaults() Config {
 	return Config{
-		DataDir: "./data",
-		Log:     Log{Level: "info", Format: "text"},
-		TLS:     TLS{Certs: []CertPair{}},
-		Auth:    Auth{TrustedNetworks: []string{"127.0.0.0/8", "::1"}},
-		Users:   Users{File: "users"},
-		Admin:   Admin{Socket: "admin.sock"},
-		Mail:    Mail{Dir: "mail", IndexDir: "index", Format: "maildir", LockWait: Duration(10 * time.Second)},
+		DataDir:         "./data",
+		Log:             Log{Level: "info", Format: "text"},
+		TLS:             TLS{Certs: []CertPair{}},
+		Auth:            Auth{TrustedNetworks: []string{"127.0.0.0/8", "::1"}},
+		Users:           Users{File: "users"},
+		Admin:           Admin{Socket: "admin.sock"},
+		ShutdownTimeout: Duration(30 * time.Second),
+		Mail:            Mail{Dir: "mail", IndexDir: "index", Format: "maildir", LockWait: Duration(10 * time.Second)},
 		LMTP: LMTP{
 			Listen:         []string{"127.0.0.1:2424", "unix:lmtp.sock"},
 			SocketMode:     "0660",
@@ -457,6 +471,15 @@ func (c *Config) resolve() error {
 	if m, err := strconv.ParseUint(c.LMTP.SocketMode, 8, 32); err != nil || m > 0o777 {
 		return fmt.Errorf("lmtp.socket_mode: %q is not an octal mode like 0660", c.LMTP.SocketMode)
 	}
+	if _, _, err := c.SocketOwner(); err != nil {
+		return err
+	}
+	if c.ShutdownTimeout <= 0 {
+		return errors.New("shutdown_timeout: must be positive, like \"30s\"")
+	}
+	if c.Log.File != "" {
+		c.Log.File = c.Path(c.Log.File)
+	}
 	if c.LMTP.MaxMessageSize <= 0 {
 		return errors.New("lmtp.max_message_size: must be positive")
 	}
@@ -624,6 +647,31 @@ func (c *Config) Path(p string) string {
 func (c *Config) SocketPerm() os.FileMode {
 	m, _ := strconv.ParseUint(c.LMTP.SocketMode, 8, 32)
 	return os.FileMode(m)
+}
+
+// SocketOwner is the uid and gid lmtp.socket_user and socket_group name,
+// -1 for each that is not set.
+func (c *Config) SocketOwner() (uid, gid int, err error) {
+	uid, gid = -1, -1
+	if n := c.LMTP.SocketUser; n != "" {
+		u, err := user.Lookup(n)
+		if err != nil {
+			if u, err = user.LookupId(n); err != nil {
+				return 0, 0, fmt.Errorf("lmtp.socket_user: %q: no such user", n)
+			}
+		}
+		uid, _ = strconv.Atoi(u.Uid)
+	}
+	if n := c.LMTP.SocketGroup; n != "" {
+		g, err := user.LookupGroup(n)
+		if err != nil {
+			if g, err = user.LookupGroupId(n); err != nil {
+				return 0, 0, fmt.Errorf("lmtp.socket_group: %q: no such group", n)
+			}
+		}
+		gid, _ = strconv.Atoi(g.Gid)
+	}
+	return uid, gid, nil
 }
 
 // Write prints the configuration as TOML.

@@ -60,7 +60,7 @@ func (d *Deliverer) Resolve(addr string) (Recipient, error) {
 	local = unquoteLocal(local)
 	r := Recipient{Address: addr}
 	if domain != "" && !d.isLocal(domain) {
-		return r, &Error{Kind: NoSuchUser, Msg: "not a local domain"}
+		return r, &Error{Kind: NoSuchUser, Msg: "not a local domain", Err: ErrNotLocal}
 	}
 	if u, ok := d.Users.Lookup(local); ok && local != "" {
 		r.User = u.Name

@@ -37,6 +37,10 @@ const (
 	DiskFull
 )
 
+// ErrNotLocal is the cause of a NoSuchUser for an address whose domain
+// is not one of ours (the policy service lets Postfix judge those).
+var ErrNotLocal = errors.New("the domain is not a local one")
+
 // Error is a delivery failure for one recipient.
 type Error struct {
 	Kind Kind

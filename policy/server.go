@@ -109,6 +109,10 @@ func (s *Server) decide(attrs map[string]string, log *slog.Logger) string {
 	switch {
 	case err == nil:
 		return s.cfg.Success
+	case errors.Is(err, delivery.ErrNotLocal):
+		// Not ours to judge: mail a trusted client relays elsewhere goes
+		// on to Postfix's next restriction.
+		return s.cfg.Success
 	case delivery.KindOf(err) == delivery.NoSuchUser:
 		return s.cfg.NoUser
 	case delivery.KindOf(err) == delivery.OverQuota, delivery.KindOf(err) == delivery.OverQuotaTemp:

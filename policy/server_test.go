@@ -28,6 +28,7 @@ func (c checker) CheckQuota(_ context.Context, addr string, size int64) error {
 func TestTranscript(t *testing.T) {
 	srv := New(Config{OverQuota: "DEFER_IF_PERMIT full"}, checker{
 		"nobody@example.org": &delivery.Error{Kind: delivery.NoSuchUser, Msg: "no such user"},
+		"ann@example.net":    &delivery.Error{Kind: delivery.NoSuchUser, Msg: "not a local domain", Err: delivery.ErrNotLocal},
 		"broken@example.org": &delivery.Error{Kind: delivery.TempFail, Msg: "index busy"},
 		"full@example.org":   &delivery.Error{Kind: delivery.OverQuotaTemp, Msg: "Mailbox full"},
 	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -49,6 +50,7 @@ func TestTranscript(t *testing.T) {
 		{"\nrequest=smtpd_access_policy\r\nrecipient=ann@example.org\r\nsize=5000\r\n\r\n", "action=DEFER_IF_PERMIT full"},
 		{"request=smtpd_access_policy\nrecipient=full@example.org\n\n", "action=DEFER_IF_PERMIT full"},
 		{"request=smtpd_access_policy\nrecipient=nobody@example.org\n\n", "action=REJECT Unknown user"},
+		{"request=smtpd_access_policy\nrecipient=ann@example.net\n\n", "action=DUNNO"},
 		{"request=smtpd_access_policy\nrecipient=broken@example.org\n\n", "action=DEFER_IF_PERMIT Temporary quota lookup failure, try again later"},
 		{"request=smtpd_access_policy\nprotocol_state=END-OF-MESSAGE\n\n", "action=DUNNO"},
 		{"request=something_else\nrecipient=nobody@example.org\n\n", "action=DUNNO"},

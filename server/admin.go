@@ -67,6 +67,13 @@ func (s *Server) Reload() (string, error) {
 			done = append(done, "TLS certificates reloaded")
 		}
 	}
+	if s.ReopenLog != nil {
+		if err := s.ReopenLog(); err != nil {
+			errs = append(errs, err)
+		} else {
+			done = append(done, "log file reopened")
+		}
+	}
 	// The users file is read again whenever it changes; a reload makes
 	// sure of it at once.
 	s.Users.Refresh()

@@ -43,7 +43,11 @@ func listenSpecs(cfg *config.Config) []listenSpec {
 // port already taken, which must not keep delivery from starting (a
 // Dovecot managesieved still running during a migration).
 func (s *Server) openListener(p listenSpec, addr string) (*bound, error) {
-	l, err := listen(addr, s.Config.SocketPerm())
+	uid, gid, err := s.Config.SocketOwner()
+	if err != nil {
+		return nil, err
+	}
+	l, err := listen(addr, s.Config.SocketPerm(), uid, gid)
 	if err != nil && p.proto == "managesieve" && addr == config.DefaultManageSieveListen && errors.Is(err, syscall.EADDRINUSE) {
 		s.Log.Warn("managesieve: the default port is taken; ManageSieve is off (set [managesieve] listen)", "addr", addr, "err", err)
 		return nil, nil

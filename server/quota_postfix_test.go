@@ -4,12 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/smtp"
 	"net/textproto"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,13 +18,7 @@ import (
 // over-quota recipient before it accepts the message, while the other
 // recipient's copy goes through Postfix's queue and LMTP into the store.
 func TestQuotaPostfixPolicy(t *testing.T) {
-	postfix, err := exec.LookPath("postfix")
-	if err != nil {
-		t.Skip("postfix not installed (make test-deps installs it)")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("starting a Postfix instance needs root")
-	}
+	pfDir := postfixDir(t)
 	ts := startServer(t, t.TempDir(), func(c *config.Config) { c.Quota.PolicyListen = "127.0.0.1:0" }, "ann", "bob")
 	// bob is full: one message of one allowed.
 	ts.setRule(t, "bob", "userdb_quota_rule", "*:messages=1")
@@ -39,81 +29,12 @@ func TestQuotaPostfixPolicy(t *testing.T) {
 	lc.Close()
 	policyAddr := ts.Addrs("policy")[0].String()
 
-	dir := t.TempDir()
-	// Postfix's daemons run as the postfix user and chdir into the queue.
-	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
-		os.Chmod(d, 0o755)
-	}
-	etc, spool, data := filepath.Join(dir, "etc"), filepath.Join(dir, "spool"), filepath.Join(dir, "data")
-	for _, d := range []string{etc, spool, data} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if out, err := exec.Command("chown", "postfix", data).CombinedOutput(); err != nil {
-		t.Skipf("no postfix user: %v %s", err, out)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	smtpAddr := l.Addr().String()
-	l.Close()
-	mainCF := fmt.Sprintf(`compatibility_level = 3.6
-queue_directory = %s
-data_directory = %s
-mail_owner = postfix
-setgid_group = postdrop
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-myhostname = mx.example.org
-mydestination = example.org
+	pf := startPostfixIn(t, pfDir, fmt.Sprintf(`mydestination = example.org
 local_recipient_maps =
 local_transport = lmtp:inet:%s
-alias_maps =
-alias_database =
-mynetworks = 127.0.0.0/8
 smtpd_recipient_restrictions = check_policy_service inet:%s, permit_mynetworks, reject
-maillog_file = %s
-maillog_file_prefixes = %s
-smtputf8_enable = no
-`, spool, data, ts.lmtp, policyAddr, filepath.Join(dir, "maillog"), dir)
-	masterCF := smtpAddr + ` inet n - n - - smtpd
-cleanup unix n - n - 0 cleanup
-qmgr unix n - n 300 1 qmgr
-rewrite unix - - n - - trivial-rewrite
-bounce unix - - n - 0 bounce
-defer unix - - n - 0 bounce
-trace unix - - n - 0 bounce
-verify unix - - n - 1 verify
-flush unix n - n 1000? 0 flush
-proxymap unix - - n - - proxymap
-smtp unix - - n - - smtp
-relay unix - - n - - smtp
-showq unix n - n - - showq
-error unix - - n - - error
-retry unix - - n - - error
-discard unix - - n - - discard
-local unix - n n - - local
-lmtp unix - - n - - lmtp
-anvil unix - - n - 1 anvil
-scache unix - - n - 1 scache
-postlog unix-dgram n - n - 1 postlogd
-`
-	if err := os.WriteFile(filepath.Join(etc, "main.cf"), []byte(mainCF), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(etc, "master.cf"), []byte(masterCF), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	maillog := func() string { b, _ := os.ReadFile(filepath.Join(dir, "maillog")); return string(b) }
-	for _, verb := range []string{"check", "start"} {
-		if out, err := exec.Command(postfix, "-c", etc, verb).CombinedOutput(); err != nil {
-			t.Fatalf("postfix %s: %v %s\n%s", verb, err, out, maillog())
-		}
-	}
-	t.Cleanup(func() { exec.Command(postfix, "-c", etc, "abort").Run() })
-
+`, ts.lmtp, policyAddr), false)
+	smtpAddr, maillog := pf.smtp, pf.maillog
 	acct, err := ts.Accounts.Open(context.Background(), "ann")
 	if err != nil {
 		t.Fatal(err)

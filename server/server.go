@@ -74,11 +74,13 @@ type Server struct {
 	// when set, is the level a reload changes.
 	LoadConfig func() (*config.Config, error)
 	LogLevel   *slog.LevelVar
-	reloadMu   sync.Mutex
-	live       *config.Config // the last configuration Reload read
-	stop       chan struct{}
-	stopOnce   sync.Once
-	certs      *certs.Store // nil without [tls]
+	// ReopenLog starts a new log file after a rotation, at each reload.
+	ReopenLog func() error
+	reloadMu  sync.Mutex
+	live      *config.Config // the last configuration Reload read
+	stop      chan struct{}
+	stopOnce  sync.Once
+	certs     *certs.Store // nil without [tls]
 	// bound are the listeners, each with the address the configuration
 	// gave it; lmu guards the slice, which a reload changes.
 	lmu      sync.Mutex
@@ -510,7 +512,7 @@ func loopbackOnly(addr string) bool {
 
 // listen opens a TCP address or unix:PATH. A socket file left by a crash
 // is replaced; one a live server answers on is not.
-func listen(addr string, perm os.FileMode) (net.Listener, error) {
+func listen(addr string, perm os.FileMode, uid, gid int) (net.Listener, error) {
 	path, ok := strings.CutPrefix(addr, "unix:")
 	if !ok {
 		return net.Listen("tcp", addr)
@@ -529,6 +531,14 @@ func listen(addr string, perm os.FileMode) (net.Listener, error) {
 	if err := os.Chmod(path, perm); err != nil {
 		l.Close()
 		return nil, err
+	}
+	if uid >= 0 || gid >= 0 {
+		// lmtp.socket_user/socket_group: the MTA's client (Postfix's lmtp
+		// runs as postfix) connects to a socket that is not world-writable.
+		if err := os.Lchown(path, uid, gid); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("%s: set owner: %w", path, err)
+		}
 	}
 	return l, nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/storaged/storaged/admin"
 	"github.com/storaged/storaged/config"
+	"github.com/storaged/storaged/internal/logfile"
 )
 
 const usage = `storaged: a mail store and access server
@@ -83,7 +84,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		// The level is a variable: a reload (SIGHUP) may change it.
 		lv := new(slog.LevelVar)
 		lv.Set(levelOf(cfg))
-		return serve(cfg, *cfgPath, loggerAt(cfg, stderr, lv), lv, stdout)
+		var logw io.Writer = stderr
+		var lf *logfile.File
+		if cfg.Log.File != "" {
+			if lf, err = logfile.Open(cfg.Log.File); err != nil {
+				fmt.Fprintln(stderr, "storaged:", err)
+				return exCantCreat
+			}
+			defer lf.Close()
+			logw = lf
+		}
+		return serve(cfg, *cfgPath, loggerAt(cfg, logw, lv), lv, lf, stdout)
 	case "deliver":
 		return deliverCmd(cfg, logger, rest[1:], stdin, stderr)
 	case "user":

@@ -10,19 +10,24 @@ import (
 	"time"
 
 	"github.com/storaged/storaged/config"
+	"github.com/storaged/storaged/internal/logfile"
+	"github.com/storaged/storaged/internal/sdnotify"
 	"github.com/storaged/storaged/server"
 )
 
-// drainTimeout bounds how long SIGTERM waits for transactions in flight.
-const drainTimeout = 30 * time.Second
-
-func serve(cfg *config.Config, cfgPath string, logger *slog.Logger, level *slog.LevelVar, stdout io.Writer) int {
+func serve(cfg *config.Config, cfgPath string, logger *slog.Logger, level *slog.LevelVar, lf *logfile.File, stdout io.Writer) int {
 	srv, err := server.New(cfg, logger, 2*time.Second)
 	if err != nil {
 		logger.Error("cannot start", "err", err)
 		return exCantCreat
 	}
 	srv.LogLevel = level
+	if lf != nil {
+		srv.ReopenLog = lf.Reopen
+	}
+	// Type=notify: systemd waits for READY=1, and hears of reloads and
+	// of the drain (contrib/systemd/storaged.service).
+	notify := sdnotify.Notifier{Socket: os.Getenv("NOTIFY_SOCKET")}
 	srv.LoadConfig = func() (*config.Config, error) { return config.Load(cfgPath) }
 	// One server per data directory: a second one would fight the first
 	// over every index.
@@ -51,6 +56,9 @@ func serve(cfg *config.Config, cfgPath string, logger *slog.Logger, level *slog.
 	if demo {
 		srv.Banner(stdout, pw)
 	}
+	if err := notify.Ready("serving"); err != nil {
+		logger.Warn("cannot tell systemd we are ready", "err", err)
+	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	// SIGHUP reloads (certificates after a renewal, the users file)
@@ -63,11 +71,13 @@ wait:
 	for {
 		select {
 		case <-hup:
+			notify.Reloading()
 			if msg, err := srv.Reload(); err != nil {
-				logger.Warn("SIGHUP: reload failed", "err", err)
+				logger.Warn("SIGHUP: reload failed", "done", msg, "err", err)
 			} else {
 				logger.Info("SIGHUP: reloaded", "done", msg)
 			}
+			notify.Ready("serving")
 		case <-srv.Stopping():
 			logger.Info("shutting down: draining deliveries in flight", "by", "storaged stop")
 			break wait
@@ -80,7 +90,8 @@ wait:
 			break wait
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	notify.Stopping()
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout.D())
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
 		logger.Warn("shutdown", "err", err)
