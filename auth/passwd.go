@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -428,16 +429,32 @@ func (db *DB) modify(change func() error) error {
 	return db.load()
 }
 
+// writeAtomic replaces path with data (a temporary file, fsynced, renamed
+// over it). The new file keeps the old one's mode, owner and group: a
+// 0640 root:dovecot file that Dovecot reads stays readable to it. A new
+// file is 0600. When the owner or group cannot be kept (not root, not
+// the owner), nothing is replaced.
 func writeAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
+	mode, uid, gid := os.FileMode(0o600), -1, -1
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			uid, gid = int(st.Uid), int(st.Gid)
+		}
+	}
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("auth: %w", err)
 	}
 	tmp := f.Name()
 	_, err = f.Write(data)
+	if err == nil && uid >= 0 {
+		err = keepOwner(f, uid, gid)
+	}
 	if err == nil {
-		err = f.Chmod(0o600)
+		// After the chown, which may clear set-id bits.
+		err = f.Chmod(mode)
 	}
 	if err == nil {
 		err = f.Sync()
@@ -459,6 +476,22 @@ func writeAtomic(path string, data []byte) error {
 	defer d.Close()
 	if err := d.Sync(); err != nil {
 		return fmt.Errorf("auth: fsync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// keepOwner gives f the owner and group uid:gid, if it has not got them.
+func keepOwner(f *os.File, uid, gid int) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || int(st.Uid) == uid && int(st.Gid) == gid {
+		return nil
+	}
+	if err := f.Chown(uid, gid); err != nil {
+		return fmt.Errorf("the file belongs to %d:%d and this process (uid %d) cannot keep that: run as root or as its owner (%w)", uid, gid, os.Geteuid(), err)
 	}
 	return nil
 }

@@ -213,6 +213,10 @@ type POP3 struct {
 	// IdleTimeout closes a session that sends nothing for this long; RFC
 	// 1939 §3 asks for at least 10 minutes.
 	IdleTimeout Duration `toml:"idle_timeout"`
+	// LockSession lets one session at a time hold a user's maildrop
+	// (RFC 1939 §8; a second login gets -ERR [IN-USE]). Off, as
+	// Dovecot's pop3_lock_session=no: sessions share it.
+	LockSession bool `toml:"lock_session"`
 }
 
 // IMAP is the mail access listener.
@@ -342,7 +346,20 @@ func Load(path string) (*Config, error) {
 		c.DataDir = env
 	}
 	if path != "" {
-		md, err := toml.DecodeFile(path, &c)
+		text, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("config: %w", err)
+		}
+		// First as plain TOML, so that a value of the wrong type is
+		// named in the config's words (types.go), then into c.
+		var doc map[string]any
+		md, err := toml.Decode(string(text), &doc)
+		if err == nil {
+			if terr := checkTypes(doc, md); terr != nil {
+				return nil, fmt.Errorf("config %s: %w", path, terr)
+			}
+			md, err = toml.Decode(string(text), &c)
+		}
 		if err != nil {
 			var perr toml.ParseError
 			if errors.As(err, &perr) {
@@ -436,21 +453,19 @@ func (c *Config) resolve() error {
 				return fmt.Errorf("lmtp.listen: %q has no path", l)
 			}
 			c.LMTP.Listen[i] = "unix:" + c.Path(p)
-			continue
 		}
-		if _, _, err := net.SplitHostPort(l); err != nil {
-			return fmt.Errorf("lmtp.listen: %q: %w", l, err)
-		}
+	}
+	if err := listenList("lmtp.listen", &c.LMTP.Listen, true); err != nil {
+		return err
 	}
 	for _, ls := range []struct {
 		key   string
-		addrs []string
-	}{{"imap.listen", c.IMAP.Listen}, {"imap.listen_tls", c.IMAP.ListenTLS},
-		{"pop3.listen", c.POP3.Listen}, {"pop3.listen_tls", c.POP3.ListenTLS}} {
-		for _, l := range ls.addrs {
-			if _, _, err := net.SplitHostPort(l); err != nil {
-				return fmt.Errorf("%s: %q: %w", ls.key, l, err)
-			}
+		addrs *[]string
+	}{{"imap.listen", &c.IMAP.Listen}, {"imap.listen_tls", &c.IMAP.ListenTLS},
+		{"pop3.listen", &c.POP3.Listen}, {"pop3.listen_tls", &c.POP3.ListenTLS},
+		{"managesieve.listen", &c.ManageSieve.Listen}} {
+		if err := listenList(ls.key, ls.addrs, false); err != nil {
+			return err
 		}
 	}
 	if err := c.resolveTLS(); err != nil {
@@ -496,8 +511,8 @@ func (c *Config) resolve() error {
 		return err
 	}
 	if c.Metrics.Listen != "" {
-		if _, _, err := net.SplitHostPort(c.Metrics.Listen); err != nil {
-			return fmt.Errorf("metrics.listen: %q: %w", c.Metrics.Listen, err)
+		if c.Metrics.Listen, err = listenAddr("metrics.listen", c.Metrics.Listen); err != nil {
+			return err
 		}
 	}
 	return c.resolveSieve()
@@ -556,11 +571,6 @@ func (c *Config) resolveSieve() error {
 	}
 	if strings.ContainsAny(sv.SpamHeader+sv.VirusHeader, ": \t\r\n") {
 		return errors.New("sieve.spam_header, sieve.virus_header: a header field name, without the colon")
-	}
-	for _, l := range c.ManageSieve.Listen {
-		if _, _, err := net.SplitHostPort(l); err != nil {
-			return fmt.Errorf("managesieve.listen: %q: %w", l, err)
-		}
 	}
 	if c.ManageSieve.AuthFailDelay < 0 {
 		return errors.New("managesieve.auth_fail_delay: must not be negative")
@@ -623,8 +633,9 @@ func (q *Quota) resolve() error {
 		return errors.New("quota.root: must not be empty (Apple Mail hides a quota without a name)")
 	}
 	if q.PolicyListen != "" {
-		if _, _, err := net.SplitHostPort(q.PolicyListen); err != nil {
-			return fmt.Errorf("quota.policy_listen: %q: %w", q.PolicyListen, err)
+		var err error
+		if q.PolicyListen, err = listenAddr("quota.policy_listen", q.PolicyListen); err != nil {
+			return err
 		}
 	}
 	for _, p := range []struct{ key, v string }{{"policy_success", q.PolicySuccess}, {"policy_overquota", q.PolicyOverQuota}, {"policy_nouser", q.PolicyNoUser}} {

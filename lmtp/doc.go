@@ -16,7 +16,16 @@
 //     to its end, so the stream stays in step.
 //   - STARTTLS (RFC 3207) throws away what was pipelined after it and
 //     forgets LHLO; it is refused inside a transaction.
-//   - delivery.Kind is mapped to SMTP codes here and nowhere else.
+//   - delivery.Kind is mapped to SMTP codes here and nowhere else
+//     (Reply gives "storaged deliver" the same mapping).
+//   - Every reply but the greeting, LHLO's and 354 carries an RFC 3463
+//     enhanced code; replies read as a last hop's, in Dovecot's words
+//     where it has them: 250 2.1.0 at MAIL, 250 2.1.5 at RCPT, and after
+//     DATA "250 2.0.0 <rcpt> <id> Saved", where id is the transaction's
+//     (session id and number), the one in the Received field and in the
+//     log line of each delivery.
+//   - As at Dovecot's LMTP, a path may leave out its domain: RCPT
+//     TO:<demo> is the local user demo.
 //   - Shutdown refuses new transactions and waits for those in flight:
 //     a message whose upload finished is delivered and answered.
 package lmtp

@@ -154,6 +154,16 @@ func (s *Server) end() {
 	s.mu.Unlock()
 }
 
+// Reply is the SMTP reply LMTP gives for a delivery's result (nil for
+// nil): "storaged deliver" prints it and derives its exit code from it
+// when it delivers without a server, so both paths say the same.
+func Reply(err error) *smtp.SMTPError {
+	if err == nil {
+		return nil
+	}
+	return toSMTP(err).(*smtp.SMTPError)
+}
+
 // toSMTP maps delivery failures to SMTP replies: the one place that does.
 func toSMTP(err error) error {
 	if err == nil {

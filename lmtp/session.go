@@ -160,13 +160,13 @@ func (s *session) dispatch(line string) bool {
 		return s.data(arg)
 	case "RSET":
 		s.reset()
-		s.reply(250, smtp.EnhancedCode{2, 0, 0}, "session reset")
+		s.reply(250, smtp.EnhancedCode{2, 0, 0}, "OK, transaction reset")
 	case "NOOP":
 		s.reply(250, smtp.EnhancedCode{2, 0, 0}, "OK")
 	case "VRFY":
 		s.reply(252, smtp.EnhancedCode{2, 5, 0}, "cannot VRFY user, but will accept message")
 	case "QUIT":
-		s.reply(221, smtp.EnhancedCode{2, 0, 0}, "bye")
+		s.reply(221, smtp.EnhancedCode{2, 0, 0}, s.srv.cfg.Hostname+" closing connection")
 		return false
 	case "STARTTLS":
 		return s.startTLS(arg)
@@ -300,7 +300,7 @@ func (s *session) mail(arg string) bool {
 	s.txn++
 	s.from, s.rcpts = from, nil
 	s.errors = 0
-	s.reply(250, smtp.EnhancedCode{2, 0, 0}, "sender <"+from+"> OK")
+	s.reply(250, smtp.EnhancedCode{2, 1, 0}, "sender <"+from+"> OK") // RFC 3463 §3.2: X.1.0, about the sender
 	return true
 }
 
@@ -368,22 +368,29 @@ func (s *session) data(arg string) bool {
 		s.log.Info("message not received", "err", err)
 		return false
 	}
+	// The transaction's id: in each 250, in the Received field, and in
+	// the log line of every delivery, so that an MTA's log entry leads
+	// to ours.
+	id := fmt.Sprintf("%s-%d", s.id, s.txn)
 	if fail != nil {
-		s.log.Info("message refused", "err", err)
+		s.log.Info("message refused", "id", id, "err", err)
 		for _, rc := range s.rcpts {
-			s.rcptReply(rc.to, fail)
+			s.rcptReply(rc.to, id, fail)
 		}
 	} else {
-		for i, err := range s.deliver(msg) {
-			s.rcptReply(s.rcpts[i].to, err)
+		for i, err := range s.deliver(msg, id) {
+			s.rcptReply(s.rcpts[i].to, id, err)
 		}
 	}
 	return s.flush() == nil
 }
 
-func (s *session) rcptReply(to string, err error) {
+// rcptReply is one recipient's reply after DATA (RFC 2033 §4.2). A
+// success reads as a last hop's, Dovecot's words: "250 2.0.0 <rcpt> <id>
+// Saved".
+func (s *session) rcptReply(to, id string, err error) {
 	if err == nil {
-		s.reply(250, smtp.EnhancedCode{2, 0, 0}, "<"+to+"> delivered")
+		s.reply(250, smtp.EnhancedCode{2, 0, 0}, "<"+to+"> "+id+" Saved")
 		return
 	}
 	var se *smtp.SMTPError
@@ -396,11 +403,11 @@ func (s *session) rcptReply(to string, err error) {
 // deliver starts one delivery per distinct user at once, so their fsyncs
 // and index commits overlap, and returns each recipient's reply error
 // (nil: 250), in RCPT order.
-func (s *session) deliver(msg []byte) []error {
+func (s *session) deliver(msg []byte, id string) []error {
 	start := time.Now()
 	env := delivery.Envelope{
 		From: s.from, Helo: s.helo, Remote: s.remote,
-		Protocol: "LMTP", ID: fmt.Sprintf("%s-%d", s.id, s.txn),
+		Protocol: "LMTP", ID: id,
 	}
 	if s.tls {
 		env.Protocol = "LMTPS"
@@ -433,9 +440,9 @@ func (s *session) deliver(msg []byte) []error {
 			err = <-results[rc.r.User]
 			final[rc.r.User] = err
 			if err != nil {
-				s.log.Warn("delivery failed", "rcpt", rc.to, "user", rc.r.User, "err", err)
+				s.log.Warn("delivery failed", "id", id, "rcpt", rc.to, "user", rc.r.User, "err", err)
 			} else {
-				s.log.Info("delivered", "rcpt", rc.to, "user", rc.r.User, "from", s.from, "bytes", len(msg), "ms", time.Since(start).Milliseconds())
+				s.log.Info("delivered", "id", id, "rcpt", rc.to, "user", rc.r.User, "from", s.from, "bytes", len(msg), "ms", time.Since(start).Milliseconds())
 			}
 		}
 		out[i] = toSMTP(err)
@@ -478,7 +485,9 @@ func cutPrefixFold(s, prefix string) (string, bool) {
 // parsePath reads "<local@domain>" (RFC 5321 §4.1.2; a source route is
 // dropped, a quoted local part kept unquoted, as go-smtp did) and
 // returns the address and the parameters after it. "<>" is the null
-// sender, allowed only when nullOK.
+// sender, allowed only when nullOK. As at Dovecot's LMTP
+// (rcpt_domain_optional), the domain may be left out: "<demo>" is the
+// local user demo, which is what "storaged deliver -a demo" sends.
 func parsePath(s string, nullOK bool) (addr, params string, err error) {
 	if !strings.HasPrefix(s, "<") {
 		return "", "", errors.New("expected <")
@@ -525,6 +534,9 @@ func parsePath(s string, nullOK bool) (addr, params string, err error) {
 	}
 	if b.Len() == 0 {
 		return "", "", errors.New("empty local part")
+	}
+	if strings.HasPrefix(s, ">") {
+		return b.String(), strings.TrimSpace(s[1:]), nil
 	}
 	end := strings.IndexByte(s, '>')
 	if !strings.HasPrefix(s, "@") || end < 2 {

@@ -23,9 +23,18 @@
 // Invariants:
 //   - Nothing changes on disk unless the session reaches UPDATE (QUIT
 //     after a successful login): a dropped connection deletes nothing.
-//   - At most one POP3 session per user holds the maildrop (RFC 1939 §8
-//     "exclusive-access lock"); a second one gets -ERR [IN-USE]. IMAP
-//     sessions are not excluded: the store keeps them consistent.
+//   - By default sessions do not lock the maildrop (Dovecot's
+//     pop3_lock_session=no): two sessions of one user each see the
+//     maildrop as it was at their login, a message one of them removed
+//     answers the other's RETR with -ERR, and a DELE both made removes
+//     it once. With LockSession at most one POP3 session per user holds
+//     it (RFC 1939 §8 "exclusive-access lock"); a second one waits up to
+//     LockWait, then gets -ERR [IN-USE]. IMAP sessions are never
+//     excluded: the store keeps them consistent.
+//   - A held maildrop is released before QUIT is answered, whatever the
+//     answer, and when the connection ends in any other way (drop, idle
+//     timeout, shutdown, panic): a session that is gone never keeps the
+//     next one out.
 //   - In UPDATE, messages marked with DELE are expunged through the store,
 //     so IMAP sessions see the EXPUNGE; messages retrieved and kept get
 //     \Seen, as Dovecot does by default.

@@ -32,6 +32,16 @@ type Config struct {
 	// Trusted are the networks that may log in without TLS (nil:
 	// loopback).
 	Trusted auth.Networks
+	// LockSession gives a logged-in session the maildrop alone (RFC
+	// 1939 §8's exclusive-access lock): a second login waits up to
+	// LockWait for it, then gets -ERR [IN-USE]. Off by default, as
+	// Dovecot's pop3_lock_session=no: sessions share the maildrop and a
+	// message another session removed answers RETR with -ERR.
+	LockSession bool
+	// LockWait is how long a login waits for the session holding the
+	// maildrop to end (default 1s); it covers a session whose client has
+	// just gone and whose end the server has not processed yet.
+	LockWait time.Duration
 }
 
 // Server serves POP3 over the store.
@@ -44,7 +54,7 @@ type Server struct {
 	cancel   context.CancelFunc
 
 	mu        sync.Mutex
-	inUse     map[string]bool // users whose maildrop a session holds
+	inUse     map[string]*maildropLock // with LockSession: users whose maildrop a session holds
 	conns     map[net.Conn]struct{}
 	listeners map[net.Listener]struct{}
 	closing   bool
@@ -59,10 +69,13 @@ func New(cfg Config, users *auth.DB, accounts *store.Accounts, logger *slog.Logg
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = 10 * time.Minute
 	}
+	if cfg.LockWait <= 0 {
+		cfg.LockWait = time.Second
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
 		cfg: cfg, users: users, accounts: accounts, log: logger, ctx: ctx, cancel: cancel,
-		inUse: map[string]bool{}, conns: map[net.Conn]struct{}{}, listeners: map[net.Listener]struct{}{},
+		inUse: map[string]*maildropLock{}, conns: map[net.Conn]struct{}{}, listeners: map[net.Listener]struct{}{},
 	}
 }
 
@@ -183,21 +196,51 @@ func (s *Server) handle(c net.Conn, implicitTLS bool) {
 	ss.conn.Close()
 }
 
-// lock takes user's maildrop for one session.
-func (s *Server) lock(user string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.inUse[user] {
-		return false
-	}
-	s.inUse[user] = true
-	return true
+// maildropLock is one session's hold on a maildrop; released is closed
+// when the session lets go.
+type maildropLock struct {
+	user     string
+	released chan struct{}
 }
 
-func (s *Server) unlock(user string) {
+// lock takes user's maildrop for one session. A maildrop another session
+// holds is waited for, up to LockWait: the holder may be a session whose
+// client has already gone, and it must not keep the next one out.
+func (s *Server) lock(ctx context.Context, user string) *maildropLock {
+	var timeout <-chan time.Time
+	for {
+		s.mu.Lock()
+		held := s.inUse[user]
+		if held == nil {
+			l := &maildropLock{user: user, released: make(chan struct{})}
+			s.inUse[user] = l
+			s.mu.Unlock()
+			return l
+		}
+		s.mu.Unlock()
+		if timeout == nil {
+			t := time.NewTimer(s.cfg.LockWait)
+			defer t.Stop()
+			timeout = t.C
+		}
+		select {
+		case <-held.released:
+		case <-timeout:
+			return nil
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// unlock gives l back; a lock already given back is left alone.
+func (s *Server) unlock(l *maildropLock) {
 	s.mu.Lock()
-	delete(s.inUse, user)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if s.inUse[l.user] == l {
+		delete(s.inUse, l.user)
+		close(l.released)
+	}
 }
 
 func (s *Server) isClosing() bool {

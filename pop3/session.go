@@ -46,8 +46,8 @@ type session struct {
 	state state
 	// tls: conn is TLS; trusted: the peer may log in without it.
 	tls, trusted bool
-	user         string // from USER, until PASS
-	owner        string // the user whose maildrop lock this session holds
+	user         string        // from USER, until PASS
+	hold         *maildropLock // with LockSession: the maildrop this session holds
 	bad          int
 
 	acct        *store.Account
@@ -69,13 +69,13 @@ func (s *session) run(ctx context.Context) {
 		if err != nil {
 			if errors.Is(err, errLineTooLong) {
 				s.reply(false, "", "line too long (RFC 2449 allows 255 octets)")
-				s.w.Flush()
+				s.lastWords()
 			} else if ne, ok := err.(net.Error); ok && ne.Timeout() && !s.srv.isClosing() {
 				s.reply(false, "", "idle for too long, closing")
-				s.w.Flush()
+				s.lastWords()
 			} else if s.srv.isClosing() {
 				s.reply(false, "SYS/TEMP", "server shutting down")
-				s.w.Flush()
+				s.lastWords()
 			}
 			return
 		}
@@ -92,6 +92,17 @@ func (s *session) run(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// farewellTimeout bounds the write of a session's last -ERR.
+const farewellTimeout = 10 * time.Second
+
+// lastWords flushes what a session says as it ends. The write deadline
+// the last command set has passed by the time an idle session times out,
+// so it gets one of its own.
+func (s *session) lastWords() {
+	s.conn.SetWriteDeadline(time.Now().Add(farewellTimeout))
+	s.w.Flush()
 }
 
 // readLine reads one line of at most max octets, line end included, and
@@ -407,12 +418,13 @@ func (s *session) login(ctx context.Context, name, password string) bool {
 		s.authFailed(ctx, name)
 		return false
 	}
-	if !s.srv.lock(u.Name) {
-		s.log.Info("maildrop in use", "user", u.Name)
-		s.reply(false, "IN-USE", "another POP3 session holds this maildrop")
-		return false
+	if s.srv.cfg.LockSession {
+		if s.hold = s.srv.lock(ctx, u.Name); s.hold == nil {
+			s.log.Info("maildrop in use", "user", u.Name)
+			s.reply(false, "IN-USE", "another POP3 session holds this maildrop")
+			return false
+		}
 	}
-	s.owner = u.Name
 	if err := s.openMaildrop(ctx, u.Name); err != nil {
 		s.log.Error("open maildrop", "user", u.Name, "err", err)
 		s.release()
@@ -464,17 +476,21 @@ func (s *session) authFailed(ctx context.Context, name string) {
 	s.reply(false, "AUTH", "invalid user name or password")
 }
 
-// release gives the maildrop lock back.
+// release gives the maildrop lock back, if the session holds it. It runs
+// before QUIT is answered and when the connection ends, however it ends.
 func (s *session) release() {
-	if s.owner != "" {
-		s.srv.unlock(s.owner)
-		s.owner = ""
+	if s.hold != nil {
+		s.srv.unlock(s.hold)
+		s.hold = nil
 	}
 }
 
-// quit ends the session; in TRANSACTION it is the UPDATE state.
+// quit ends the session; in TRANSACTION it is the UPDATE state. The
+// maildrop is free before the client hears any answer, so that it can log
+// in again at once.
 func (s *session) quit(ctx context.Context) bool {
 	if s.state != stateTrans {
+		s.release()
 		s.reply(true, "", "bye")
 		return true
 	}
@@ -499,14 +515,13 @@ func (s *session) quit(ctx context.Context) bool {
 		gone, err := s.mb.Expunge(ctx, del, nil)
 		if err != nil {
 			s.log.Error("expunge", "err", err)
+			s.release()
 			s.reply(false, "SYS/TEMP", "some deleted messages were not removed")
 			return true
 		}
 		s.log.Info("expunged", "messages", len(gone))
 	}
 	n := len(s.msgs) - len(del)
-	// Free the maildrop before the client hears +OK, so that it can log
-	// in again at once.
 	s.release()
 	s.reply(true, "", fmt.Sprintf("storaged signing off (%d messages left)", n))
 	return true

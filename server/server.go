@@ -288,6 +288,7 @@ func (s *Server) Start() error {
 		IdleTimeout:   cfg.POP3.IdleTimeout.D(),
 		TLS:           tlsConf,
 		Trusted:       trusted,
+		LockSession:   cfg.POP3.LockSession,
 	}, s.Users, s.Accounts, s.Log)
 	s.managesieve = managesieve.New(managesieve.Config{
 		AuthFailDelay: cfg.ManageSieve.AuthFailDelay.D(),

@@ -24,7 +24,8 @@ func certCmd(cfg *config.Config, args []string, stdout, stderr io.Writer) int {
 	keyPath := fs.String("key", "", "key file (default: tls.key, else DATA/tls/key.pem)")
 	kt := fs.String("type", string(certs.ECDSAP256), "key type: ecdsa (P-256) or ed25519")
 	days := fs.Int("days", 365, "validity in days")
-	if err := fs.Parse(args[1:]); err != nil {
+	// Flags after a HOST are flags, not host names.
+	if err := fs.Parse(flagsFirst(args[1:], "cert", "key", "type", "days")); err != nil {
 		return exUsage
 	}
 	hosts := fs.Args()

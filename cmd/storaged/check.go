@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"time"
 
 	"github.com/storaged/storaged/config"
 	"github.com/storaged/storaged/index"
 	"github.com/storaged/storaged/quota"
-	"github.com/storaged/storaged/server"
 	"github.com/storaged/storaged/store"
 )
 
@@ -23,27 +21,27 @@ func checkCmd(cfg *config.Config, logger *slog.Logger, args []string, stdout, st
 		fmt.Fprintln(stderr, "storaged: check takes one USER or -A")
 		return exUsage
 	}
-	srv, err := server.New(cfg, logger, time.Second)
+	// A user without a store gets none made (readonly.go).
+	db, accts, err := openReadOnly(cfg, logger)
 	if err != nil {
 		fmt.Fprintln(stderr, "storaged:", err)
-		return exTempFail
+		return exConfig
 	}
-	defer srv.Close()
-	var users []string
-	if args[0] == "-A" {
-		for _, u := range srv.Users.List() {
-			users = append(users, u.Name)
-		}
-	} else if u, ok := srv.Users.Lookup(args[0]); ok {
-		users = []string{u.Name}
-	} else {
+	defer accts.Close()
+	users, ok := pickUsers(db, args[0])
+	if !ok {
 		fmt.Fprintf(stderr, "storaged: no such user %q\n", args[0])
 		return exNoUser
 	}
 	code := 0
 	ctx := context.Background()
-	for _, name := range users {
-		acct, err := srv.Accounts.Open(ctx, name)
+	for _, u := range users {
+		name := u.Name
+		if !hasStore(cfg, name) {
+			fmt.Fprintf(stdout, "%s: no store yet, nothing to check\n", name)
+			continue
+		}
+		acct, err := accts.Open(ctx, name)
 		if err == nil {
 			var rc store.Recalc
 			if rc, err = acct.Recalc(ctx); err == nil {

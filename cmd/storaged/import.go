@@ -26,7 +26,8 @@ func importCmd(cfg *config.Config, logger *slog.Logger, args []string, stdout, s
 	dry := fs.Bool("dry-run", false, "report what would be imported; change nothing")
 	into := fs.String("into", "", "put the imported folders under this mailbox")
 	ignoreQuota := fs.Bool("ignore-quota", false, "import past the user's quota")
-	if err := fs.Parse(args); err != nil {
+	// Flags may follow USER and the sources, as they may elsewhere.
+	if err := fs.Parse(flagsFirst(args, "into")); err != nil {
 		return exUsage
 	}
 	if fs.NArg() < 2 {

@@ -21,7 +21,7 @@ const usage = `storaged: a mail store and access server
 
 Usage:
   storaged [-config FILE] serve                 run LMTP, IMAP, POP3 and ManageSieve
-  storaged [-config FILE] deliver -f SENDER -a RECIPIENT < message
+  storaged [-config FILE] deliver [-f SENDER] -a ADDRESS... | -d USER...  < message   (dovecot-lda's flags)
   storaged [-config FILE] user add NAME [-password-stdin] [-format maildir|mbox|mh]
   storaged [-config FILE] user passwd NAME [-password-stdin]
   storaged [-config FILE] user del NAME
@@ -45,6 +45,8 @@ Usage:
 ` + admin.Usage + `
 
 Without -config, embedded defaults apply and data lives in $STORAGED_DATA or ./data.
+-config may come before or after the command. Every command answers --help
+with its usage and examples: storaged deliver --help.
 `
 
 func main() {
@@ -54,21 +56,55 @@ func main() {
 // run is main without the process: tests call it directly.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("storaged", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, usage) }
-	cfgPath := fs.String("config", "", "configuration file (TOML)")
+	fs.SetOutput(io.Discard) // errors are printed below, once
+	fs.Usage = func() {}
+	cfgPath := new(string)
+	fs.Var((*onceFlag)(cfgPath), "config", "configuration file (TOML)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage)
+			return 0
+		}
+		fmt.Fprintf(stderr, "storaged: %v (storaged --help lists the commands; their flags go after them)\n", err)
 		return exUsage
 	}
-	rest := fs.Args()
-	if *cfgPath == "" {
-		// "storaged serve -config FILE" reads as the admin meant it: the
-		// global flag after the command, not a file silently ignored.
-		rest, *cfgPath = takeConfigFlag(rest)
+	// "storaged serve -config FILE" reads as the admin meant it: the
+	// global flag after the command, not a file silently ignored.
+	rest, after := takeConfigFlag(fs.Args())
+	if after != "" {
+		if *cfgPath != "" && after != *cfgPath {
+			fmt.Fprintf(stderr, "storaged: -config given twice (%s and %s)\n", *cfgPath, after)
+			return exUsage
+		}
+		*cfgPath = after
 	}
 	if len(rest) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exUsage
+	}
+	// Help needs no config, so it works with a broken one (help.go); the
+	// admin verbs answer their own.
+	if rest[0] == "help" {
+		verb := ""
+		if len(rest) > 1 {
+			verb = rest[1]
+		}
+		if !printHelp(stdout, verb) {
+			fmt.Fprintf(stderr, "storaged: no help for %q; there is for %s\n", verb, helpVerbs())
+			return exUsage
+		}
+		return 0
+	}
+	if !admin.Handles(rest) && wantsHelp(rest[1:]) && printHelp(stdout, rest[0]) {
+		return 0
+	}
+	// Verbs that take no arguments refuse them rather than ignore them.
+	switch rest[0] {
+	case "serve", "config", "version":
+		if len(rest) > 1 {
+			fmt.Fprintf(stderr, "storaged: %s takes no arguments, not %q\n", rest[0], rest[1])
+			return exUsage
+		}
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
@@ -118,9 +154,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "version":
 		fmt.Fprintln(stdout, version())
 		return 0
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
 	}
 	fmt.Fprintf(stderr, "storaged: unknown command %q\n%s", rest[0], usage)
 	return exUsage
@@ -161,6 +194,19 @@ func loggerAt(cfg *config.Config, w io.Writer, lvl slog.Leveler) *slog.Logger {
 var errUsage = errors.New("usage")
 
 func trimNL(s string) string { return strings.TrimRight(s, "\r\n") }
+
+// onceFlag is a string flag that refuses to be given twice with two
+// values, rather than keep the last one.
+type onceFlag string
+
+func (f *onceFlag) String() string { return string(*f) }
+func (f *onceFlag) Set(v string) error {
+	if *f != "" && string(*f) != v {
+		return fmt.Errorf("given twice (%s and %s)", *f, v)
+	}
+	*f = onceFlag(v)
+	return nil
+}
 
 // takeConfigFlag removes "-config FILE" (or --config, or -config=FILE)
 // from a command's arguments and returns the file.

@@ -10,13 +10,11 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/storaged/storaged/auth"
 	"github.com/storaged/storaged/config"
 	"github.com/storaged/storaged/index"
 	"github.com/storaged/storaged/quota"
-	"github.com/storaged/storaged/server"
 )
 
 // quotaCmd: quota get USER|-A, quota set USER storage=10G messages=N,
@@ -39,21 +37,16 @@ func quotaCmd(cfg *config.Config, logger *slog.Logger, args []string, stdout, st
 		fmt.Fprintf(stderr, "storaged: quota %s takes one USER or -A\n", verb)
 		return exUsage
 	}
-	srv, err := server.New(cfg, logger, time.Second)
+	// Nothing here creates a file: not the data directory, not the store
+	// of a user who has none (readonly.go).
+	db, accts, err := openReadOnly(cfg, logger)
 	if err != nil {
 		fmt.Fprintln(stderr, "storaged:", err)
-		return exTempFail
+		return exConfig
 	}
-	defer srv.Close()
-	users := []string{who}
-	if who == "-A" {
-		users = users[:0]
-		for _, u := range srv.Users.List() {
-			users = append(users, u.Name)
-		}
-	} else if u, ok := srv.Users.Lookup(who); ok {
-		users[0] = u.Name
-	} else {
+	defer accts.Close()
+	users, ok := pickUsers(db, who)
+	if !ok {
 		fmt.Fprintf(stderr, "storaged: no such user %q\n", who)
 		return exNoUser
 	}
@@ -63,8 +56,23 @@ func quotaCmd(cfg *config.Config, logger *slog.Logger, args []string, stdout, st
 		fmt.Fprintln(tw, "USER\tRESOURCE\tUSED\tLIMIT\t%")
 	}
 	code := 0
-	for _, name := range users {
-		acct, err := srv.Accounts.Open(ctx, name)
+	for _, usr := range users {
+		name := usr.Name
+		if !hasStore(cfg, name) {
+			if verb == "recalc" {
+				fmt.Fprintf(stdout, "%s: no store yet, nothing to recount\n", name)
+				continue
+			}
+			l, err := userLimits(cfg, usr)
+			if err != nil {
+				fmt.Fprintf(stderr, "storaged: %s: %v\n", name, err)
+				code = exConfig
+				continue
+			}
+			quotaRows(tw, name, quota.Usage{}, l)
+			continue
+		}
+		acct, err := accts.Open(ctx, name)
 		if err != nil {
 			if errors.Is(err, index.ErrLocked) {
 				err = fmt.Errorf("the running server holds the index; stop it first (%w)", err)
@@ -98,11 +106,16 @@ func quotaCmd(cfg *config.Config, logger *slog.Logger, args []string, stdout, st
 			code = exSoftware
 			continue
 		}
-		fmt.Fprintf(tw, "%s\tSTORAGE\t%s\t%s\t%s\n", name, quota.FormatSize(u.Storage), limitText(l.Storage, quota.FormatSize), percent(u.Storage, l.Storage))
-		fmt.Fprintf(tw, "%s\tMESSAGE\t%d\t%s\t%s\n", name, u.Messages, limitText(l.Messages, func(n int64) string { return strconv.FormatInt(n, 10) }), percent(u.Messages, l.Messages))
+		quotaRows(tw, name, u, l)
 	}
 	tw.Flush()
 	return code
+}
+
+// quotaRows prints a user's two lines of quota get.
+func quotaRows(tw io.Writer, name string, u quota.Usage, l quota.Limits) {
+	fmt.Fprintf(tw, "%s\tSTORAGE\t%s\t%s\t%s\n", name, quota.FormatSize(u.Storage), limitText(l.Storage, quota.FormatSize), percent(u.Storage, l.Storage))
+	fmt.Fprintf(tw, "%s\tMESSAGE\t%d\t%s\t%s\n", name, u.Messages, limitText(l.Messages, func(n int64) string { return strconv.FormatInt(n, 10) }), percent(u.Messages, l.Messages))
 }
 
 func limitText(n int64, f func(int64) string) string {

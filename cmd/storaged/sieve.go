@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/storaged/storaged/auth"
@@ -89,10 +90,27 @@ func sieveCmd(cfg *config.Config, logger *slog.Logger, args []string, stdin io.R
 		}
 		stdout.Write(src)
 	case "put":
+		// -activate may come anywhere after USER; any other flag is
+		// refused, not taken for a name or a file.
 		activate := false
-		if len(rest) > 0 && rest[0] == "-activate" {
-			activate, rest = true, rest[1:]
+		var names []string
+		for i := 0; i < len(rest); i++ {
+			a := rest[i]
+			if a == "--" {
+				names = append(names, rest[i+1:]...)
+				break
+			}
+			if a == "-activate" || a == "--activate" {
+				activate = true
+				continue
+			}
+			if strings.HasPrefix(a, "-") && a != "-" {
+				fmt.Fprintf(stderr, "storaged: sieve put: unknown flag %s (only -activate)\n", a)
+				return exUsage
+			}
+			names = append(names, a)
 		}
+		rest = names
 		if len(rest) == 1 {
 			rest = append(rest, "-")
 		}

@@ -21,6 +21,12 @@ func userCmd(cfg *config.Config, logger *slog.Logger, args []string, stdin io.Re
 		return exUsage
 	}
 	verb, args := args[0], args[1:]
+	switch verb {
+	case "add", "passwd", "del", "list":
+	default:
+		fmt.Fprintf(stderr, "storaged: unknown user command %q (add, passwd, del, list, show)\n", verb)
+		return exUsage
+	}
 	fs := flag.NewFlagSet("user "+verb, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
@@ -28,9 +34,26 @@ func userCmd(cfg *config.Config, logger *slog.Logger, args []string, stdin io.Re
 	if err := fs.Parse(flagsFirst(args, "format")); err != nil {
 		return exUsage
 	}
-	if err := server.EnsureDataDir(cfg); err != nil {
-		fmt.Fprintln(stderr, "storaged:", err)
-		return exCantCreat
+	// A flag the verb does not use is refused, not ignored.
+	allowed := map[string]map[string]bool{
+		"add": {"password-stdin": true, "format": true}, "passwd": {"password-stdin": true},
+	}
+	refused := ""
+	fs.Visit(func(f *flag.Flag) {
+		if !allowed[verb][f.Name] && refused == "" {
+			refused = f.Name
+		}
+	})
+	if refused != "" {
+		fmt.Fprintf(stderr, "storaged: user %s takes no -%s\n", verb, refused)
+		return exUsage
+	}
+	// list only reads: it creates nothing, not even the data directory.
+	if verb != "list" {
+		if err := server.EnsureDataDir(cfg); err != nil {
+			fmt.Fprintln(stderr, "storaged:", err)
+			return exCantCreat
+		}
 	}
 	db, err := auth.Open(cfg.Users.File, logger)
 	if err != nil {
@@ -106,6 +129,10 @@ func userCmd(cfg *config.Config, logger *slog.Logger, args []string, stdin io.Re
 		fmt.Fprintf(stdout, "%s: deleted from %s (the mail under %s stays)\n", name, cfg.Users.File, cfg.Mail.Dir)
 		return 0
 	case "list":
+		if fs.NArg() != 0 {
+			fmt.Fprintf(stderr, "storaged: user list takes no arguments, not %q\n", fs.Arg(0))
+			return exUsage
+		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tSCHEME\tEXTRA")
 		for _, u := range db.List() {

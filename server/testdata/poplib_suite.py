@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """POP3 checks with Python's poplib, an independent client.
 
-usage: poplib_suite.py POP3_HOST:PORT LMTP_HOST:PORT USER PASSWORD
+usage: poplib_suite.py POP3_HOST:PORT LMTP_HOST:PORT USER PASSWORD [lock]
+
+"lock": the server runs with [pop3] lock_session = true, so a second
+session gets -ERR [IN-USE]; without it (the default) it shares the maildrop.
 
 Delivers messages over smtplib.LMTP, then checks every POP3 command:
 CAPA, USER/PASS, AUTH PLAIN, STAT, LIST, UIDL, TOP, RETR (byte for byte,
@@ -31,6 +34,7 @@ def split(addr):
 
 
 pop_addr, lmtp_addr, user, password = sys.argv[1:5]
+locked = sys.argv[5:6] == ["lock"]
 ph, pp = split(pop_addr)
 lh, lp = split(lmtp_addr)
 
@@ -106,14 +110,20 @@ except poplib.error_proto:
 p.rset()
 check(p.stat()[0] == 3, "STAT after RSET")
 
-# A second session while this one holds the maildrop.
+# A second session while this one is in TRANSACTION: it gets -ERR
+# [IN-USE] with lock_session, else the maildrop as it is now.
 q = session()
 q.user(user)
-try:
-    q.pass_(password)
-    check(False, "second session got the maildrop")
-except poplib.error_proto as e:
-    check("[IN-USE]" in str(e), "second session: IN-USE: %s" % e)
+if locked:
+    try:
+        q.pass_(password)
+        check(False, "second session got the maildrop")
+    except poplib.error_proto as e:
+        check("[IN-USE]" in str(e), "second session: IN-USE: %s" % e)
+else:
+    resp = q.pass_(password)
+    check(resp.startswith(b"+OK maildrop has 3 messages"), "second session shares the maildrop: %r" % resp)
+    check(q.stat()[0] == 3, "second session: STAT")
 q.quit()
 
 p.dele(1)

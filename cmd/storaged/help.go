@@ -1,0 +1,190 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Every verb answers -h, -help and --help (anywhere before "--") with its
+// usage and examples on standard output, exit 0, before the config is
+// read: help works with a broken config too.
+
+var helpText = map[string]string{
+	"serve": `usage: storaged [-config FILE] serve
+
+Runs LMTP, IMAP, POP3 and ManageSieve (and the policy service and metrics
+when configured) until SIGTERM or SIGINT, which drain; SIGHUP reloads the
+TLS certificates. A second server on the same data directory is refused.
+On a fresh data directory with every listener on loopback, a demo user is
+created and its password printed once.
+
+Examples:
+  storaged serve                                  defaults; data in $STORAGED_DATA or ./data
+  storaged -config /etc/storaged.toml serve
+  storaged serve -config /etc/storaged.toml       the same: -config may follow the verb
+`,
+	"deliver": `usage: storaged [-config FILE] deliver [-f SENDER] [-m INBOX] -a ADDRESS [-a ADDRESS]... < message
+       storaged [-config FILE] deliver [-f SENDER] -d USER [-d USER]... < message
+
+The local delivery agent, with dovecot-lda's flags. The message comes on
+standard input; it goes through the running server's LMTP socket when
+there is one, else into the store directly.
+
+  -a ADDRESS  a recipient: user@local.domain, user+detail@local.domain, or a
+              bare user name; repeat for more recipients
+  -d USER     a recipient user name; repeat for more (not together with -a:
+              dovecot-lda's "-d USER -a ADDRESS" pair is refused, not guessed)
+  -f SENDER   the envelope sender, written as Return-Path; "" or "<>" for a bounce
+  -m MAILBOX  INBOX only for now (a Sieve script's fileinto files elsewhere)
+
+Every recipient gets the message or one line on standard error naming it,
+with the reply: "storaged deliver: bob@example.org: 550 5.1.1 no such user here".
+Exit codes (sysexits.h): 0 every recipient has it; 75 EX_TEMPFAIL try again
+(store busy, disk full, server draining; wins over the others, so the MTA
+retries); 67 EX_NOUSER; 73 EX_CANTCREAT mailbox full; 77 EX_NOPERM refused
+by the recipient's Sieve script; 65 EX_DATAERR too big or unacceptable;
+64 EX_USAGE bad arguments or address; 70 EX_SOFTWARE a protocol error
+between deliver and the server; 69 EX_UNAVAILABLE any other refusal.
+
+Examples:
+  storaged deliver -f alice@example.net -a bob@example.org < message.eml
+  storaged deliver -f alice@example.net -a bob -a carol+lists@example.org < message.eml
+  storaged deliver -d bob < message.eml
+  Postfix main.cf:    mailbox_command = /usr/local/bin/storaged deliver -f "$SENDER" -a "$RECIPIENT"
+  Postfix master.cf:  storaged unix - n n - - pipe flags=Xhu user=vmail
+                        argv=/usr/local/bin/storaged deliver -f ${sender} -a ${recipient}
+                      (with storaged_destination_recipient_limit = 1 in main.cf)
+`,
+	"user": `usage: storaged [-config FILE] user add NAME [-password-stdin] [-format maildir|mbox|mh]
+       storaged [-config FILE] user passwd NAME [-password-stdin]
+       storaged [-config FILE] user del NAME
+       storaged [-config FILE] user list
+       storaged [-config FILE] user show USER [--json]
+
+The passwd-file user database (users.file), Dovecot's format. Without
+-password-stdin a password is generated and printed. Rewriting the file
+keeps its mode, owner and group. user list writes nothing.
+
+Examples:
+  storaged user add bob                           prints bob's new password
+  echo 'secret' | storaged user add carol -password-stdin -format mbox
+  storaged user passwd bob -password-stdin < password.txt
+  storaged user del bob                           the mail under mail.dir stays
+  storaged user list
+`,
+	"quota": `usage: storaged [-config FILE] quota get USER|-A
+       storaged [-config FILE] quota set USER storage=SIZE|none messages=N|none
+       storaged [-config FILE] quota recalc USER|-A
+
+get prints usage and limits as a table and writes nothing; set writes the
+user's "*" rule into the passwd-file (Dovecot's userdb_quota_rule); recalc
+recounts from the files and says what differed.
+
+Examples:
+  storaged quota get -A
+  storaged quota set bob storage=10G messages=100000
+  storaged quota set bob storage=none
+  storaged quota recalc bob
+`,
+	"sieve": `usage: storaged [-config FILE] sieve check FILE
+       storaged [-config FILE] sieve list USER
+       storaged [-config FILE] sieve get USER NAME
+       storaged [-config FILE] sieve put USER [-activate] NAME [FILE]
+       storaged [-config FILE] sieve activate USER NAME | deactivate USER | delete USER NAME
+
+Users' Sieve scripts (Pigeonhole's layout); safe under a running server.
+check reports errors as FILE:LINE:COL; put reads standard input without
+FILE; check, list and get write nothing.
+
+Examples:
+  storaged sieve check vacation.sieve
+  storaged sieve put bob -activate main main.sieve
+  storaged sieve list bob
+  storaged sieve deactivate bob
+`,
+	"cert": `usage: storaged [-config FILE] cert selfsigned [-cert FILE] [-key FILE] [-type ecdsa|ed25519] [-days N] HOST...
+
+Writes a key and a self-signed certificate for the HOSTs (DNS names or IP
+addresses), by default where [tls] cert and key point, else under
+DATA/tls/; for tests and first trials.
+
+Examples:
+  storaged cert selfsigned mail.example.org
+  storaged cert selfsigned -type ed25519 -days 30 localhost 127.0.0.1
+`,
+	"import": `usage: storaged [-config FILE] import [-dry-run] [-into NAME] [-ignore-quota] USER SOURCE...
+
+Imports mbox files or trees, Maildirs (Dovecot's too, UIDs kept) and MH
+trees into USER's store; safe to repeat (duplicates are recognised). The
+server must be stopped for now.
+
+Examples:
+  storaged import -dry-run bob /var/mail/bob
+  storaged import bob ~bob/Maildir -into Old
+`,
+	"config": `usage: storaged [-config FILE] config
+
+Prints the effective configuration (the file over the embedded defaults)
+as TOML; writes nothing.
+
+Examples:
+  storaged config
+  storaged -config /etc/storaged.toml config | grep listen
+`,
+	"check": `usage: storaged [-config FILE] check USER|-A
+
+Validates each store: a damaged index is moved aside and rebuilt from the
+files, every mailbox is synced with its files and the counters recounted.
+A user who has no store yet is reported as such; nothing is created. The
+server must be stopped.
+
+Examples:
+  storaged check bob
+  storaged check -A
+`,
+	"version": `usage: storaged version
+
+Prints the build: module version, commit, Go version; writes nothing.
+
+Example:
+  storaged version
+`,
+}
+
+// wantsHelp reports whether args ask for help (before any "--").
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
+
+// printHelp writes verb's help, or the whole usage for "".
+func printHelp(w io.Writer, verb string) bool {
+	if verb == "" {
+		fmt.Fprint(w, usage)
+		return true
+	}
+	h, ok := helpText[verb]
+	if !ok {
+		return false
+	}
+	fmt.Fprint(w, h)
+	return true
+}
+
+func helpVerbs() string {
+	var vs []string
+	for v := range helpText {
+		vs = append(vs, v)
+	}
+	sort.Strings(vs)
+	return strings.Join(vs, ", ")
+}
