@@ -70,6 +70,8 @@ type conn struct {
 	// lastSync is when the selected mailbox was last synced with its
 	// files.
 	lastSync time.Time
+	// z is the COMPRESS=DEFLATE layer once active (compress.go).
+	z *compression
 
 	closing atomic.Bool
 	// who is this session as the admin's who lists it.
@@ -99,6 +101,7 @@ func (c *conn) shutdown() {
 func (c *conn) close() {
 	c.closeView()
 	c.nc.Close()
+	c.z.release()
 }
 
 func (c *conn) closeView() {
@@ -123,6 +126,7 @@ func (c *conn) serve(ctx context.Context) {
 			c.bye("server shutting down")
 			return
 		}
+		c.settle()
 		c.armRead()
 		cmd, err := c.r.ReadCommand()
 		c.acquire()
@@ -154,7 +158,7 @@ var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<
 func (c *conn) acquire() {
 	if c.bw == nil {
 		c.bw = writerPool.Get().(*bufio.Writer)
-		c.bw.Reset(c.nc)
+		c.bw.Reset(c.out())
 		c.w.SetBuffer(c.bw)
 	}
 }
@@ -250,7 +254,9 @@ func (c *conn) readFailed(err error) bool {
 		}
 		return false
 	}
-	// EOF or a broken connection: nobody to answer.
+	// EOF or a broken connection: nobody to answer (unless it is the
+	// client's compressed stream that broke).
+	c.corruptStream(err)
 	return false
 }
 
@@ -285,7 +291,7 @@ func (c *conn) run(ctx context.Context, cmd *wire.Command) {
 		// sequence numbers, unless it is the UID form.
 		c.sendUpdates(ctx, entry.flags&usesSeqs == 0 || cmd.UID)
 	}
-	if errors.Is(err, errHangUp) {
+	if errors.Is(err, errHangUp) || errors.Is(err, errAnswered) {
 		return
 	}
 	c.writeResponse(cmd.Tag, cmd.Name, err)
@@ -294,6 +300,10 @@ func (c *conn) run(ctx context.Context, cmd *wire.Command) {
 // errHangUp is a handler's word that the connection ends without a
 // tagged response: it said BYE, or the client is gone.
 var errHangUp = errors.New("connection ends")
+
+// errAnswered is a handler's word that it wrote its tagged OK itself
+// (COMPRESS: the OK is the last octet in clear).
+var errAnswered = errors.New("answered")
 
 // call runs a handler; a panic fails the command, not the connection.
 func (c *conn) call(ctx context.Context, h handler, cmd *wire.Command) (err error) {
@@ -331,7 +341,7 @@ func (c *conn) writeResponse(tag, name string, err error) {
 func statusOf(err error) string {
 	var r *response
 	switch {
-	case err == nil:
+	case err == nil, errors.Is(err, errAnswered):
 		return "OK"
 	case errors.As(err, &r):
 		return r.kind

@@ -36,6 +36,10 @@
 //   - Octets pipelined after STARTTLS are discarded, never run; after
 //     the handshake the reader and writer sit on the TLS connection and
 //     the client must ask CAPABILITY again (tls.go, RFC 9051 §6.2.1).
+//   - Octets after COMPRESS's tagged OK are compressed both ways, those
+//     pipelined after the command included; the client's commands are
+//     answered as soon as they are decoded, whatever flush it used
+//     (compress.go, RFC 4978 §3).
 //   - No password is accepted, nor asked for (no "+" for a LOGIN literal,
 //     no SASL challenge), in clear from an untrusted network;
 //     LOGINDISABLED is advertised there instead of AUTH= (RFC 9051

@@ -33,6 +33,7 @@ func cmdIdle(ctx context.Context, c *conn, _ *wire.Command) error {
 		return err
 	}
 	c.release()
+	c.compressIdle()
 	// The connection's reader is used by this one goroutine until DONE
 	// (or an error) comes back; the loop does not read meanwhile.
 	lines := make(chan idleLine, 1)

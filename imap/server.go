@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/storaged/storaged/auth"
@@ -56,6 +57,11 @@ type Server struct {
 	sortCache sortCache
 	ctx       context.Context
 	cancel    context.CancelFunc
+	// compressQuiet: a compressing connection whose client sends
+	// nothing for this long gives its deflater back (compress.go);
+	// deflatersReleased counts the times, for tests.
+	compressQuiet     time.Duration
+	deflatersReleased atomic.Int64
 
 	mu        sync.Mutex
 	conns     map[*conn]struct{}
@@ -88,6 +94,7 @@ func New(cfg Config, users *auth.DB, accounts *store.Accounts, logger *slog.Logg
 		parser: wire.NewParser(wire.Limits{MaxAppend: cfg.MaxMessageSize}),
 		cmds:   newCommands(),
 		conns:  map[*conn]struct{}{}, listeners: map[net.Listener]struct{}{},
+		compressQuiet: compressQuietDefault,
 	}
 	registerAuth(s.cmds)
 	registerMailbox(s.cmds)
@@ -101,6 +108,7 @@ func New(cfg Config, users *auth.DB, accounts *store.Accounts, logger *slog.Logg
 	registerQuota(s.cmds)
 	registerCondstore(s.cmds)
 	registerQResync(s.cmds)
+	registerCompress(s.cmds, s.parser)
 	return s
 }
 

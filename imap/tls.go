@@ -33,8 +33,9 @@ func registerTLS(t *commands) {
 	t.add("STARTTLS", stateNotAuth, 0, cmdStartTLS)
 }
 
-// canStartTLS: TLS is configured and not yet running.
-func (c *conn) canStartTLS() bool { return c.srv.cfg.TLS != nil && !c.tls }
+// canStartTLS: TLS is configured and not yet running, and COMPRESS is
+// not active (TLS goes under compression, never inside it: compress.go).
+func (c *conn) canStartTLS() bool { return c.srv.cfg.TLS != nil && !c.tls && c.z == nil }
 
 // loginAllowed reports whether a password may be sent on this connection.
 func (c *conn) loginAllowed() bool { return c.tls || c.trusted }
@@ -48,6 +49,9 @@ func cmdStartTLS(ctx context.Context, c *conn, cmd *wire.Command) error {
 	if !c.canStartTLS() {
 		if c.tls {
 			return bad("TLS is already active")
+		}
+		if c.z != nil {
+			return bad("STARTTLS is not valid once COMPRESS is active")
 		}
 		return bad("TLS is not available")
 	}
