@@ -125,7 +125,7 @@ func (d *Deliverer) Deliver(ctx context.Context, env Envelope, rcpt Recipient, m
 	if d.Sieve != nil && d.Sieve.Scripts != nil {
 		return d.filter(ctx, env, rcpt, acct, full)
 	}
-	return d.appendTo(ctx, acct, folder.Inbox, full, nil, env.From)
+	return d.appendTo(ctx, acct, folder.Inbox, full, nil, env)
 }
 
 // Accept is the check at RCPT time: with QuotaAtRcpt, a recipient whose

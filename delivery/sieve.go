@@ -91,10 +91,10 @@ func (d *Deliverer) filter(ctx context.Context, env Envelope, rcpt Recipient, ac
 	steps, err := sv.Scripts.Sequence(rcpt.User)
 	if err != nil {
 		log.Warn("sieve: script not usable, implicit keep", "err", err)
-		return d.appendTo(ctx, acct, folder.Inbox, full, nil, env.From)
+		return d.appendTo(ctx, acct, folder.Inbox, full, nil, env)
 	}
 	if len(steps) == 0 {
-		return d.appendTo(ctx, acct, folder.Inbox, full, nil, env.From)
+		return d.appendTo(ctx, acct, folder.Inbox, full, nil, env)
 	}
 	mem := acct.SieveMemory()
 	msg := sieve.ParseMessage(full)
@@ -112,7 +112,7 @@ func (d *Deliverer) filter(ctx context.Context, env Envelope, rcpt Recipient, ac
 		cancel()
 		if err != nil {
 			log.Warn("sieve: run-time error, implicit keep", "script", st.Name, "err", err)
-			return d.appendTo(ctx, acct, folder.Inbox, full, nil, env.From)
+			return d.appendTo(ctx, acct, folder.Inbox, full, nil, env)
 		}
 		for _, a := range res.Actions {
 			switch a := a.(type) {
@@ -157,7 +157,7 @@ func (d *Deliverer) filter(ctx context.Context, env Envelope, rcpt Recipient, ac
 	if edited {
 		content = withHeader(msg.Header, msg.Body)
 	}
-	stored, err := d.storeAll(ctx, log, acct, p.targets, content, env.From)
+	stored, err := d.storeAll(ctx, log, acct, p.targets, content, env)
 	if err != nil {
 		return err
 	}
@@ -174,7 +174,7 @@ func (d *Deliverer) filter(ctx context.Context, env Envelope, rcpt Recipient, ac
 		if err := d.redirect(ctx, rcpt, env, msg, to); err != nil {
 			log.Warn("sieve: redirect failed, implicit keep", "to", to, "err", err)
 			if !stored[folder.Inbox] {
-				if err := d.appendTo(ctx, acct, folder.Inbox, content, nil, env.From); err != nil {
+				if err := d.appendTo(ctx, acct, folder.Inbox, content, nil, env); err != nil {
 					return err
 				}
 				stored[folder.Inbox] = true
@@ -242,7 +242,7 @@ func (d *Deliverer) sieveEnv(env Envelope, rcpt Recipient, acct *store.Account, 
 // such mailbox without :create, a bad name, over quota, any error) falls
 // back to INBOX, as Pigeonhole does; an INBOX that fails fails the
 // delivery only if no copy went anywhere.
-func (d *Deliverer) storeAll(ctx context.Context, log *slog.Logger, acct *store.Account, targets []target, content []byte, sender string) (map[string]bool, error) {
+func (d *Deliverer) storeAll(ctx context.Context, log *slog.Logger, acct *store.Account, targets []target, content []byte, env Envelope) (map[string]bool, error) {
 	stored := map[string]bool{}
 	var inboxErr error
 	for i := 0; i < len(targets); i++ {
@@ -250,7 +250,7 @@ func (d *Deliverer) storeAll(ctx context.Context, log *slog.Logger, acct *store.
 		if stored[t.mailbox] {
 			continue
 		}
-		err := d.storeOne(ctx, acct, t, content, sender)
+		err := d.storeOne(ctx, acct, t, content, env)
 		if err == nil {
 			stored[t.mailbox] = true
 			continue
@@ -297,7 +297,7 @@ func dovecotName(name string) (string, bool) {
 	return n, n != name && folder.CheckName(n) == nil
 }
 
-func (d *Deliverer) storeOne(ctx context.Context, acct *store.Account, t target, content []byte, sender string) error {
+func (d *Deliverer) storeOne(ctx context.Context, acct *store.Account, t target, content []byte, env Envelope) error {
 	if t.mailbox != folder.Inbox {
 		if _, err := acct.Mailbox(t.mailbox); errors.Is(err, folder.ErrNotFound) || folder.CheckName(t.mailbox) != nil {
 			if alt, ok := dovecotName(t.mailbox); ok {
@@ -318,11 +318,11 @@ func (d *Deliverer) storeOne(ctx context.Context, acct *store.Account, t target,
 			}
 		}
 	}
-	return d.appendTo(ctx, acct, t.mailbox, content, t.flags, sender)
+	return d.appendTo(ctx, acct, t.mailbox, content, t.flags, env)
 }
 
 // appendTo stores content in one mailbox with Sieve's flags.
-func (d *Deliverer) appendTo(ctx context.Context, acct *store.Account, mailbox string, content []byte, flags []string, sender string) error {
+func (d *Deliverer) appendTo(ctx context.Context, acct *store.Account, mailbox string, content []byte, flags []string, env Envelope) error {
 	mb, err := acct.Mailbox(mailbox)
 	if err != nil {
 		if mailbox != folder.Inbox {
@@ -330,10 +330,45 @@ func (d *Deliverer) appendTo(ctx context.Context, acct *store.Account, mailbox s
 		}
 		return &Error{Kind: TempFail, Msg: "mailbox unavailable, try again later", Err: err}
 	}
-	if _, err := mb.Append(ctx, content, store.AppendOptions{Flags: toFlags(flags), Sender: sender}); err != nil {
+	res, err := mb.Append(ctx, content, store.AppendOptions{Flags: toFlags(flags), Sender: env.From})
+	if err != nil {
 		return d.storeError(err)
 	}
+	// One line per stored copy, with the transaction id the LMTP
+	// session logs and answers (250 2.0.0 <rcpt> <id> Saved).
+	d.logger().Info("stored", "id", env.ID, "user", acct.User(), "mailbox", mailbox, "uid", res.UID,
+		"bytes", len(content), "msgid", messageID(content))
 	return nil
+}
+
+// messageID is the Message-ID field of content's header, for the log:
+// at most 200 octets, control characters dropped.
+func messageID(content []byte) string {
+	for len(content) > 0 {
+		line := content
+		if i := bytes.IndexByte(content, '\n'); i >= 0 {
+			line, content = content[:i], content[i+1:]
+		} else {
+			content = nil
+		}
+		line = bytes.TrimRight(line, "\r")
+		if len(line) == 0 {
+			break // end of the header
+		}
+		if len(line) > 11 && bytes.EqualFold(line[:11], []byte("message-id:")) {
+			v := bytes.TrimSpace(line[11:])
+			if len(v) > 200 {
+				v = v[:200]
+			}
+			return strings.Map(func(r rune) rune {
+				if r < 0x20 || r == 0x7f {
+					return -1
+				}
+				return r
+			}, string(v))
+		}
+	}
+	return ""
 }
 
 // storeError classifies a failed append for the front ends.

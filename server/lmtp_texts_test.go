@@ -80,7 +80,7 @@ rec("mail", c.mail("sender@example.net"))
 rec("rcpt", c.rcpt("bob@example.org"))
 rec("rcpt_bare", c.rcpt("ann"))
 rec("rcpt_unknown", c.rcpt("nobody@example.org"))
-rec("data", c.data(b"Subject: texts\r\n\r\nbody\r\n"))
+rec("data", c.data(b"Subject: texts\r\nMessage-ID: <t1@example.net>\r\n\r\nbody\r\n"))
 rec("data_second", c.getreply())
 rec("mail2", c.mail("<>"))
 rec("rset", c.rset())
@@ -137,6 +137,11 @@ print(json.dumps(out))
 		}
 		if !found {
 			t.Errorf("no log line \"delivered\" with id=%s for %s:\n%s", m[1], user, log)
+		}
+		// And one per stored copy: where it went, under the same id.
+		stored := regexp.MustCompile(`msg=stored id=` + regexp.QuoteMeta(m[1]) + ` user=` + user + ` mailbox=INBOX uid=1 bytes=[0-9]+ msgid=<t1@example.net>`)
+		if !stored.MatchString(log) {
+			t.Errorf("no log line \"stored\" with id=%s, mailbox, UID and Message-ID for %s:\n%s", m[1], user, log)
 		}
 	}
 }
