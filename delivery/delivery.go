@@ -11,6 +11,7 @@ import (
 	"github.com/storaged/storaged/auth"
 	"github.com/storaged/storaged/folder"
 	"github.com/storaged/storaged/message"
+	"github.com/storaged/storaged/metrics"
 	"github.com/storaged/storaged/quota"
 	"github.com/storaged/storaged/store"
 )
@@ -40,6 +41,8 @@ type Deliverer struct {
 	// Sieve filters each recipient's copy; nil stores into INBOX.
 	Sieve *Sieve
 	Log   *slog.Logger
+	// Metrics counts what is stored; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // Recipient is a resolved local recipient.

@@ -334,6 +334,7 @@ func (d *Deliverer) appendTo(ctx context.Context, acct *store.Account, mailbox s
 	if err != nil {
 		return d.storeError(err)
 	}
+	d.Metrics.Stored("lmtp", len(content))
 	// One line per stored copy, with the transaction id the LMTP
 	// session logs and answers (250 2.0.0 <rcpt> <id> Saved).
 	d.logger().Info("stored", "id", env.ID, "user", acct.User(), "mailbox", mailbox, "uid", res.UID,

@@ -284,8 +284,9 @@ func (c *conn) run(ctx context.Context, cmd *wire.Command) {
 		return
 	}
 	c.bad = 0
+	start := time.Now()
 	err := c.call(ctx, entry.run, cmd)
-	c.srv.cfg.Metrics.Command(cmd.Name, statusOf(err))
+	c.srv.cfg.Metrics.Command("imap", cmd.Name, statusOf(err), time.Since(start))
 	if c.state == stateSelected && entry.flags&selects == 0 {
 		// RFC 9051 §7.5.1: no EXPUNGE around a command that uses
 		// sequence numbers, unless it is the UID form.

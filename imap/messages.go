@@ -386,6 +386,9 @@ func cmdAppend(ctx context.Context, c *conn, cmd *wire.Command) error {
 	} else if added, err = mb.AppendMany(ctx, msgs, opts); err != nil {
 		return mapErr(c.log, "append", err)
 	}
+	for _, m := range msgs {
+		c.srv.cfg.Metrics.Stored("imap", len(m))
+	}
 	// RFC 4315 §3: APPENDUID with the set of UIDs for a MULTIAPPEND.
 	uids := make([]uint32, len(added))
 	for i, a := range added {

@@ -48,6 +48,7 @@ type DB struct {
 	mu      sync.Mutex
 	queue   []*call
 	running bool
+	observe func(writers int, d time.Duration)
 }
 
 type call struct {
@@ -151,7 +152,15 @@ func (db *DB) drain() {
 
 var errRetryAlone = errors.New("index: retry alone")
 
+// SetCommitObserver has fn told of every durable commit: the writers it
+// served and how long it took (metrics). Call it before the DB is used.
+func (db *DB) SetCommitObserver(fn func(writers int, d time.Duration)) { db.observe = fn }
+
 func (db *DB) run(batch []*call) {
+	if db.observe != nil {
+		start := time.Now()
+		defer func() { db.observe(len(batch), time.Since(start)) }()
+	}
 	if len(batch) == 1 {
 		c := batch[0]
 		c.err = db.update(c.fn)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/storaged/storaged/folder"
@@ -37,11 +38,13 @@ type entry struct {
 }
 
 type session struct {
-	srv  *Server
-	conn net.Conn
-	r    *bufio.Reader
-	w    *bufio.Writer
-	log  *slog.Logger
+	// lastStatus is the status of the last reply (OK, ERR), for metrics.
+	lastStatus string
+	srv        *Server
+	conn       net.Conn
+	r          *bufio.Reader
+	w          *bufio.Writer
+	log        *slog.Logger
 
 	state state
 	// tls: conn is TLS; trusted: the peer may log in without it.
@@ -79,7 +82,9 @@ func (s *session) run(ctx context.Context) {
 			}
 			return
 		}
+		start := time.Now()
 		quit := s.dispatch(ctx, line)
+		s.srv.cfg.Metrics.Command("pop3", commandName(line), s.lastStatus, time.Since(start))
 		// Pipelined commands (RFC 2449 PIPELINING) are answered in one
 		// write.
 		if s.r.Buffered() == 0 || quit {
@@ -140,8 +145,10 @@ var errShutdown = errors.New("shutting down")
 func (s *session) reply(ok bool, code, text string) {
 	if ok {
 		s.w.WriteString("+OK")
+		s.lastStatus = "OK"
 	} else {
 		s.w.WriteString("-ERR")
+		s.lastStatus = "ERR"
 	}
 	if code != "" {
 		s.w.WriteString(" [")
@@ -156,6 +163,19 @@ func (s *session) reply(ok bool, code, text string) {
 }
 
 func (s *session) errf(format string, args ...any) { s.reply(false, "", fmt.Sprintf(format, args...)) }
+
+// pop3Commands are the names metrics count; anything else is "unknown",
+// so a client cannot grow the label set.
+var pop3Commands = map[string]bool{"CAPA": true, "QUIT": true, "STLS": true, "USER": true, "PASS": true, "AUTH": true,
+	"APOP": true, "STAT": true, "LIST": true, "UIDL": true, "RETR": true, "TOP": true, "DELE": true, "NOOP": true, "RSET": true}
+
+func commandName(line []byte) string {
+	name, _, _ := bytes.Cut(line, []byte(" "))
+	if n := strings.ToUpper(string(name)); pop3Commands[n] {
+		return n
+	}
+	return "unknown"
+}
 
 // dispatch runs one command line and reports whether the session ends.
 func (s *session) dispatch(ctx context.Context, line []byte) bool {

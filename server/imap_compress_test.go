@@ -35,7 +35,7 @@ func compressOKs(t *testing.T, ts *testServer) int {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	ts.Metrics.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
-	m := regexp.MustCompile(`(?m)^storaged_imap_commands_total\{command="COMPRESS",status="OK"\} (\d+)`).FindStringSubmatch(rec.Body.String())
+	m := regexp.MustCompile(`(?m)^storaged_commands_total\{command="COMPRESS",proto="imap",status="OK"\} (\d+)`).FindStringSubmatch(rec.Body.String())
 	if m == nil {
 		return 0
 	}

@@ -113,13 +113,14 @@ func New(cfg *config.Config, logger *slog.Logger, lockWait time.Duration) (*Serv
 		return nil, err
 	}
 	users.SetMaxParallel(cfg.Auth.MaxParallelVerifications)
-	accounts, err := NewAccounts(cfg, users, logger, lockWait)
+	m := metrics.New()
+	accounts, err := NewAccounts(cfg, users, logger, lockWait, m)
 	if err != nil {
 		return nil, err
 	}
 	scripts := NewSieveStore(cfg, users, logger)
 	d := &delivery.Deliverer{
-		Users: users, Accounts: accounts, Hostname: cfg.Hostname,
+		Users: users, Accounts: accounts, Hostname: cfg.Hostname, Metrics: m,
 		Domains: cfg.LocalDomains, DetailDelimiter: "+", Log: logger,
 		QuotaTempFail: cfg.Quota.FullTempfail, QuotaAtRcpt: cfg.Quota.CheckAtRcpt,
 	}
@@ -128,7 +129,7 @@ func New(cfg *config.Config, logger *slog.Logger, lockWait time.Duration) (*Serv
 	}
 	return &Server{
 		Config: cfg, Log: logger, Users: users, Accounts: accounts,
-		Deliverer: d, Sieve: scripts, Metrics: metrics.New(),
+		Deliverer: d, Sieve: scripts, Metrics: m,
 		errc:     make(chan error, 8),
 		repaired: make(chan struct{}),
 		stop:     make(chan struct{}),
@@ -138,7 +139,7 @@ func New(cfg *config.Config, logger *slog.Logger, lockWait time.Duration) (*Serv
 // NewAccounts is the account registry the configuration describes, as
 // the server and the CLI's verbs open it. It creates nothing on disk
 // until an account is opened.
-func NewAccounts(cfg *config.Config, users *auth.DB, logger *slog.Logger, lockWait time.Duration) (*store.Accounts, error) {
+func NewAccounts(cfg *config.Config, users *auth.DB, logger *slog.Logger, lockWait time.Duration, m *metrics.Metrics) (*store.Accounts, error) {
 	defLimits, err := cfg.Quota.Limits()
 	if err != nil {
 		return nil, fmt.Errorf("quota: %w", err)
@@ -147,6 +148,7 @@ func NewAccounts(cfg *config.Config, users *auth.DB, logger *slog.Logger, lockWa
 		MailDir: cfg.Mail.Dir, IndexDir: cfg.Mail.IndexDir, LockWait: lockWait, Logger: logger,
 		Formats:       Formats,
 		FormatOptions: folder.Options{LockWait: cfg.Mail.LockWait.D()},
+		OnIndexCommit: m.IndexCommit,
 		UserFormat: func(user string) (string, error) {
 			if u, ok := users.Lookup(user); ok {
 				if f := u.MailFormat(); f != "" {

@@ -34,6 +34,9 @@ type Options struct {
 	FormatOptions folder.Options
 	// UserFormat names a user's format; nil or "" means "maildir".
 	UserFormat func(user string) (string, error)
+	// OnIndexCommit, when set, is told of every durable index commit:
+	// the writers it served and its duration (metrics).
+	OnIndexCommit func(writers int, d time.Duration)
 	// Quota gives users' limits and the warnings; zero means no limits.
 	Quota QuotaOptions
 }
@@ -147,6 +150,9 @@ func (a *Accounts) openAccount(ctx context.Context, user string) (*Account, erro
 	}
 	if err != nil {
 		return nil, err
+	}
+	if a.opts.OnIndexCommit != nil {
+		idx.SetCommitObserver(a.opts.OnIndexCommit)
 	}
 	acct := &Account{user: user, root: root, format: format.Name, idx: idx, files: files, log: log, mailboxes: make(map[uint64]*Mailbox), quota: a.opts.Quota}
 	if rebuild {

@@ -41,7 +41,7 @@ func adminCmd(cfg *config.Config, logger *slog.Logger, args []string, stdin io.R
 		fmt.Fprintln(stderr, "storaged:", err)
 		return exConfig
 	}
-	accts, err := server.NewAccounts(cfg, users, logger, time.Second)
+	accts, err := server.NewAccounts(cfg, users, logger, time.Second, nil)
 	if err != nil {
 		fmt.Fprintln(stderr, "storaged:", err)
 		return exConfig

@@ -27,7 +27,7 @@ func openReadOnly(cfg *config.Config, logger *slog.Logger) (*auth.DB, *store.Acc
 	if err != nil {
 		return nil, nil, err
 	}
-	accts, err := server.NewAccounts(cfg, db, logger, time.Second)
+	accts, err := server.NewAccounts(cfg, db, logger, time.Second, nil)
 	if err != nil {
 		return nil, nil, err
 	}
