@@ -3,8 +3,6 @@ package server_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/smtp"
 	"net/textproto"
 	"os"
 	"os/exec"
@@ -57,20 +55,7 @@ func TestContribPostfix(t *testing.T) {
 	inbox, _ := acct.Mailbox("INBOX")
 	sub := acct.Hub().Subscribe(inbox.ID())
 	defer sub.Close()
-	var c *smtp.Client
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		if c, err = smtp.Dial(pf.smtp); err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond) // master binds after start returns
-	}
-	if err != nil {
-		t.Fatalf("smtpd: %v\n%s", err, pf.maillog())
-	}
-	defer c.Close()
-	if err := c.Hello("client.example.net"); err != nil {
-		t.Fatal(err)
-	}
+	c := pf.client(t)
 	if err := c.Mail("a@example.net"); err != nil {
 		t.Fatal(err)
 	}
@@ -81,15 +66,7 @@ func TestContribPostfix(t *testing.T) {
 	if err := c.Rcpt("ann@example.org"); err != nil {
 		t.Fatalf("RCPT ann: %v\n%s", err, pf.maillog())
 	}
-	w, err := c.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(w, "From: a@example.net\r\nTo: ann@example.org\r\nSubject: through the sample\r\n\r\nhello\r\n")
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	c.Quit()
+	pf.data(t, c, "From: a@example.net\r\nTo: ann@example.org\r\nSubject: through the sample\r\n\r\nhello\r\n")
 	select {
 	case <-sub.C:
 	case <-time.After(60 * time.Second):

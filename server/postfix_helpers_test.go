@@ -3,10 +3,12 @@ package server_test
 import (
 	"fmt"
 	"net"
+	"net/smtp"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // postfix is a Postfix instance of Debian's package, started by a test
@@ -120,4 +122,39 @@ postlog unix-dgram n - n - 1 postlogd
 	}
 	t.Cleanup(func() { exec.Command("postfix", "-c", pf.etc, "abort").Run() })
 	return pf
+}
+
+// client is an SMTP session with the instance's smtpd, after EHLO.
+func (pf *postfix) client(t *testing.T) *smtp.Client {
+	t.Helper()
+	var c *smtp.Client
+	var err error
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if c, err = smtp.Dial(pf.smtp); err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // master binds its listener after start returns
+	}
+	if err != nil {
+		t.Fatalf("Postfix's smtpd: %v\n%s", err, pf.maillog())
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Hello("client.example.net"); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// data sends msg as the transaction's DATA and ends the session.
+func (pf *postfix) data(t *testing.T, c *smtp.Client, msg string) {
+	t.Helper()
+	w, err := c.Data()
+	if err != nil {
+		t.Fatalf("DATA: %v\n%s", err, pf.maillog())
+	}
+	fmt.Fprint(w, msg)
+	if err := w.Close(); err != nil {
+		t.Fatalf("end of DATA: %v\n%s", err, pf.maillog())
+	}
+	c.Quit()
 }

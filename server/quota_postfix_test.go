@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/smtp"
 	"net/textproto"
 	"strings"
 	"testing"
@@ -34,7 +33,7 @@ local_recipient_maps =
 local_transport = lmtp:inet:%s
 smtpd_recipient_restrictions = check_policy_service inet:%s, permit_mynetworks, reject
 `, ts.lmtp, policyAddr), false)
-	smtpAddr, maillog := pf.smtp, pf.maillog
+	maillog := pf.maillog
 	acct, err := ts.Accounts.Open(context.Background(), "ann")
 	if err != nil {
 		t.Fatal(err)
@@ -46,20 +45,7 @@ smtpd_recipient_restrictions = check_policy_service inet:%s, permit_mynetworks, 
 	sub := acct.Hub().Subscribe(inbox.ID())
 	defer sub.Close()
 
-	var c *smtp.Client
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		if c, err = smtp.Dial(smtpAddr); err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond) // master binds its listener after start returns
-	}
-	if err != nil {
-		t.Fatalf("Postfix's smtpd: %v\n%s", err, maillog())
-	}
-	defer c.Close()
-	if err := c.Hello("client.example.net"); err != nil {
-		t.Fatal(err)
-	}
+	c := pf.client(t)
 	if err := c.Mail("a@example.net"); err != nil {
 		t.Fatal(err)
 	}
@@ -71,15 +57,7 @@ smtpd_recipient_restrictions = check_policy_service inet:%s, permit_mynetworks, 
 	if err := c.Rcpt("ann@example.org"); err != nil {
 		t.Fatalf("RCPT ann: %v\n%s", err, maillog())
 	}
-	w, err := c.Data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(w, "From: a@example.net\r\nTo: ann@example.org, bob@example.org\r\nSubject: through postfix\r\n\r\nhello\r\n")
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	c.Quit()
+	pf.data(t, c, "From: a@example.net\r\nTo: ann@example.org, bob@example.org\r\nSubject: through postfix\r\n\r\nhello\r\n")
 	// Postfix delivers from its queue over LMTP: wait for the store to
 	// tell of the new message.
 	select {
