@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/storaged/storaged/internal/netserve"
 )
 
 // SocketName is the admin socket's file in the data directory.
@@ -39,11 +41,14 @@ type Server struct {
 	Env *Env
 	Log *slog.Logger
 
-	mu     sync.Mutex
-	ln     net.Listener
+	group  netserve.Group
+	once   sync.Once
+	ctx    context.Context
 	cancel context.CancelFunc
-	closed bool
-	wg     sync.WaitGroup
+}
+
+func (s *Server) init() {
+	s.once.Do(func() { s.ctx, s.cancel = context.WithCancel(context.Background()) })
 }
 
 // Listen opens the socket at path, 0600; a socket left by a crash is
@@ -71,57 +76,17 @@ func Listen(path string) (net.Listener, error) {
 
 // Serve answers connections on l until Close.
 func (s *Server) Serve(l net.Listener) error {
-	ctx, cancel := context.WithCancel(context.Background())
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		cancel()
-		l.Close()
-		return nil
-	}
-	s.ln, s.cancel = l, cancel
-	s.mu.Unlock()
-	for {
-		c, err := l.Accept()
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			if c != nil {
-				c.Close()
-			}
-			return nil
-		}
-		if err == nil {
-			// Under mu, so that Close's Wait never races an Add.
-			s.wg.Add(1)
-		}
-		s.mu.Unlock()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				time.Sleep(50 * time.Millisecond)
-				continue
-			}
-			return err
-		}
-		go func() {
-			defer s.wg.Done()
-			s.handle(ctx, c)
-		}()
-	}
+	s.init()
+	return s.group.Serve(l, func(c net.Conn) { s.handle(s.ctx, c) })
 }
 
 // Close stops accepting and waits for the verbs running to end; those
 // that act on mail are cut at their next context check.
 func (s *Server) Close() {
-	s.mu.Lock()
-	s.closed = true
-	if s.cancel != nil {
-		s.cancel()
-		s.ln.Close()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
+	s.init()
+	s.group.Shutdown()
+	s.cancel()
+	s.group.Wait()
 }
 
 // peerAllowed: root, or the uid this server runs as.

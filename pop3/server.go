@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/storaged/storaged/auth"
+	"github.com/storaged/storaged/internal/netserve"
 	"github.com/storaged/storaged/metrics"
 	"github.com/storaged/storaged/store"
 )
@@ -53,12 +54,10 @@ type Server struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 
-	mu        sync.Mutex
-	inUse     map[string]*maildropLock // with LockSession: users whose maildrop a session holds
-	conns     map[net.Conn]struct{}
-	listeners map[net.Listener]struct{}
-	closing   bool
-	wg        sync.WaitGroup
+	group netserve.Group
+
+	mu    sync.Mutex
+	inUse map[string]*maildropLock // with LockSession: users whose maildrop a session holds
 }
 
 // New returns a POP3 server.
@@ -75,7 +74,7 @@ func New(cfg Config, users *auth.DB, accounts *store.Accounts, logger *slog.Logg
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
 		cfg: cfg, users: users, accounts: accounts, log: logger, ctx: ctx, cancel: cancel,
-		inUse: map[string]*maildropLock{}, conns: map[net.Conn]struct{}{}, listeners: map[net.Listener]struct{}{},
+		inUse: map[string]*maildropLock{},
 	}
 }
 
@@ -92,45 +91,7 @@ func (s *Server) ServeTLS(l net.Listener) error {
 }
 
 func (s *Server) serve(l net.Listener, implicitTLS bool) error {
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		l.Close()
-		return nil
-	}
-	s.listeners[l] = struct{}{}
-	s.mu.Unlock()
-	var delay time.Duration
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closing := s.closing
-			s.mu.Unlock()
-			if closing {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Out of descriptors or similar: back off rather than spin.
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
-			}
-			return err
-		}
-		delay = 0
-		s.mu.Lock()
-		if s.closing {
-			s.mu.Unlock()
-			c.Close()
-			return nil
-		}
-		s.conns[c] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go s.handle(c, implicitTLS)
-	}
+	return s.group.Serve(l, func(c net.Conn) { s.handle(c, implicitTLS) })
 }
 
 // Shutdown stops accepting, lets each session finish the command it is
@@ -138,31 +99,17 @@ func (s *Server) serve(l net.Listener, implicitTLS bool) error {
 // Sessions that were not in UPDATE change nothing, as after a dropped
 // connection.
 func (s *Server) Shutdown() {
-	s.mu.Lock()
-	s.closing = true
-	for l := range s.listeners {
-		l.Close()
-	}
-	for c := range s.conns {
-		// Wakes a session blocked reading its next command; one that is
-		// busy finishes its command first.
-		c.SetReadDeadline(time.Now())
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
+	s.group.Shutdown()
+	// Wakes a session blocked reading its next command; one that is busy
+	// finishes its command first.
+	s.group.Each(func(c net.Conn) { c.SetReadDeadline(time.Now()) })
+	s.group.Wait()
 	s.cancel()
 }
 
 func (s *Server) handle(c net.Conn, implicitTLS bool) {
-	defer s.wg.Done()
 	s.cfg.Metrics.Connected("pop3", 1)
 	defer s.cfg.Metrics.Connected("pop3", -1)
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-		c.Close()
-	}()
 	var id [6]byte
 	rand.Read(id[:])
 	remote := "local"
@@ -243,8 +190,4 @@ func (s *Server) unlock(l *maildropLock) {
 	}
 }
 
-func (s *Server) isClosing() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.closing
-}
+func (s *Server) isClosing() bool { return s.group.Closing() }

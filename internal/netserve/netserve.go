@@ -107,5 +107,16 @@ func (g *Group) CloseConns() {
 	g.mu.Unlock()
 }
 
+// Each calls fn for every open connection (under the group's lock: fn
+// must not block), e.g. to set a read deadline that wakes a session
+// waiting for its next command, so it ends after the one it runs.
+func (g *Group) Each(fn func(net.Conn)) {
+	g.mu.Lock()
+	for c := range g.conns {
+		fn(c)
+	}
+	g.mu.Unlock()
+}
+
 // Wait waits for every handler to return.
 func (g *Group) Wait() { g.wg.Wait() }
