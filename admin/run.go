@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,6 +52,8 @@ type Env struct {
 	Stop   func()
 	// Now is the clock (tests set it); nil is time.Now.
 	Now func() time.Time
+	// Log is where long verbs (import) log; nil is slog.Default().
+	Log *slog.Logger
 }
 
 func (e *Env) now() time.Time {
@@ -61,7 +64,7 @@ func (e *Env) now() time.Time {
 }
 
 // Verbs are the commands Run knows, the first word of args.
-var Verbs = []string{"user", "auth", "expunge", "search", "fetch", "who", "reload", "stop"}
+var Verbs = []string{"user", "auth", "expunge", "search", "fetch", "who", "reload", "stop", "import", "export"}
 
 // Handles reports whether Run knows the command args name.
 func Handles(args []string) bool {
@@ -73,7 +76,7 @@ func Handles(args []string) bool {
 		return len(args) > 1 && args[1] == "show"
 	case "auth":
 		return len(args) > 1 && args[1] == "test"
-	case "expunge", "search", "fetch", "who", "reload", "stop":
+	case "expunge", "search", "fetch", "who", "reload", "stop", "import", "export":
 		return true
 	}
 	return false
@@ -87,6 +90,11 @@ const Usage = `  storaged user show USER [--json]             store, format, ind
   storaged search USER MAILBOX QUERY... [--json]
                                                UIDs matching an IMAP SEARCH query, e.g. FROM alice SINCE 1-Jan-2025
   storaged fetch USER MAILBOX UID [--header]   one message as stored (or its header)
+  storaged import [--dry-run] [--into NAME] [--ignore-quota] USER SOURCE...
+                                               mbox files or trees, Maildirs (Dovecot's: UIDs kept), MH trees;
+                                               safe to repeat and to interrupt
+  storaged export [--format maildir|mbox] USER DEST
+                                               Dovecot's Maildir++ with dovecot-uidlist (UIDs kept), or mbox files
   storaged who [--json]                        connected sessions (a running server only)
   storaged reload | stop                       tell the running server to reload (as SIGHUP) or to stop
 `
@@ -148,6 +156,10 @@ func Run(ctx context.Context, env *Env, args []string, stdin io.Reader, stdout, 
 		return expunge(ctx, env, o, rest[1:])
 	case "search":
 		return search(ctx, env, o, rest[1:])
+	case "import":
+		return importVerb(ctx, env, o, rest[1:])
+	case "export":
+		return exportVerb(ctx, env, o, rest[1:])
 	case "fetch":
 		return fetch(ctx, env, o, rest[1:])
 	case "who":

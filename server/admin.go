@@ -25,7 +25,7 @@ func (s *Server) startAdmin() error {
 		return err
 	}
 	s.admin = &admin.Server{Log: s.Log, Env: &admin.Env{
-		Config: s.Config, Users: s.Users, Accounts: s.Accounts,
+		Config: s.Config, Users: s.Users, Accounts: s.Accounts, Log: s.Log,
 		Sessions: s.sessions, Reload: s.Reload, Stop: s.requestStop,
 	}}
 	s.Log.Info("listening", "proto", "admin", "addr", path)

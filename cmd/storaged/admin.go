@@ -21,7 +21,13 @@ import (
 // socket, or here over the store when no server runs (admin package).
 func adminCmd(cfg *config.Config, logger *slog.Logger, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if cfg.Admin.Socket != "" {
-		code, err := admin.Call(cfg.Admin.Socket, args, stdin, stdout, stderr)
+		// The server reads and writes import and export paths from its
+		// own working directory: give it the admin's.
+		sent := args
+		if cwd, err := os.Getwd(); err == nil {
+			sent = admin.AbsPaths(args, cwd)
+		}
+		code, err := admin.Call(cfg.Admin.Socket, sent, stdin, stdout, stderr)
 		if err == nil {
 			return code
 		}
@@ -49,5 +55,5 @@ func adminCmd(cfg *config.Config, logger *slog.Logger, args []string, stdin io.R
 	defer accts.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	return admin.Run(ctx, &admin.Env{Config: cfg, Users: users, Accounts: accts}, args, stdin, stdout, stderr)
+	return admin.Run(ctx, &admin.Env{Config: cfg, Users: users, Accounts: accts, Log: logger}, args, stdin, stdout, stderr)
 }

@@ -15,8 +15,10 @@ var helpText = map[string]string{
 	"serve": `usage: storaged [-config FILE] serve
 
 Runs LMTP, IMAP, POP3 and ManageSieve (and the policy service and metrics
-when configured) until SIGTERM or SIGINT, which drain; SIGHUP reloads the
-TLS certificates. A second server on the same data directory is refused.
+when configured) until SIGTERM or SIGINT, which drain; SIGHUP reloads
+the configuration (listeners, certificates, log level and file, users
+file; the rest is named as waiting for a restart). A second server on
+the same data directory is refused.
 On a fresh data directory with every listener on loopback, a demo user is
 created and its password printed once.
 
@@ -117,12 +119,25 @@ Examples:
 	"import": `usage: storaged [-config FILE] import [-dry-run] [-into NAME] [-ignore-quota] USER SOURCE...
 
 Imports mbox files or trees, Maildirs (Dovecot's too, UIDs kept) and MH
-trees into USER's store; safe to repeat (duplicates are recognised). The
-server must be stopped for now.
+trees into USER's store; safe to repeat (duplicates are recognised) and
+to interrupt (run it again to go on). With a server running it goes
+through the admin socket, so sessions see the mail at once; else it opens
+the store itself.
 
 Examples:
   storaged import -dry-run bob /var/mail/bob
   storaged import bob ~bob/Maildir -into Old
+`,
+	"export": `usage: storaged [-config FILE] export [-format maildir|mbox] USER DEST
+
+Writes USER's mail to DEST (new or empty): Dovecot's Maildir++ layout with
+dovecot-uidlist, dovecot-keywords and subscriptions, so that Dovecot
+pointed at it keeps every UID, flag and POP3 UIDL; or one mbox file a
+folder with Status/X-Status/X-Keywords.
+
+Examples:
+  storaged export bob /srv/export/bob
+  storaged export -format mbox bob /tmp/bob-mbox
 `,
 	"config": `usage: storaged [-config FILE] config
 

@@ -95,7 +95,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	if !admin.Handles(rest) && wantsHelp(rest[1:]) && printHelp(stdout, rest[0]) {
+	if (!admin.Handles(rest) || rest[0] == "import" || rest[0] == "export") && wantsHelp(rest[1:]) && printHelp(stdout, rest[0]) {
 		return 0
 	}
 	// Verbs that take no arguments refuse them rather than ignore them.
@@ -139,8 +139,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return quotaCmd(cfg, logger, rest[1:], stdout, stderr)
 	case "sieve":
 		return sieveCmd(cfg, logger, rest[1:], stdin, stdout, stderr)
-	case "import":
-		return importCmd(cfg, logger, rest[1:], stdout, stderr)
 	case "cert":
 		return certCmd(cfg, rest[1:], stdout, stderr)
 	case "config":
