@@ -1,9 +1,11 @@
 package admin
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -41,10 +43,26 @@ func AbsPaths(args []string, cwd string) []string {
 	return out
 }
 
+// NeedsStdin tells the verbs that read standard input: auth test
+// without a password, and an import from a server (its password).
+func NeedsStdin(args []string) bool {
+	if len(args) == 3 && args[0] == "auth" {
+		return true
+	}
+	if len(args) > 0 && args[0] == "import" {
+		for _, a := range args[1:] {
+			if migrate.IsRemote(a) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // importVerb: import [--dry-run] [--into NAME] [--ignore-quota] USER
 // SOURCE...; through the socket, the imported mail reaches the sessions
 // that watch those mailboxes at once.
-func importVerb(ctx context.Context, env *Env, o *out, args []string) int {
+func importVerb(ctx context.Context, env *Env, o *out, args []string, stdin io.Reader) int {
 	pos, f, err := flagArgs(args, []string{"into"}, []string{"dry-run", "ignore-quota"})
 	if err != nil || len(pos) < 2 {
 		if err == nil {
@@ -64,6 +82,14 @@ func importVerb(ctx context.Context, env *Env, o *out, args []string) int {
 		o.errf("%s: %v", u.Name, err)
 		return ExTempFail
 	}
+	// A server source's password is the first line of standard input
+	// (the CLI puts there what --password-file or STORAGED_IMPORT_PASSWORD
+	// held): never an argument, which ps and histories would show.
+	password := ""
+	if NeedsStdin(append([]string{"import"}, args...)) {
+		line, _ := bufio.NewReader(stdin).ReadString('\n')
+		password = strings.TrimRight(line, "\r\n")
+	}
 	code := 0
 	tw := tabwriter.NewWriter(o.stdout, 0, 4, 2, ' ', 0)
 	verb := "ADDED"
@@ -72,7 +98,17 @@ func importVerb(ctx context.Context, env *Env, o *out, args []string) int {
 	}
 	fmt.Fprintf(tw, "SOURCE\tFOLDER\tTARGET\t%s\tBYTES\tDUPLICATES\tSKIPPED\tUIDS\n", verb)
 	for _, path := range pos[1:] {
-		src, err := migrate.Open(path)
+		var src migrate.Source
+		var err error
+		if migrate.IsRemote(path) {
+			var rs migrate.RemoteSource
+			if rs, err = migrate.OpenRemote(ctx, path, password); err == nil {
+				defer rs.Close()
+				src = rs
+			}
+		} else {
+			src, err = migrate.Open(path)
+		}
 		if err != nil {
 			o.errf("%s: %v", path, err)
 			code = ExDataErr

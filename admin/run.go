@@ -157,7 +157,7 @@ func Run(ctx context.Context, env *Env, args []string, stdin io.Reader, stdout, 
 	case "search":
 		return search(ctx, env, o, rest[1:])
 	case "import":
-		return importVerb(ctx, env, o, rest[1:])
+		return importVerb(ctx, env, o, rest[1:], stdin)
 	case "export":
 		return exportVerb(ctx, env, o, rest[1:])
 	case "fetch":

@@ -185,7 +185,7 @@ func Call(path string, args []string, stdin io.Reader, stdout, stderr io.Writer)
 	}
 	defer c.Close()
 	req := request{Args: args}
-	if len(args) == 3 && args[0] == "auth" && stdin != nil {
+	if NeedsStdin(args) && stdin != nil {
 		line, _ := bufio.NewReader(stdin).ReadString('\n')
 		req.Stdin = line
 	}

@@ -1,11 +1,11 @@
 // Package migrate brings a user's mail in from another store: an mbox
 // file or tree, a Maildir or Maildir++ tree (Dovecot's, with its
-// dovecot-uidlist, dovecot-keywords and subscriptions), an MH tree. Later
-// sources (IMAP, POP3) fit the same shape: a Source lists Folders, each
-// Folder streams its Messages, and Import writes them through
-// store.Importer. Export (export.go) takes mail out again: Dovecot's
-// Maildir++ with its dovecot-uidlist, so that UIDs survive the move
-// back, or mbox files.
+// dovecot-uidlist, dovecot-keywords and subscriptions), an MH tree, and
+// another server over IMAP or POP3 (remote.go). Every source has one
+// shape: a Source lists Folders, each Folder streams its Messages, and
+// Import writes them through store.Importer. Export (export.go) takes
+// mail out again: Dovecot's Maildir++ with its dovecot-uidlist, so that
+// UIDs survive the move back, or mbox files.
 //
 // Invariants:
 //   - Memory is bounded by one message and one index batch, never by a

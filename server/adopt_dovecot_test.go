@@ -25,8 +25,11 @@ import (
 // put in place for storaged, and storaged must show the same UIDs,
 // UIDVALIDITY, UIDNEXT, flags, keywords, INTERNALDATEs, folders and
 // subscriptions over IMAP, and byte-equal POP3 UIDLs.
-func TestAdoptDovecotMaildir(t *testing.T) {
-	dv := startDovecot(t)
+// fillDovecot gives Dovecot's u1 what a migration must carry: folders
+// with a hierarchy, subscriptions, flags and keywords, internal dates and
+// holes in the UIDs; it returns the IMAP session it used, INBOX selected.
+func fillDovecot(t *testing.T, dv *dovecot) *imapclient.Client {
+	t.Helper()
 	lc := dv.lmtp(t)
 	for i := 1; i <= 6; i++ {
 		msg := fmt.Sprintf("From: s%d@example.net\r\nTo: u1@localhost\r\nSubject: m%d\r\nMessage-ID: <%d@adopt.test>\r\n\r\nbody %d\r\n", i, i, i, i)
@@ -71,6 +74,12 @@ func TestAdoptDovecotMaildir(t *testing.T) {
 		t.Fatal(err)
 	}
 	store(imap.SeqSetNum(3), imap.StoreFlagsAdd, imap.FlagDraft, "custom")
+	return c
+}
+
+func TestAdoptDovecotMaildir(t *testing.T) {
+	dv := startDovecot(t)
+	c := fillDovecot(t, dv)
 	want := imapSnapshot(t, c)
 	c.Logout().Wait()
 	wantUIDL := pop3UIDL(t, dv.pop3, "u1", "pw")
@@ -104,7 +113,7 @@ func TestAdoptDovecotMaildir(t *testing.T) {
 	}
 	inbox := acctMailbox(t, ts, "u1")
 	before, _ := inbox.Info()
-	lc = ts.lmtpClient()
+	lc := ts.lmtpClient()
 	if _, err := send(lc, "s@example.net", []string{"u1@localhost"}, []byte("Subject: after\r\n\r\nx\r\n")); err != nil {
 		t.Fatal(err)
 	}

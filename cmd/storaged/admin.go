@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -17,9 +18,53 @@ import (
 	"github.com/storaged/storaged/server"
 )
 
+// importPassword takes "--password-file F" out of an import's arguments
+// and hands the verb the password of a server source as its standard
+// input: from F, else from $STORAGED_IMPORT_PASSWORD. Never from the
+// command line, where ps and shell histories would keep it.
+func importPassword(args []string, stdin io.Reader) ([]string, io.Reader, error) {
+	var out []string
+	pw, file := os.Getenv("STORAGED_IMPORT_PASSWORD"), ""
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if strings.HasPrefix(a, "-") && name == "password-file" {
+			if !hasVal {
+				if i+1 >= len(args) {
+					return nil, nil, errors.New("--password-file needs a file")
+				}
+				i++
+				val = args[i]
+			}
+			file = val
+			continue
+		}
+		out = append(out, a)
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, nil, err
+		}
+		pw, _, _ = strings.Cut(string(b), "\n")
+		pw = strings.TrimRight(pw, "\r")
+	}
+	if !admin.NeedsStdin(out) {
+		return out, stdin, nil
+	}
+	return out, strings.NewReader(pw + "\n"), nil
+}
+
 // adminCmd runs an admin verb in the running server, through its admin
 // socket, or here over the store when no server runs (admin package).
 func adminCmd(cfg *config.Config, logger *slog.Logger, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if args[0] == "import" {
+		var err error
+		if args, stdin, err = importPassword(args, stdin); err != nil {
+			fmt.Fprintln(stderr, "storaged: import:", err)
+			return exUsage
+		}
+	}
 	if cfg.Admin.Socket != "" {
 		// The server reads and writes import and export paths from its
 		// own working directory: give it the admin's.

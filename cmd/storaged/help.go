@@ -116,10 +116,13 @@ Examples:
   storaged cert selfsigned mail.example.org
   storaged cert selfsigned -type ed25519 -days 30 localhost 127.0.0.1
 `,
-	"import": `usage: storaged [-config FILE] import [-dry-run] [-into NAME] [-ignore-quota] USER SOURCE...
+	"import": `usage: storaged [-config FILE] import [-dry-run] [-into NAME] [-ignore-quota] [-password-file F] USER SOURCE...
 
-Imports mbox files or trees, Maildirs (Dovecot's too, UIDs kept) and MH
-trees into USER's store; safe to repeat (duplicates are recognised) and
+Imports mbox files or trees, Maildirs (Dovecot's too, UIDs kept), MH
+trees, or another server: imap[s]://user@host[:port]/ (UIDs kept) and
+pop3[s]://user@host[:port] (UIDLs kept), with the password from
+-password-file or $STORAGED_IMPORT_PASSWORD. Into USER's store; safe to
+repeat (duplicates are recognised) and
 to interrupt (run it again to go on). With a server running it goes
 through the admin socket, so sessions see the mail at once; else it opens
 the store itself.
@@ -127,6 +130,7 @@ the store itself.
 Examples:
   storaged import -dry-run bob /var/mail/bob
   storaged import bob ~bob/Maildir -into Old
+  storaged import -password-file /root/bob.pw bob imaps://bob@old.example.org/
 `,
 	"export": `usage: storaged [-config FILE] export [-format maildir|mbox] USER DEST
 
