@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -11,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-smtp"
 )
 
 // notifyListener stands in for systemd's end of $NOTIFY_SOCKET.
@@ -100,6 +103,25 @@ func TestServeLifecycle(t *testing.T) {
 	fmt.Fprintf(c, "a LOGIN ann pw-ann\r\nb SELECT INBOX\r\n")
 	expect("b OK")
 
+	// Deliveries run through the reload: none may fail or be cut.
+	const loadN = 60
+	load := make(chan error, 1)
+	go func() {
+		lc, err := e.client()
+		if err != nil {
+			load <- err
+			return
+		}
+		defer lc.Close()
+		for i := 0; i < loadN; i++ {
+			msg := fmt.Sprintf("Subject: during reload %d\r\n\r\nx\r\n", i)
+			if err := deliverOne(lc, "a@example.org", "ann@example.org", msg); err != nil {
+				load <- fmt.Errorf("delivery %d: %w", i, err)
+				return
+			}
+		}
+		load <- nil
+	}()
 	// logrotate: move the file, then HUP; with a POP3 listener added.
 	if err := os.Rename(logPath, logPath+".1"); err != nil {
 		t.Fatal(err)
@@ -112,6 +134,11 @@ func TestServeLifecycle(t *testing.T) {
 	if got := n.next(); got != "READY=1\nSTATUS=serving" {
 		t.Fatalf("after the reload %q", got)
 	}
+	if err := <-load; err != nil {
+		t.Fatalf("a delivery during the reload: %v", err)
+	}
+	fmt.Fprintf(c, "s STATUS INBOX (MESSAGES)\r\n")
+	expect(fmt.Sprintf("* STATUS INBOX (MESSAGES %d)", loadN))
 	logged, _ := os.ReadFile(logPath)
 	if !strings.Contains(string(logged), "SIGHUP: reloaded") || !strings.Contains(string(logged), "opened pop3 "+pop3Addr) || !strings.Contains(string(logged), "log file reopened") {
 		t.Fatalf("the new log file:\n%s", logged)
@@ -146,4 +173,26 @@ func TestServeLifecycle(t *testing.T) {
 	case <-time.After(time.Minute):
 		t.Fatal("the server did not stop after SIGTERM")
 	}
+}
+
+// deliverOne sends one message over an LMTP session and wants its 250.
+func deliverOne(c *smtp.Client, from, to, msg string) error {
+	if err := c.Mail(from, nil); err != nil {
+		return err
+	}
+	if err := c.Rcpt(to, nil); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := io.WriteString(w, msg); err != nil {
+		return err
+	}
+	ok, err := w.CloseWithLMTPResponse()
+	if err == nil && len(ok) != 1 {
+		err = fmt.Errorf("%d recipients accepted, want 1", len(ok))
+	}
+	return err
 }
