@@ -107,7 +107,9 @@ func (s *Server) Shutdown() {
 	s.cancel()
 }
 
-func (s *Server) handle(c net.Conn, implicitTLS bool) {
+func (s *Server) handle(raw net.Conn, implicitTLS bool) {
+	c := netserve.Count(raw)
+	start := time.Now()
 	s.cfg.Metrics.Connected("pop3", 1)
 	defer s.cfg.Metrics.Connected("pop3", -1)
 	var id [6]byte
@@ -137,6 +139,12 @@ func (s *Server) handle(c net.Conn, implicitTLS bool) {
 	if implicitTLS && ss.startTLS(s.ctx) != nil {
 		return
 	}
+	defer func() {
+		// The logout line (Dovecot's "Disconnected: Logged out top=…").
+		in, out := c.Octets()
+		ss.log.Info("session ended", "ms", time.Since(start).Milliseconds(), "commands", ss.commands,
+			"retrieved", ss.retrieved, "deleted", ss.deletedN, "bytes_in", in, "bytes_out", out)
+	}()
 	ss.run(s.ctx)
 	// A TLS session ends with close_notify (RFC 8446 §6.1), which
 	// closing the raw connection would not send.

@@ -38,13 +38,17 @@ type entry struct {
 }
 
 type session struct {
-	// lastStatus is the status of the last reply (OK, ERR), for metrics.
-	lastStatus string
-	srv        *Server
-	conn       net.Conn
-	r          *bufio.Reader
-	w          *bufio.Writer
-	log        *slog.Logger
+	// lastStatus is the status of the last reply (OK, ERR), for metrics;
+	// commands, retrieved and deletedN are for the session's last log line.
+	lastStatus          string
+	commands, retrieved int
+	deletedN            int
+
+	srv  *Server
+	conn net.Conn
+	r    *bufio.Reader
+	w    *bufio.Writer
+	log  *slog.Logger
 
 	state state
 	// tls: conn is TLS; trusted: the peer may log in without it.
@@ -83,6 +87,7 @@ func (s *session) run(ctx context.Context) {
 			return
 		}
 		start := time.Now()
+		s.commands++
 		quit := s.dispatch(ctx, line)
 		s.srv.cfg.Metrics.Command("pop3", commandName(line), s.lastStatus, time.Since(start))
 		// Pipelined commands (RFC 2449 PIPELINING) are answered in one
@@ -390,6 +395,7 @@ func (s *session) cmdRetr(arg string, bodyLines int) bool {
 	}
 	defer r.Close()
 	if bodyLines < 0 {
+		s.retrieved++
 		s.reply(true, "", strconv.FormatInt(e.msg.CRLFSize, 10)+" octets")
 	} else {
 		s.reply(true, "", "top of message follows")
@@ -540,6 +546,7 @@ func (s *session) quit(ctx context.Context) bool {
 			return true
 		}
 		s.log.Info("expunged", "messages", len(gone))
+		s.deletedN = len(gone)
 	}
 	n := len(s.msgs) - len(del)
 	s.release()

@@ -52,3 +52,20 @@ func TestServeAndShutdown(t *testing.T) {
 		t.Fatal("listener left open")
 	}
 }
+
+func TestCounted(t *testing.T) {
+	a, b := net.Pipe()
+	defer b.Close()
+	c := Count(a)
+	go func() {
+		buf := make([]byte, 3)
+		b.Read(buf)
+		b.Write([]byte("hello"))
+	}()
+	c.Write([]byte("abc"))
+	buf := make([]byte, 5)
+	n, _ := c.Read(buf)
+	if in, out := c.Octets(); in != int64(n) || n != 5 || out != 3 {
+		t.Fatalf("in %d out %d (read %d)", in, out, n)
+	}
+}
