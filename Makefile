@@ -24,7 +24,7 @@ test: lint test-deps
 # Interop tools the tests drive when present, as command:package pairs.
 # Best effort: without apt-get or network the tests that need them skip
 # and say so.
-INTEROP ?= mbsync:isync fetchmail:fetchmail /usr/bin/mh/scan:nmh formail:procmail neomutt:neomutt mlist:mblaze postfix:postfix logrotate:logrotate offlineimap:offlineimap3
+INTEROP ?= mbsync:isync fetchmail:fetchmail /usr/bin/mh/scan:nmh formail:procmail neomutt:neomutt mlist:mblaze postfix:postfix logrotate:logrotate offlineimap:offlineimap3 /usr/lib/dovecot/imap:dovecot-imapd /usr/lib/dovecot/pop3:dovecot-pop3d /usr/lib/dovecot/lmtp:dovecot-lmtpd
 test-deps:
 	@missing=""; for p in $(INTEROP); do command -v $${p%%:*} >/dev/null 2>&1 || missing="$$missing $${p#*:}"; done; \
 	  if [ -n "$$missing" ]; then \

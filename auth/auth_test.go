@@ -152,9 +152,9 @@ func TestReload(t *testing.T) {
 	os.WriteFile(path, []byte("a:{PLAIN}x\nb:{PLAIN}y\n"), 0o600)
 	future := time.Now().Add(2 * time.Second)
 	os.Chtimes(path, future, future)
-	db.mu.Lock()
-	db.checked = time.Time{}
-	db.mu.Unlock()
+	db.main.mu.Lock()
+	db.main.checked = time.Time{}
+	db.main.mu.Unlock()
 	if _, ok := db.Lookup("b"); !ok {
 		t.Fatal("edit not seen")
 	}

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"crypto/rand"
+	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/subtle"
@@ -72,6 +73,10 @@ func VerifyHash(hash, password string) (bool, error) {
 		return verifySalted(rest, password, sha512.New().Size(), func(b []byte) []byte { s := sha512.Sum512(b); return s[:] })
 	case "SHA256", "SSHA256":
 		return verifySalted(rest, password, sha256.Size, func(b []byte) []byte { s := sha256.Sum256(b); return s[:] })
+	case "SCRAM-SHA-256":
+		return verifySCRAMHash(sha256.New, rest, password)
+	case "SCRAM-SHA-1":
+		return verifySCRAMHash(sha1.New, rest, password)
 	}
 	return false, fmt.Errorf("%w: %s", ErrUnknownScheme, scheme)
 }

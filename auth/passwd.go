@@ -1,18 +1,15 @@
 package auth
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -26,6 +23,9 @@ var (
 
 // User is one line of the passwd-file.
 type User struct {
+	// Name is the user's full name: "alice", or "alice@example.org" for
+	// a full-address user (in a domain's own file too, whose lines may
+	// leave the domain out). It names the user's store directory.
 	Name  string
 	Hash  string
 	UID   string
@@ -40,7 +40,9 @@ type User struct {
 }
 
 // ValidName refuses names that could not be a line of the file or a
-// directory of the store.
+// directory of the store. A full address has one '@', with something on
+// both sides: "alice@example.org" is one user and one directory, and no
+// plain name can be mistaken for it.
 func ValidName(name string) error {
 	if name == "" || len(name) > 255 || name == "." || name == ".." || strings.HasPrefix(name, ".") {
 		return fmt.Errorf("%w: %q", ErrBadName, name)
@@ -50,13 +52,10 @@ func ValidName(name string) error {
 			return fmt.Errorf("%w: %q", ErrBadName, name)
 		}
 	}
+	if at := strings.Count(name, "@"); at > 1 || at == 1 && (name[0] == '@' || name[len(name)-1] == '@') {
+		return fmt.Errorf("%w: %q (a full address has one '@' between its local part and its domain)", ErrBadName, name)
+	}
 	return nil
-}
-
-// line is one line of the file: a user or anything else, kept verbatim.
-type line struct {
-	raw  string
-	user *User
 }
 
 // parseLine reads one passwd-file line; non-user lines come back with a
@@ -91,18 +90,26 @@ func (u *User) String() string {
 	return strings.Join([]string{u.Name, u.Hash, u.UID, u.GID, u.Gecos, u.Home, u.Shell, u.ExtraRaw}, ":")
 }
 
-// DB is the passwd-file user database.
+// DomainVar is what users.file holds in place of the domain when each
+// domain has a file of its own (Dovecot's passwd-file /etc/dovecot/users/%d).
+const DomainVar = "%d"
+
+// DB is the passwd-file user database: one file for every user, or, when
+// its path holds %d, one file per domain whose users are all full
+// addresses.
 type DB struct {
 	path string
 	log  *slog.Logger
+	// main is the one file; nil when each domain has one (perDomain).
+	main      *passwdFile
+	perDomain bool
+	dmu       sync.Mutex
+	// byDomain holds the domain files that exist (or that Add made):
+	// never one per name a client made up.
+	byDomain map[string]*passwdFile
 
-	mu      sync.RWMutex
-	lines   []line
-	byName  map[string]*User // lower-case name
-	modTime time.Time
-	size    int64
-	checked time.Time
-	params  HashParams
+	mu     sync.Mutex
+	params HashParams
 
 	cache     *verifyCache
 	slots     verifySlots
@@ -112,17 +119,118 @@ type DB struct {
 	kdfCalls int64
 }
 
-// Open reads the file at path; a missing file is an empty database.
+// Open reads the file at path; a missing file is an empty database. A
+// path with %d in its last element ("users/%d") is a file per domain;
+// they are read when a name of their domain is looked up.
 func Open(path string, logger *slog.Logger) (*DB, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
 	db := &DB{path: path, log: logger, params: DefaultHashParams, cache: newVerifyCache(10000, time.Hour),
 		slots: make(verifySlots, DefaultMaxParallel())}
-	if err := db.load(); err != nil {
+	if strings.Contains(path, DomainVar) {
+		if err := CheckUsersPath(path); err != nil {
+			return nil, err
+		}
+		db.perDomain, db.byDomain = true, map[string]*passwdFile{}
+		return db, nil
+	}
+	db.main = newPasswdFile(path, "", logger)
+	db.main.mu.Lock()
+	err := db.main.load()
+	db.main.checked = time.Now()
+	db.main.mu.Unlock()
+	if err != nil {
 		return nil, err
 	}
 	return db, nil
+}
+
+// CheckUsersPath accepts a users.file value: a path, or one with %d once,
+// in its last element, as in "users/%d" or "/etc/dovecot/users/%d.passwd".
+func CheckUsersPath(path string) error {
+	n := strings.Count(path, DomainVar)
+	if n == 0 {
+		return nil
+	}
+	if n > 1 || strings.Contains(filepath.Dir(path), DomainVar) {
+		return fmt.Errorf("auth: %q: %s may stand once, in the file name (users/%s)", path, DomainVar, DomainVar)
+	}
+	return nil
+}
+
+// PerDomain reports whether each domain has a file of its own.
+func (db *DB) PerDomain() bool { return db.perDomain }
+
+// domainPath is the file of one (valid, lower-case) domain.
+func (db *DB) domainPath(domain string) string {
+	return strings.Replace(db.path, DomainVar, domain, 1)
+}
+
+// domainFile is the file of a domain, nil when there is none (and create
+// is false). Only files that exist are remembered, so names made up by a
+// client cost a stat, never memory.
+func (db *DB) domainFile(domain string, create bool) *passwdFile {
+	domain = strings.ToLower(domain)
+	if !validDomain(domain) {
+		return nil
+	}
+	db.dmu.Lock()
+	defer db.dmu.Unlock()
+	if f, ok := db.byDomain[domain]; ok {
+		return f
+	}
+	path := db.domainPath(domain)
+	if _, err := os.Stat(path); err != nil && !create {
+		return nil
+	}
+	f := newPasswdFile(path, domain, db.log)
+	f.mu.Lock()
+	err := f.load()
+	f.checked = time.Now()
+	f.mu.Unlock()
+	if err != nil {
+		db.log.Error("reading a domain's users file", "file", path, "err", err)
+		return nil
+	}
+	db.byDomain[domain] = f
+	return f
+}
+
+// fileFor is the file that holds (or would hold) name, nil for a name no
+// file can hold (a plain name when each domain has its own file).
+func (db *DB) fileFor(name string, create bool) *passwdFile {
+	if !db.perDomain {
+		return db.main
+	}
+	_, domain, ok := splitAddress(name)
+	if !ok {
+		return nil
+	}
+	return db.domainFile(domain, create)
+}
+
+// domainFiles are every domain's file, those on disk now included.
+func (db *DB) domainFiles() []*passwdFile {
+	dir, base := filepath.Split(db.path)
+	pre, suf, _ := strings.Cut(base, DomainVar)
+	ents, _ := os.ReadDir(filepath.Clean(dir))
+	for _, e := range ents {
+		n := e.Name()
+		if e.IsDir() || len(n) <= len(pre)+len(suf) || !strings.HasPrefix(n, pre) || !strings.HasSuffix(n, suf) {
+			continue
+		}
+		// Temporary files (".NAME.tmp-…") and names in upper case are
+		// not valid domains: skipped.
+		db.domainFile(n[len(pre):len(n)-len(suf)], false)
+	}
+	db.dmu.Lock()
+	defer db.dmu.Unlock()
+	out := make([]*passwdFile, 0, len(db.byDomain))
+	for _, f := range db.byDomain {
+		out = append(out, f)
+	}
+	return out
 }
 
 // SetMaxParallel bounds how many password verifications run at once
@@ -141,113 +249,67 @@ func (db *DB) SetHashParams(p HashParams) {
 	db.mu.Unlock()
 }
 
-func (db *DB) load() error {
-	data, err := os.ReadFile(db.path)
-	var st os.FileInfo
-	if err == nil {
-		st, err = os.Stat(db.path)
-	}
-	if errors.Is(err, fs.ErrNotExist) {
-		db.lines, db.byName, db.modTime, db.size = nil, map[string]*User{}, time.Time{}, -1
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("auth: %w", err)
-	}
-	var lines []line
-	byName := make(map[string]*User)
-	for i, s := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
-		if s == "" && len(data) == 0 {
-			break
-		}
-		u, err := parseLine(s)
-		if err != nil {
-			db.log.Warn("passwd-file line ignored", "file", db.path, "line", i+1, "err", err)
-		}
-		if u != nil {
-			if _, dup := byName[strings.ToLower(u.Name)]; dup {
-				db.log.Warn("passwd-file duplicate user ignored", "file", db.path, "line", i+1, "user", u.Name)
-				u = nil
-			} else {
-				byName[strings.ToLower(u.Name)] = u
-			}
-		}
-		lines = append(lines, line{raw: s, user: u})
-	}
-	db.lines, db.byName, db.modTime, db.size = lines, byName, st.ModTime(), st.Size()
-	return nil
-}
-
-// refresh reloads the file when another process changed it; it stats at
-// most once a second.
-func (db *DB) refresh() {
-	db.mu.RLock()
-	fresh := time.Since(db.checked) < time.Second
-	db.mu.RUnlock()
-	if fresh {
-		return
-	}
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	db.refreshLocked()
-}
-
-// Refresh reads the file again now if it changed (SIGHUP), instead of at
-// the next lookup a second from now.
+// Refresh reads the files again now if they changed (SIGHUP), instead of
+// at the next lookup a second from now.
 func (db *DB) Refresh() {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	db.refreshLocked()
-}
-
-func (db *DB) refreshLocked() {
-	db.checked = time.Now()
-	st, err := os.Stat(db.path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if db.size == -1 {
-			return
-		}
-	case err != nil:
-		return
-	case st.ModTime().Equal(db.modTime) && st.Size() == db.size:
-		return
+	files := []*passwdFile{db.main}
+	if db.perDomain {
+		files = db.domainFiles()
 	}
-	if err := db.load(); err != nil {
-		db.log.Error("reloading the user database", "err", err)
+	for _, f := range files {
+		f.mu.Lock()
+		f.refreshLocked()
+		f.mu.Unlock()
 	}
 }
 
-// Lookup finds a user by name, case-insensitively.
+// Lookup finds a user by full name, case-insensitively: "alice", or
+// "alice@example.org" in the main file or in example.org's own. It never
+// takes an address for a plain user (Authenticator and delivery's
+// Resolve do that for the local domains).
 func (db *DB) Lookup(name string) (User, bool) {
-	db.refresh()
-	db.mu.RLock()
-	defer db.mu.RUnlock()
-	u, ok := db.byName[strings.ToLower(name)]
-	if !ok {
+	f := db.fileFor(name, false)
+	if f == nil {
 		return User{}, false
 	}
-	return *u, true
+	return f.lookup(name)
+}
+
+// HasDomain reports whether some user of the database is of domain: it
+// has a file of its own, or a full-address user in the main file.
+func (db *DB) HasDomain(domain string) bool {
+	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
+	if db.perDomain {
+		f := db.domainFile(domain, false)
+		return f != nil && f.exists()
+	}
+	return db.main.hasDomain(domain)
 }
 
 // Len is the number of users.
 func (db *DB) Len() int {
-	db.refresh()
-	db.mu.RLock()
-	defer db.mu.RUnlock()
-	return len(db.byName)
+	if !db.perDomain {
+		return db.main.len()
+	}
+	n := 0
+	for _, f := range db.domainFiles() {
+		n += f.len()
+	}
+	return n
 }
 
 // List returns every user, sorted by name.
 func (db *DB) List() []User {
-	db.refresh()
-	db.mu.RLock()
-	out := make([]User, 0, len(db.byName))
-	for _, u := range db.byName {
-		out = append(out, *u)
+	if !db.perDomain {
+		out := db.main.list()
+		sortUsers(out)
+		return out
 	}
-	db.mu.RUnlock()
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	var out []User
+	for _, f := range db.domainFiles() {
+		out = append(out, f.list()...)
+	}
+	sortUsers(out)
 	return out
 }
 
@@ -255,9 +317,9 @@ func (db *DB) List() []User {
 // known ones and the timing does not tell which names exist.
 func (db *DB) dummyHash() string {
 	db.dummyOnce.Do(func() {
-		db.mu.RLock()
+		db.mu.Lock()
 		p := db.params
-		db.mu.RUnlock()
+		db.mu.Unlock()
 		db.dummy, _ = Hash("storaged-no-such-user", p)
 	})
 	return db.dummy
@@ -268,16 +330,23 @@ func (db *DB) dummyHash() string {
 // costs of a real one and waits for a slot like one. ctx ending while
 // the verification waits for its slot returns ctx's error.
 func (db *DB) Verify(ctx context.Context, name, password string) (User, error) {
+	u, _, err := db.check(ctx, name, password)
+	return u, err
+}
+
+// check is Verify that also says why it failed, for the log: unknown
+// user, wrong password, or a hash that cannot be verified.
+func (db *DB) check(ctx context.Context, name, password string) (User, Reason, error) {
 	u, ok := db.Lookup(name)
 	if ok && db.cache.hit(db.cache.key(name, password, u.Hash)) {
-		return u, nil
+		return u, "", nil
 	}
 	if err := db.slots.acquire(ctx); err != nil {
-		return User{}, fmt.Errorf("auth: waiting to verify: %w", err)
+		return User{}, "", fmt.Errorf("auth: waiting to verify: %w", err)
 	}
 	defer db.slots.release()
 	hash := u.Hash
-	if !ok {
+	if !ok || disabledHash(hash) {
 		// Made under the slot too: the first one is an argon2id run.
 		hash = db.dummyHash()
 	}
@@ -285,24 +354,35 @@ func (db *DB) Verify(ctx context.Context, name, password string) (User, error) {
 	db.kdfCalls++
 	db.mu.Unlock()
 	good, err := VerifyHash(hash, password)
-	if err != nil {
+	switch {
+	case !ok:
+		return User{}, ReasonUnknownUser, ErrAuthFailed
+	case disabledHash(u.Hash):
+		return User{}, ReasonDisabled, ErrAuthFailed
+	case err != nil:
 		db.log.Warn("password hash cannot be verified", "user", name, "err", err)
-	}
-	if !ok || !good || err != nil {
-		return User{}, ErrAuthFailed
+		return User{}, ReasonBadHash, ErrAuthFailed
+	case !good:
+		return User{}, ReasonWrongPassword, ErrAuthFailed
 	}
 	db.cache.add(db.cache.key(name, password, hash))
-	return u, nil
+	return u, "", nil
 }
 
-// Add creates a user with a new argon2id hash.
+// Add creates a user with a new argon2id hash. When each domain has its
+// own file, name must be a full address; its domain's file is created
+// if need be.
 func (db *DB) Add(name, password string, extra map[string]string) error {
 	if err := ValidName(name); err != nil {
 		return err
 	}
-	db.mu.RLock()
+	f := db.fileFor(name, true)
+	if f == nil {
+		return fmt.Errorf("%w: %q: the users file is per domain (%s), so a user is a full address (user@domain)", ErrBadName, name, db.path)
+	}
+	db.mu.Lock()
 	p := db.params
-	db.mu.RUnlock()
+	db.mu.Unlock()
 	hash, err := Hash(password, p)
 	if err != nil {
 		return err
@@ -312,39 +392,45 @@ func (db *DB) Add(name, password string, extra map[string]string) error {
 		raw = append(raw, k+"="+v)
 	}
 	sort.Strings(raw)
-	return db.modify(func() error {
-		if _, dup := db.byName[strings.ToLower(name)]; dup {
-			return fmt.Errorf("%w: %s", ErrUserExists, name)
-		}
-		u := &User{Name: name, Hash: hash, ExtraRaw: strings.Join(raw, " "), Extra: extra}
-		db.lines = append(db.lines, line{raw: u.String(), user: u})
-		db.byName[strings.ToLower(name)] = u
-		return nil
-	})
+	return f.add(&User{Name: name, Hash: hash, ExtraRaw: strings.Join(raw, " "), Extra: extra})
+}
+
+// existing is the file that holds an existing user name.
+func (db *DB) existing(name string) (*passwdFile, error) {
+	f := db.fileFor(name, false)
+	if f == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNoUser, name)
+	}
+	return f, nil
 }
 
 // SetPassword replaces a user's hash.
 func (db *DB) SetPassword(name, password string) error {
-	db.mu.RLock()
+	f, err := db.existing(name)
+	if err != nil {
+		return err
+	}
+	db.mu.Lock()
 	p := db.params
-	db.mu.RUnlock()
+	db.mu.Unlock()
 	hash, err := Hash(password, p)
 	if err != nil {
 		return err
 	}
-	return db.modify(func() error {
-		u, ok := db.byName[strings.ToLower(name)]
-		if !ok {
-			return fmt.Errorf("%w: %s", ErrNoUser, name)
-		}
-		u.Hash = hash
-		for i := range db.lines {
-			if db.lines[i].user == u {
-				db.lines[i].raw = u.String()
-			}
-		}
-		return nil
-	})
+	return f.change(name, func(u *User) { u.Hash = hash })
+}
+
+// SetHash replaces a user's hash with one made elsewhere, such as
+// `doveadm pw -s SCRAM-SHA-256` (the scheme in braces included).
+func (db *DB) SetHash(name, hash string) error {
+	if hash == "" || strings.ContainsAny(hash, ":\r\n") {
+		return fmt.Errorf("auth: a hash %.20q cannot be written into the users file", hash)
+	}
+	f, err := db.existing(name)
+	if err != nil {
+		return err
+	}
+	return f.change(name, func(u *User) { u.Hash = hash })
 }
 
 // SetExtra sets one of a user's extra fields (userdb_quota_rule=…), or
@@ -355,11 +441,11 @@ func (db *DB) SetExtra(name, key, value string) error {
 	if key == "" || strings.ContainsAny(key, "=: \t\r\n") || strings.ContainsAny(value, " \t\r\n") {
 		return fmt.Errorf("auth: extra field %q=%q cannot be written", key, value)
 	}
-	return db.modify(func() error {
-		u, ok := db.byName[strings.ToLower(name)]
-		if !ok {
-			return fmt.Errorf("%w: %s", ErrNoUser, name)
-		}
+	f, err := db.existing(name)
+	if err != nil {
+		return err
+	}
+	return f.change(name, func(u *User) {
 		var fields []string
 		found := false
 		for _, kv := range strings.Fields(u.ExtraRaw) {
@@ -376,124 +462,18 @@ func (db *DB) SetExtra(name, key, value string) error {
 		if !found && value != "" {
 			fields = append(fields, key+"="+value)
 		}
+		// Extra is parsed again when the file is read back (modify).
 		u.ExtraRaw = strings.Join(fields, " ")
-		for i := range db.lines {
-			if db.lines[i].user == u {
-				db.lines[i].raw = u.String()
-			}
-		}
-		return nil
 	})
 }
 
 // Delete removes a user from the file (their mail stays).
 func (db *DB) Delete(name string) error {
-	return db.modify(func() error {
-		u, ok := db.byName[strings.ToLower(name)]
-		if !ok {
-			return fmt.Errorf("%w: %s", ErrNoUser, name)
-		}
-		delete(db.byName, strings.ToLower(name))
-		out := db.lines[:0]
-		for _, l := range db.lines {
-			if l.user != u {
-				out = append(out, l)
-			}
-		}
-		db.lines = out
-		return nil
-	})
-}
-
-// modify applies change to a freshly loaded copy and writes it out
-// atomically; on any error the in-memory state is reloaded from disk.
-func (db *DB) modify(change func() error) error {
-	db.mu.Lock()
-	defer db.mu.Unlock()
-	if err := db.load(); err != nil {
-		return err
-	}
-	if err := change(); err != nil {
-		db.load()
-		return err
-	}
-	var b bytes.Buffer
-	for _, l := range db.lines {
-		b.WriteString(l.raw)
-		b.WriteByte('\n')
-	}
-	if err := writeAtomic(db.path, b.Bytes()); err != nil {
-		db.load()
-		return err
-	}
-	return db.load()
-}
-
-// writeAtomic replaces path with data (a temporary file, fsynced, renamed
-// over it). The new file keeps the old one's mode, owner and group: a
-// 0640 root:dovecot file that Dovecot reads stays readable to it. A new
-// file is 0600. When the owner or group cannot be kept (not root, not
-// the owner), nothing is replaced.
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	mode, uid, gid := os.FileMode(0o600), -1, -1
-	if fi, err := os.Stat(path); err == nil {
-		mode = fi.Mode().Perm()
-		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-			uid, gid = int(st.Uid), int(st.Gid)
-		}
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("auth: %w", err)
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil && uid >= 0 {
-		err = keepOwner(f, uid, gid)
-	}
-	if err == nil {
-		// After the chown, which may clear set-id bits.
-		err = f.Chmod(mode)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("auth: write %s: %w", path, err)
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("auth: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("auth: fsync %s: %w", dir, err)
-	}
-	return nil
-}
-
-// keepOwner gives f the owner and group uid:gid, if it has not got them.
-func keepOwner(f *os.File, uid, gid int) error {
-	fi, err := f.Stat()
+	f, err := db.existing(name)
 	if err != nil {
 		return err
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok || int(st.Uid) == uid && int(st.Gid) == gid {
-		return nil
-	}
-	if err := f.Chown(uid, gid); err != nil {
-		return fmt.Errorf("the file belongs to %d:%d and this process (uid %d) cannot keep that: run as root or as its owner (%w)", uid, gid, os.Geteuid(), err)
-	}
-	return nil
+	return f.remove(name)
 }
 
 // MailFormat is the storage format the user's extra fields ask for:

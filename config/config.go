@@ -140,6 +140,17 @@ type Auth struct {
 	// once (argon2id at Dovecot's cost holds 64 MiB each); the others
 	// wait. 0: one per CPU.
 	MaxParallelVerifications int `toml:"max_parallel_verifications"`
+	// The keys below are read by config/auth.go; README "Users and
+	// domains" and "Login policy" say what they do.
+	UsernameFormat            string   `toml:"username_format"`
+	Mechanisms                []string `toml:"mechanisms"`
+	MasterUsersFile           string   `toml:"master_users_file"`
+	MasterUserSeparator       string   `toml:"master_user_separator"`
+	MaxFailuresPerAddress     int      `toml:"max_failures_per_address"`
+	MaxFailuresPerUserAddress int      `toml:"max_failures_per_user_address"`
+	MaxFailuresPerUser        int      `toml:"max_failures_per_user"`
+	FailureWindow             Duration `toml:"failure_window"`
+	FailDelayMax              Duration `toml:"fail_delay_max"`
 }
 
 // DefaultManageSieveListen is ManageSieve's default address (RFC 5804
@@ -276,6 +287,12 @@ type LMTP struct {
 	// must fit the largest message at the slowest acceptable rate.
 	ReadTimeout  Duration `toml:"read_timeout"`
 	WriteTimeout Duration `toml:"write_timeout"`
+	// RecipientDelimiter separates user and detail ("user+detail",
+	// Dovecot's recipient_delimiter; each character is one); "" none.
+	RecipientDelimiter string `toml:"recipient_delimiter"`
+	// SaveToDetailMailbox files user+detail@ mail into the folder
+	// "detail" when it exists (Dovecot's lmtp_save_to_detail_mailbox).
+	SaveToDetailMailbox bool `toml:"save_to_detail_mailbox"`
 }
 
 // Defaults is the embedded configuration.
@@ -284,7 +301,7 @@ func Defaults() Config {
 		DataDir:         "./data",
 		Log:             Log{Level: "info", Format: "text"},
 		TLS:             TLS{Certs: []CertPair{}},
-		Auth:            Auth{TrustedNetworks: []string{"127.0.0.0/8", "::1"}},
+		Auth:            defaultAuth(),
 		Users:           Users{File: "users"},
 		Admin:           Admin{Socket: "admin.sock"},
 		ShutdownTimeout: Duration(30 * time.Second),
@@ -297,6 +314,8 @@ func Defaults() Config {
 			MaxLineLength:  2 << 20,
 			ReadTimeout:    Duration(10 * time.Minute),
 			WriteTimeout:   Duration(time.Minute),
+
+			RecipientDelimiter: "+", // Dovecot's recipient_delimiter
 		},
 		IMAP: IMAP{
 			Listen:         []string{"127.0.0.1:1143"},
@@ -608,7 +627,7 @@ func (c *Config) resolveTLS() error {
 	if c.Auth.MaxParallelVerifications < 0 {
 		return errors.New("auth.max_parallel_verifications: must not be negative (0: one per CPU)")
 	}
-	return nil
+	return c.resolveAuth()
 }
 
 // TrustedNetworks is auth.trusted_networks parsed (resolve checked it).

@@ -19,6 +19,9 @@ import (
 // Users is what delivery needs of the user database.
 type Users interface {
 	Lookup(name string) (auth.User, bool)
+	// HasDomain: some user is of this domain (a full-address user, or
+	// the domain's own users file).
+	HasDomain(domain string) bool
 }
 
 // Deliverer delivers messages to local users.
@@ -30,8 +33,13 @@ type Deliverer struct {
 	// Domains are the local domains (lower case).
 	Domains []string
 	// DetailDelimiter separates user and detail in a local part
-	// ("user+detail"); empty disables details.
+	// ("user+detail"); each of its characters is a delimiter, the first
+	// one found splits (Dovecot's recipient_delimiter); empty disables
+	// details.
 	DetailDelimiter string
+	// SaveToDetail files a user+detail recipient's implicit keep into
+	// the folder "detail" when it exists, else INBOX (detail.go).
+	SaveToDetail bool
 	// QuotaTempFail answers a full store with 452 4.2.2 instead of 552
 	// 5.2.2, so the MTA keeps the message queued.
 	QuotaTempFail bool
@@ -52,30 +60,50 @@ type Recipient struct {
 	Detail  string // the part after the delimiter, for Sieve later
 }
 
-// Resolve maps an address to a local user: the domain must be local, the
-// local part matches a user name case-insensitively, first whole and then
-// without its detail.
+// Resolve maps an address to a local user, case-insensitively:
+//   - local@domain is the full-address user local@domain when the users
+//     file has one (main file or the domain's own), whatever the domain;
+//   - else, for a local domain (or no domain), the plain user local;
+//   - each with the whole local part first, then without its detail
+//     (user+detail);
+//   - a local part that holds '@' (quoted, "a@b"@here) names nobody:
+//     it must never reach another domain's user.
+//
+// A domain that is neither local nor any user's is ErrNotLocal.
 func (d *Deliverer) Resolve(addr string) (Recipient, error) {
 	local, domain := addr, ""
 	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
-		local, domain = addr[:i], strings.ToLower(addr[i+1:])
+		local, domain = addr[:i], strings.ToLower(strings.TrimSuffix(addr[i+1:], "."))
 	}
 	local = unquoteLocal(local)
 	r := Recipient{Address: addr}
-	if domain != "" && !d.isLocal(domain) {
-		return r, &Error{Kind: NoSuchUser, Msg: "not a local domain", Err: ErrNotLocal}
+	plain := domain == "" || d.isLocal(domain)
+	find := func(l string) (auth.User, bool) {
+		if l == "" || strings.Contains(l, "@") {
+			return auth.User{}, false
+		}
+		if domain != "" && !strings.HasPrefix(domain, "[") {
+			if u, ok := d.Users.Lookup(l + "@" + domain); ok {
+				return u, true
+			}
+		}
+		if plain {
+			return d.Users.Lookup(l)
+		}
+		return auth.User{}, false
 	}
-	if u, ok := d.Users.Lookup(local); ok && local != "" {
+	if u, ok := find(local); ok {
 		r.User = u.Name
 		return r, nil
 	}
-	if d.DetailDelimiter != "" {
-		if user, detail, ok := strings.Cut(local, d.DetailDelimiter); ok && user != "" {
-			if u, ok := d.Users.Lookup(user); ok {
-				r.User, r.Detail = u.Name, detail
-				return r, nil
-			}
+	if i := strings.IndexAny(local, d.DetailDelimiter); d.DetailDelimiter != "" && i > 0 {
+		if u, ok := find(local[:i]); ok {
+			r.User, r.Detail = u.Name, local[i+1:]
+			return r, nil
 		}
+	}
+	if !plain && !d.Users.HasDomain(domain) {
+		return r, &Error{Kind: NoSuchUser, Msg: "not a local domain", Err: ErrNotLocal}
 	}
 	return r, &Error{Kind: NoSuchUser, Msg: "no such user here"}
 }
@@ -128,7 +156,7 @@ func (d *Deliverer) Deliver(ctx context.Context, env Envelope, rcpt Recipient, m
 	if d.Sieve != nil && d.Sieve.Scripts != nil {
 		return d.filter(ctx, env, rcpt, acct, full)
 	}
-	return d.appendTo(ctx, acct, folder.Inbox, full, nil, env)
+	return d.keep(ctx, acct, rcpt, full, nil, env)
 }
 
 // Accept is the check at RCPT time: with QuotaAtRcpt, a recipient whose

@@ -94,7 +94,7 @@ func (d *Deliverer) filter(ctx context.Context, env Envelope, rcpt Recipient, ac
 		return d.appendTo(ctx, acct, folder.Inbox, full, nil, env)
 	}
 	if len(steps) == 0 {
-		return d.appendTo(ctx, acct, folder.Inbox, full, nil, env)
+		return d.keep(ctx, acct, rcpt, full, nil, env)
 	}
 	mem := acct.SieveMemory()
 	msg := sieve.ParseMessage(full)
@@ -117,7 +117,7 @@ func (d *Deliverer) filter(ctx context.Context, env Envelope, rcpt Recipient, ac
 		for _, a := range res.Actions {
 			switch a := a.(type) {
 			case sieve.Keep:
-				p.add(target{mailbox: folder.Inbox, flags: a.Flags})
+				p.add(target{mailbox: d.keepMailbox(rcpt), flags: a.Flags})
 			case sieve.FileInto:
 				p.add(target{mailbox: a.Mailbox, flags: a.Flags, create: a.Create, fileinto: true})
 			case sieve.Redirect:
@@ -151,7 +151,7 @@ func (d *Deliverer) filter(ctx context.Context, env Envelope, rcpt Recipient, ac
 		return &Error{Kind: Rejected, Msg: rejectText(p.reject.Reason)}
 	}
 	if keep {
-		p.add(target{mailbox: folder.Inbox, flags: keepFlags})
+		p.add(target{mailbox: d.keepMailbox(rcpt), flags: keepFlags})
 	}
 	content := full
 	if edited {
@@ -216,8 +216,12 @@ func (d *Deliverer) logger() *slog.Logger {
 func (d *Deliverer) sieveEnv(env Envelope, rcpt Recipient, acct *store.Account, mem *store.SieveMemory) sieve.Env {
 	sv := d.Sieve
 	own := []string{rcpt.Address}
-	for _, dom := range d.Domains {
-		own = append(own, rcpt.User+"@"+dom)
+	if strings.Contains(rcpt.User, "@") {
+		own = append(own, rcpt.User) // a full-address user
+	} else {
+		for _, dom := range d.Domains {
+			own = append(own, rcpt.User+"@"+dom)
+		}
 	}
 	remoteIP := env.Remote
 	if i := strings.LastIndexByte(remoteIP, ':'); i > 0 {

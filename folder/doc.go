@@ -20,4 +20,16 @@
 //     ever sees "..", an empty level or a control character.
 //   - A format that cannot take a lock another program holds, in the time
 //     it is given, returns ErrLocked: a temporary failure, never a loss.
+//   - The user whose store it is may change it at any moment, links
+//     included, while the server runs as root. So a format reaches every
+//     file beneath its root through a safefs.Dir (internal/safefs): no
+//     symbolic link is ever followed, at any component, and no check is
+//     separated from its use (each call resolves the whole name).
+//     Temporary and new files are created O_EXCL under names no one can
+//     guess; a file is replaced by a new one renamed over it, never
+//     written through; a message file with other hard links is read only
+//     where the kernel guarantees the user could read it anyway
+//     (OpenRaw). A link, or anything but a regular file, where a message
+//     should be is ErrGone; where a mailbox should be, ErrNotFound
+//     (Missing tells which errors mean that).
 package folder

@@ -5,26 +5,29 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/storaged/storaged/internal/safefs"
 	"github.com/storaged/storaged/message"
 )
 
-// WriteFileSynced creates path (it must not exist), writes data, sets
-// its mtime to date when date is set (formats take arrival dates from
-// it), and fsyncs it. On failure nothing is left behind.
-func WriteFileSynced(path string, data []byte, date time.Time) error {
-	fd, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+// WriteFileSynced creates name beneath d (it must not exist: O_EXCL, so
+// a link planted there is never written through), writes data, sets its
+// mtime to date when date is set (formats take arrival dates from it),
+// and fsyncs it. On failure nothing is left behind.
+func WriteFileSynced(d *safefs.Dir, name string, data []byte, date time.Time) error {
+	fd, err := d.Create(name, 0o600)
 	if err != nil {
-		return fmt.Errorf("create %s: %w", path, err)
+		return fmt.Errorf("create %s: %w", name, err)
 	}
 	_, err = fd.Write(data)
 	if err == nil && !date.IsZero() {
-		err = os.Chtimes(path, date, date)
+		err = safefs.Chtimes(fd, date.UnixNano(), date.UnixNano())
 	}
 	if err == nil {
 		err = fd.Sync()
@@ -33,17 +36,26 @@ func WriteFileSynced(path string, data []byte, date time.Time) error {
 		err = cerr
 	}
 	if err != nil {
-		os.Remove(path)
-		return fmt.Errorf("write %s: %w", path, err)
+		d.Remove(name)
+		return fmt.Errorf("write %s: %w", name, err)
 	}
 	return nil
 }
 
+// Missing tells whether err says that a name in a store leads to no
+// file the server will use: nothing there, a component that is a file,
+// or a link (symbolic, or hard where the package safefs says so), or
+// something other than a regular file. Formats turn it into ErrGone for
+// a message and ErrNotFound for a mailbox.
+func Missing(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENOTDIR) || errors.Is(err, safefs.ErrLink) ||
+		errors.Is(err, safefs.ErrNotRegular) || errors.Is(err, safefs.ErrHardLinked) || errors.Is(err, unix.ELOOP)
+}
+
 // OpenCanonical opens a message file stored with LF (or canonical) line
-// ends and reads it in canonical form; a missing file is ErrGone. size is
-// the file's length when known (the index has it), else 0; see OpenRaw.
-func OpenCanonical(path string, size int64) (io.ReadCloser, error) {
-	f, err := OpenRaw(path, size)
+// ends and reads it in canonical form; see OpenRaw.
+func OpenCanonical(d *safefs.Dir, name string, size int64) (io.ReadCloser, error) {
+	f, err := OpenRaw(d, name, size)
 	if err != nil {
 		return nil, err
 	}
@@ -59,28 +71,39 @@ type RawFile struct {
 	left int64 // octets still to come when the size was known, else -1
 }
 
-// OpenRaw opens path for reading; a missing file is ErrGone. When size is
+// OpenRaw opens the message file name beneath d for reading: one
+// openat2, no link followed (safefs), O_NONBLOCK so that a FIFO planted
+// in its place reads as empty rather than blocking. Where the kernel
+// does not protect hard links (safefs.CheckLinks) the file is also
+// fstatted and refused when it is not regular or is linked from
+// elsewhere. A name that leads to no such file is ErrGone. When size is
 // positive it is taken as the file's length, which saves the read that
 // would only report its end; only formats whose files are never written
 // in place (Maildir) pass one. A shorter file ends early, as without it.
-func OpenRaw(path string, size int64) (*RawFile, error) {
-	for {
-		fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err == unix.EINTR {
-			continue
+func OpenRaw(d *safefs.Dir, name string, size int64) (*RawFile, error) {
+	fd, err := d.OpenFd(name, unix.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		if Missing(err) {
+			return nil, fmt.Errorf("%w: %w", ErrGone, err)
 		}
-		if err != nil {
-			if errors.Is(err, unix.ENOENT) {
-				return nil, ErrGone
-			}
-			return nil, fmt.Errorf("open message %s: %w", path, err)
-		}
-		f := &RawFile{fd: fd, left: -1}
-		if size > 0 {
-			f.left = size
-		}
-		return f, nil
+		return nil, fmt.Errorf("open message %s: %w", name, err)
 	}
+	if safefs.CheckLinks() {
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			unix.Close(fd)
+			return nil, fmt.Errorf("open message %s: %w", name, err)
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFREG || d.LinkedElsewhere(&st) {
+			unix.Close(fd)
+			return nil, fmt.Errorf("%w: %s: %w", ErrGone, name, safefs.ErrHardLinked)
+		}
+	}
+	f := &RawFile{fd: fd, left: -1}
+	if size > 0 {
+		f.left = size
+	}
+	return f, nil
 }
 
 func (f *RawFile) Read(p []byte) (int, error) {
@@ -122,13 +145,16 @@ func (f *RawFile) Close() error {
 }
 
 // ReadStored reads a message file stored with LF (or canonical) line ends
-// as it was received (message.StoredForm); a missing file is ErrGone.
-func ReadStored(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+// as it was received (message.StoredForm), with OpenRaw's checks; a name
+// that leads to no such file is ErrGone.
+func ReadStored(d *safefs.Dir, name string) ([]byte, error) {
+	f, err := OpenRaw(d, name, 0)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, ErrGone
-		}
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
+	if err != nil {
 		return nil, fmt.Errorf("read message: %w", err)
 	}
 	return message.StoredForm(b), nil

@@ -19,4 +19,9 @@ type Format struct {
 type Options struct {
 	// LockWait bounds the wait for another program's lock (mbox).
 	LockWait time.Duration
+	// StateDir, when set, is a directory outside the user's store, which
+	// the user cannot write, where a format may keep what it must be able
+	// to trust after a crash (mbox: the sizes of an append in flight).
+	// The store gives each user's index directory.
+	StateDir string
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"sync"
+
+	"github.com/storaged/storaged/internal/safefs"
 )
 
 // GroupSync coalesces fsyncs of one file or directory: a caller that asks
@@ -69,13 +71,14 @@ func SyncDir(path string) error {
 	return nil
 }
 
-// DirSyncer hands out one GroupSync per directory path.
+// DirSyncer hands out one GroupSync per directory of a store.
 type DirSyncer struct {
-	m sync.Map // path → *GroupSync
+	m sync.Map // name beneath the store's root → *GroupSync
 }
 
-// Sync fsyncs dir, sharing the fsync with concurrent callers.
-func (d *DirSyncer) Sync(dir string) error {
-	v, _ := d.m.LoadOrStore(dir, new(GroupSync))
-	return v.(*GroupSync).Do(func() error { return SyncDir(dir) })
+// Sync fsyncs the directory name beneath d ("" for d itself), sharing the
+// fsync with concurrent callers. One DirSyncer serves one store root.
+func (s *DirSyncer) Sync(d *safefs.Dir, name string) error {
+	v, _ := s.m.LoadOrStore(name, new(GroupSync))
+	return v.(*GroupSync).Do(func() error { return d.SyncDir(name) })
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/storaged/storaged/internal/safefs"
 )
 
 // Separator is the hierarchy separator of mailbox names everywhere in
@@ -31,9 +33,15 @@ func CanonicalName(name string) string {
 }
 
 // CheckName refuses every name that could escape a user's store or that
-// some format cannot hold: empty levels, "." and "..", a level starting
-// with '.' (Maildir++ would read it as a separator), control characters,
-// invalid UTF-8, '\' and more than MaxNameLen octets.
+// some format cannot hold: empty levels (a '/' leading, trailing or
+// doubled), "." and ".." (any '.': Maildir++ would read it as a
+// separator), a level starting with '~' (a home directory to shells and
+// mail tools), control characters and NUL, invalid UTF-8, '\', the LIST
+// wildcards '%' and '*' (so no "%2e" either), and more than MaxNameLen
+// octets. It is the one check of mailbox names: every path a format
+// builds comes from a name that passed it, and IMAP applies it after
+// decoding modified UTF-7, so no encoding smuggles a '.' or a '/' past
+// it (DecodeMUTF7 also refuses encoded ASCII outright).
 func CheckName(name string) error {
 	if name == "" {
 		return fmt.Errorf("%w: empty name", ErrBadName)
@@ -67,6 +75,24 @@ func CheckName(name string) error {
 		if strings.TrimSpace(level) != level {
 			return fmt.Errorf("%w: level %q starts or ends with space", ErrBadName, level)
 		}
+		if level[0] == '~' {
+			return fmt.Errorf("%w: level %q starts with '~'", ErrBadName, level)
+		}
+	}
+	return nil
+}
+
+// CheckOnDisk refuses, as ErrBadName, a name whose place on disk
+// (rel, beneath the store root, as a format spells it) could not exist:
+// a component longer than a file name may be (255 octets; a Maildir++
+// folder is one component for all its levels, and modified UTF-7 makes
+// names outside ASCII longer). "" is the root itself.
+func CheckOnDisk(rel string) error {
+	if rel == "" {
+		return nil
+	}
+	if err := safefs.CheckPath(rel); err != nil {
+		return fmt.Errorf("%w: too long to be a folder on disk", ErrBadName)
 	}
 	return nil
 }

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
+
+	"github.com/storaged/storaged/internal/safefs"
 )
 
 func TestMtimesSettled(t *testing.T) {
@@ -53,11 +55,15 @@ func TestMtimesSettled(t *testing.T) {
 
 // A pooled canonical reader closed twice must not be handed out twice.
 func TestCanonicalFileCloseTwice(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "m")
-	if err := os.WriteFile(p, []byte("a\nb\n"), 0o600); err != nil {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "m"), []byte("a\nb\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r, err := OpenCanonical(p, 0)
+	d, err := safefs.OpenDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := OpenCanonical(d, "m", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,8 +73,8 @@ func TestCanonicalFileCloseTwice(t *testing.T) {
 	if err := r.Close(); err == nil {
 		t.Fatal("second Close succeeded")
 	}
-	r1, _ := OpenCanonical(p, 0)
-	r2, _ := OpenCanonical(p, 0)
+	r1, _ := OpenCanonical(d, "m", 0)
+	r2, _ := OpenCanonical(d, "m", 0)
 	if r1 == r2 {
 		t.Fatal("one pooled reader handed out twice")
 	}
@@ -84,15 +90,20 @@ func TestCanonicalFileCloseTwice(t *testing.T) {
 // RawFile with a known size reads exactly that far; without one, to the
 // end; a shorter file ends early; a missing one is ErrGone.
 func TestRawFile(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "m")
+	root := t.TempDir()
+	p := filepath.Join(root, "m")
 	if err := os.WriteFile(p, []byte("0123456789"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := safefs.OpenDir(root)
+	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
 		size int64
 		want string
 	}{{0, "0123456789"}, {10, "0123456789"}, {4, "0123"}, {50, "0123456789"}} {
-		f, err := OpenRaw(p, c.size)
+		f, err := OpenRaw(d, "m", c.size)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +121,32 @@ func TestRawFile(t *testing.T) {
 			t.Errorf("Read after Close: %v", err)
 		}
 	}
-	if _, err := OpenRaw(p+"-gone", 0); !errors.Is(err, ErrGone) {
+	if _, err := OpenRaw(d, "m-gone", 0); !errors.Is(err, ErrGone) {
 		t.Errorf("missing file: %v", err)
+	}
+	// A link, to a file or through a directory, is no message file; nor,
+	// where the kernel lets anyone link anything, is a file with another
+	// link that is not the store owner's.
+	outside := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(outside, []byte("secret"), 0o600)
+	os.Symlink(outside, filepath.Join(root, "sym"))
+	os.Symlink(filepath.Dir(outside), filepath.Join(root, "dir"))
+	os.Link(outside, filepath.Join(root, "hard"))
+	for _, name := range []string{"sym", "dir/secret"} {
+		if _, err := OpenRaw(d, name, 0); !errors.Is(err, ErrGone) || !errors.Is(err, safefs.ErrLink) {
+			t.Errorf("OpenRaw(%s): %v, want ErrGone and ErrLink", name, err)
+		}
+		if _, err := ReadStored(d, name); !errors.Is(err, ErrGone) {
+			t.Errorf("ReadStored(%s): %v, want ErrGone", name, err)
+		}
+	}
+	defer safefs.ForceCheckLinks(true)()
+	if _, err := OpenRaw(d, "hard", 0); !errors.Is(err, ErrGone) || !errors.Is(err, safefs.ErrHardLinked) {
+		t.Errorf("OpenRaw(hard), links checked: %v, want ErrGone and ErrHardLinked", err)
+	}
+	if f, err := OpenRaw(d, "m", 0); err != nil {
+		t.Errorf("OpenRaw(m), links checked: %v", err)
+	} else {
+		f.Close()
 	}
 }

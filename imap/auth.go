@@ -18,8 +18,12 @@ func registerAuth(t *commands) {
 	t.capability(anyState, "IMAP4rev2", "IMAP4rev1", "LITERAL+", "ID", "ENABLE")
 	registerTLS(t)
 	// RFC 9051 §6.2.3: no mechanism is offered where a password may not
-	// be sent; LOGINDISABLED (registerTLS) says so instead.
-	t.capabilityIf(stateNotAuth, (*conn).loginAllowed, "AUTH=PLAIN", "AUTH=LOGIN", "SASL-IR")
+	// be sent; LOGINDISABLED (registerTLS) says so instead. Each is
+	// listed only when [auth] mechanisms enables it.
+	t.capabilityIf(stateNotAuth, offers(auth.MechPlain), "AUTH=PLAIN")
+	t.capabilityIf(stateNotAuth, offers(auth.MechLogin), "AUTH=LOGIN")
+	t.capabilityIf(stateNotAuth, offers(auth.MechSCRAM), "AUTH="+auth.MechSCRAM)
+	t.capabilityIf(stateNotAuth, (*conn).loginAllowed, "SASL-IR")
 	t.capability(afterAuth, "UNAUTHENTICATE", "UTF8=ACCEPT")
 	// RFC 6855 §3: UTF-8 in quoted strings and mailbox names, and APPEND
 	// UTF8. RFC 9051 §6.3.1: a client enabling IMAP4rev2 gets the same
@@ -86,22 +90,34 @@ func cmdID(_ context.Context, c *conn, cmd *wire.Command) error {
 	return nil
 }
 
+// offers: a mechanism is listed on connections that may log in.
+func offers(mech string) func(*conn) bool {
+	return func(c *conn) bool { return c.loginAllowed() && c.srv.cfg.Auth.Offers(mech) }
+}
+
 func cmdLogin(ctx context.Context, c *conn, cmd *wire.Command) error {
 	if !c.loginAllowed() {
 		return errPrivacyRequired()
 	}
 	args := cmd.Args.(*wire.LoginArgs)
-	return c.login(ctx, args.Username.Value, args.Password.Value)
+	return c.password(ctx, auth.Attempt{Authc: args.Username.Value, Password: args.Password.Value})
 }
 
-// login verifies a password and opens the account. A failure answers only
-// after the configured delay, which slows guessing without holding any
-// lock.
-func (c *conn) login(ctx context.Context, name, password string) error {
-	u, err := c.srv.users.Verify(ctx, name, password)
+// password checks a password login (LOGIN, AUTHENTICATE PLAIN and
+// LOGIN) and opens the account.
+func (c *conn) password(ctx context.Context, at auth.Attempt) error {
+	at.Proto, at.Remote = "imap", c.raw.RemoteAddr()
+	l, err := c.srv.cfg.Auth.Password(ctx, at)
 	if err != nil {
-		return c.authFailed(ctx, name)
+		return c.authFailed(ctx, at.Mech, err)
 	}
+	return c.loggedIn(ctx, at.Mech, l)
+}
+
+// loggedIn opens a logged-in user's account and enters the
+// authenticated state.
+func (c *conn) loggedIn(ctx context.Context, mech string, l auth.Login) error {
+	u := l.User
 	acct, err := c.srv.accounts.Open(ctx, u.Name)
 	if err != nil {
 		// RFC 5530 UNAVAILABLE: the credentials were right, the store
@@ -114,17 +130,47 @@ func (c *conn) login(ctx context.Context, name, password string) error {
 	c.who.set(func(i *SessionInfo) { i.User = u.Name })
 	c.withdrawn = withdrawnCaps(u.Extra)
 	c.log = c.baseLog.With("user", u.Name)
-	c.log.Info("logged in")
+	if l.Master != "" {
+		c.log = c.log.With("master", l.Master)
+	}
+	c.log.Info("logged in", "mech", mechName(mech))
 	// RFC 9051 §6.2.3: the capabilities may change at login; say them.
 	return okCode("CAPABILITY "+c.capabilities(), "logged in")
 }
 
-func (c *conn) authFailed(ctx context.Context, name string) error {
+func mechName(m string) string {
+	if m == "" {
+		return "LOGIN command"
+	}
+	return m
+}
+
+// authFailed answers a failed login, after its delay: the protocol's
+// auth_fail_delay, growing with the failures the throttle counts
+// (auth.Failure.Delay), which slows guessing without holding any lock.
+// The log says why (never the password); the client hears only that it
+// failed, or, when the throttle refused it unchecked, to come back
+// later.
+func (c *conn) authFailed(ctx context.Context, mech string, err error) error {
 	c.srv.cfg.Metrics.Login("imap", false)
-	c.log.Info("login failed", "user", name)
+	var f *auth.Failure
+	if !errors.As(err, &f) {
+		// The wait for a verification slot ended: the server stops.
+		c.log.Info("login not checked", "mech", mechName(mech), "err", err)
+		return no(codeUnavail, "try again later")
+	}
+	d := f.Delay(c.srv.cfg.AuthFailDelay)
+	attrs := []any{"user", f.Name, "reason", string(f.Reason), "mech", mechName(mech), "delay", d}
+	if f.Master != "" {
+		attrs = append(attrs, "master", f.Master)
+	}
+	c.log.Info("login failed", attrs...)
 	select {
-	case <-time.After(c.srv.cfg.AuthFailDelay):
+	case <-time.After(d):
 	case <-ctx.Done():
+	}
+	if f.Refused() {
+		return no(codeUnavail, "too many failed logins; try again later")
 	}
 	return no(codeAuthFailed, "authentication failed")
 }
@@ -133,14 +179,17 @@ var errAuthCancelled = errors.New("cancelled")
 
 func cmdAuthenticate(ctx context.Context, c *conn, cmd *wire.Command) error {
 	args := cmd.Args.(*wire.AuthenticateArgs)
-	if !c.loginAllowed() && (args.Mechanism == "PLAIN" || args.Mechanism == "LOGIN") {
+	mech := strings.ToUpper(args.Mechanism)
+	if !c.srv.cfg.Auth.Offers(mech) {
+		return no("CANNOT", "unsupported authentication mechanism "+args.Mechanism)
+	}
+	if !c.loginAllowed() {
 		// Refused before any challenge, so a password that was not
 		// already sent (SASL-IR) never is.
 		return errPrivacyRequired()
 	}
-	var name, password string
-	switch args.Mechanism {
-	case "PLAIN":
+	switch mech {
+	case auth.MechPlain:
 		resp := args.Initial
 		if !args.HasInitial {
 			var err error
@@ -152,13 +201,10 @@ func cmdAuthenticate(ctx context.Context, c *conn, cmd *wire.Command) error {
 		if err != nil {
 			return bad(err.Error())
 		}
-		if authz != "" && authz != authc {
-			// Acting as another user needs a master-user scheme, which
-			// storaged has not: refuse it like a wrong password.
-			return c.authFailed(ctx, authc)
-		}
-		name, password = authc, pass
-	case "LOGIN":
+		// An authzid other than the user is a master login, or refused
+		// like a wrong password (auth.Authenticator).
+		return c.password(ctx, auth.Attempt{Mech: mech, Authz: authz, Authc: authc, Password: pass})
+	case auth.MechLogin:
 		// The draft-murchison-sasl-login mechanism Outlook and older
 		// clients still use: username, then password, each prompted.
 		user := args.Initial
@@ -172,11 +218,53 @@ func cmdAuthenticate(ctx context.Context, c *conn, cmd *wire.Command) error {
 		if err != nil {
 			return saslErr(err)
 		}
-		name, password = string(user), string(pass)
-	default:
-		return no("CANNOT", "unsupported authentication mechanism "+args.Mechanism)
+		return c.password(ctx, auth.Attempt{Mech: mech, Authc: string(user), Password: string(pass)})
+	case auth.MechSCRAM:
+		return c.scram(ctx, args)
 	}
-	return c.login(ctx, name, password)
+	return no("CANNOT", "unsupported authentication mechanism "+args.Mechanism)
+}
+
+// scram is SCRAM-SHA-256 (RFC 7677): client-first (the initial response
+// or the answer to an empty challenge), server-first as a challenge,
+// client-final, then the server-final-message as a last challenge that
+// the client answers with an empty line (RFC 4422 §5: IMAP has no
+// additional data with success), and only then the tagged OK.
+func (c *conn) scram(ctx context.Context, args *wire.AuthenticateArgs) error {
+	x := c.srv.cfg.Auth.SCRAM(auth.Attempt{Proto: "imap", Remote: c.raw.RemoteAddr()})
+	defer x.Abort()
+	first := args.Initial
+	if !args.HasInitial || len(first) == 0 {
+		var err error
+		if first, err = c.saslStep(""); err != nil {
+			return saslErr(err)
+		}
+	}
+	serverFirst, err := x.Start(first)
+	if err != nil {
+		return c.scramErr(ctx, err)
+	}
+	final, err := c.saslStep(string(serverFirst))
+	if err != nil {
+		return saslErr(err)
+	}
+	serverFinal, l, err := x.Finish(ctx, final)
+	if err != nil {
+		return c.scramErr(ctx, err)
+	}
+	if empty, err := c.saslStep(string(serverFinal)); err != nil {
+		return saslErr(err)
+	} else if len(empty) != 0 {
+		return bad("SCRAM: the answer to the server's final message must be empty")
+	}
+	return c.loggedIn(ctx, auth.MechSCRAM, l)
+}
+
+func (c *conn) scramErr(ctx context.Context, err error) error {
+	if errors.Is(err, auth.ErrBadSASL) {
+		return bad(err.Error())
+	}
+	return c.authFailed(ctx, auth.MechSCRAM, err)
 }
 
 // saslStep sends a challenge and reads the client's base64 response
@@ -194,6 +282,11 @@ func (c *conn) saslStep(challenge string) ([]byte, error) {
 	}
 	if string(line) == "*" {
 		return nil, errAuthCancelled
+	}
+	if string(line) == "=" {
+		// RFC 4959's empty response, which some clients (go-imap) send
+		// for an empty continuation response too: no base64 is "=".
+		return []byte{}, nil
 	}
 	out, err := base64.StdEncoding.DecodeString(string(line))
 	if err != nil {

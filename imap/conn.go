@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/storaged/storaged/imap/wire"
+	"github.com/storaged/storaged/internal/netserve"
 	"github.com/storaged/storaged/store"
 )
 
@@ -72,10 +73,15 @@ type conn struct {
 	lastSync time.Time
 	// z is the COMPRESS=DEFLATE layer once active (compress.go).
 	z *compression
+	// notify is the NOTIFY in effect (notify.go), nil when none.
+	notify *notifyState
 
 	closing atomic.Bool
 	// who is this session as the admin's who lists it.
 	who who
+	// counted counts the octets on the wire; commands the commands run.
+	counted  *netserve.Counted
+	commands int
 }
 
 func newConn(s *Server, nc net.Conn, log *slog.Logger) *conn {
@@ -99,6 +105,7 @@ func (c *conn) shutdown() {
 }
 
 func (c *conn) close() {
+	c.stopNotify()
 	c.closeView()
 	c.nc.Close()
 	c.z.release()
@@ -128,6 +135,12 @@ func (c *conn) serve(ctx context.Context) {
 		}
 		c.settle()
 		c.armRead()
+		if c.notify != nil && c.state&afterAuth == 0 {
+			c.stopNotify() // UNAUTHENTICATE ended the account's NOTIFY
+		}
+		if c.notify != nil && c.br.Buffered() == 0 && !c.waitInput(ctx) {
+			return
+		}
 		cmd, err := c.r.ReadCommand()
 		c.acquire()
 		if err != nil {
@@ -284,6 +297,7 @@ func (c *conn) run(ctx context.Context, cmd *wire.Command) {
 		return
 	}
 	c.bad = 0
+	c.commands++
 	start := time.Now()
 	err := c.call(ctx, entry.run, cmd)
 	c.srv.cfg.Metrics.Command("imap", cmd.Name, statusOf(err), time.Since(start))
@@ -291,6 +305,9 @@ func (c *conn) run(ctx context.Context, cmd *wire.Command) {
 		// RFC 9051 §7.5.1: no EXPUNGE around a command that uses
 		// sequence numbers, unless it is the UID form.
 		c.sendUpdates(ctx, entry.flags&usesSeqs == 0 || cmd.UID)
+	}
+	if c.notify != nil && c.state&afterAuth != 0 {
+		c.notifyAccount(ctx)
 	}
 	if errors.Is(err, errHangUp) || errors.Is(err, errAnswered) {
 		return

@@ -41,6 +41,7 @@ func registerFetch(t *commands) {
 	// RFC 3516: BINARY[], BINARY.PEEK[], BINARY.SIZE[] in FETCH. (APPEND
 	// of literal8 is the grammar's and APPEND's.)
 	t.capability(afterAuth, "BINARY", "PREVIEW")
+	registerSaveDate(t)
 }
 
 // fetchBatch bounds how many messages one index read covers: a snapshot
@@ -84,7 +85,7 @@ func newFetchPlan(args *wire.FetchArgs, uidCmd bool) (*fetchPlan, error) {
 		case wire.FetchPreview:
 			p.preview = true
 			continue
-		case wire.FetchSaveDate, wire.FetchEmailID, wire.FetchThreadID:
+		case wire.FetchEmailID, wire.FetchThreadID:
 			name := string(it.AppendName(nil))
 			return nil, bad("unsupported FETCH item " + name)
 		case wire.FetchUID:
@@ -393,6 +394,8 @@ func (f *fetcher) writeMessage(m *store.Meta, seq uint32) error {
 			f.date = m.InternalDate.AppendFormat(f.date[:0], internalDateLayout)
 			w.RawBytes(f.date)
 			w.Raw(`"`)
+		case wire.FetchSaveDate:
+			f.writeSaveDate(m)
 		case wire.FetchRFC822Size:
 			w.Raw("RFC822.SIZE ")
 			w.Number(uint64(max(m.CRLFSize, 0)))

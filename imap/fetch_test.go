@@ -180,8 +180,8 @@ func TestFetchErrors(t *testing.T) {
 	s.do("a4 FETCH 1:3 FLAGS", "a4 BAD invalid message sequence number 3")
 	s.do("a5 FETCH 1 (FLAGS BOGUS)", `a5 BAD invalid FETCH item "BOGUS"`)
 	s.do("a6 FETCH 1 BODY[4.BOGUS]", `a6 BAD invalid section "BOGUS"`)
-	s.do("a7 FETCH 1 (SAVEDATE)", "a7 BAD unsupported FETCH item SAVEDATE")
-	s.do("a8 FETCH 1 (SAVEDATE)", "a8 BAD unsupported FETCH item SAVEDATE")
+	s.do("a7 FETCH 1 (EMAILID)", "a7 BAD unsupported FETCH item EMAILID")
+	s.do("a8 FETCH 1 (FLAGS THREADID)", "a8 BAD unsupported FETCH item THREADID")
 	s.do("a9 FETCH 1 (EMAILID THREADID)", "a9 BAD unsupported FETCH item EMAILID")
 	s.do("a10 UID FETCH 1 (FLAGS) (CHANGEDSINCE 1 VANISHED)",
 		"a10 BAD FETCH modifier VANISHED needs ENABLE QRESYNC first")

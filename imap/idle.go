@@ -44,26 +44,37 @@ func cmdIdle(ctx context.Context, c *conn, _ *wire.Command) error {
 	}()
 	tick := time.NewTicker(idleSync)
 	defer tick.Stop()
-	var changed <-chan struct{}
+	var changed, account <-chan struct{}
 	for {
 		if c.view != nil {
 			changed = c.view.Changed()
+		}
+		account = nil
+		if c.notify != nil && c.notify.sub != nil {
+			// NOTIFY's other mailboxes: their notifications go out
+			// during IDLE as at any other time.
+			account = c.notify.sub.C
 		}
 		select {
 		case l := <-lines:
 			c.acquire()
 			return c.idleEnded(l)
 		case <-changed:
+		case <-account:
 		case <-tick.C:
 			if c.view != nil {
 				if err := c.view.Mailbox().Sync(ctx); err != nil {
 					c.log.Warn("sync", "err", err)
 				}
 			}
+			c.notifySync(ctx)
 		}
 		c.acquire()
 		if c.state == stateSelected {
 			c.sendUpdates(ctx, true)
+		}
+		if c.notify != nil && c.state != stateLogout {
+			c.notifyAccount(ctx)
 		}
 		if c.state == stateLogout {
 			// The selected mailbox was deleted: sendUpdates said BYE.

@@ -138,8 +138,11 @@ func (s *search) prepare(k *wire.SearchKey) (*skey, error) {
 		s.enableModSeq()
 		s.modseq = true
 		out.cost = costIndex
-	case wire.SearchSavedBefore, wire.SearchSavedOn, wire.SearchSavedSince, wire.SearchSaveDateSupported:
-		return nil, bad("SAVEDATE is not supported")
+	case wire.SearchSavedBefore, wire.SearchSavedOn, wire.SearchSavedSince:
+		// RFC 8514 §4.3; the save date is in the record (savedate.go).
+	case wire.SearchSaveDateSupported:
+		// RFC 8514 §4.3: every mailbox here keeps save dates.
+		out.op = wire.SearchAll
 	case wire.SearchEmailID, wire.SearchThreadID:
 		return nil, bad("OBJECTID is not supported")
 	default:
@@ -269,6 +272,8 @@ func (s *search) match(k *skey, m *candidate) (bool, error) {
 		return !s.view.IsRecent(meta.UID), nil
 	case wire.SearchBefore, wire.SearchOn, wire.SearchSince:
 		return compareDay(k.op, meta.InternalDate, k.date), nil
+	case wire.SearchSavedBefore, wire.SearchSavedOn, wire.SearchSavedSince:
+		return compareDay(savedOp[k.op], saveDateOf(meta), k.date), nil
 	case wire.SearchSentBefore, wire.SearchSentOn, wire.SearchSentSince:
 		sent := meta.InternalDate
 		if meta.Envelope != nil && !meta.Envelope.Time.IsZero() {

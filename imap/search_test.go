@@ -533,7 +533,7 @@ func TestSearchSave(t *testing.T) {
 		{"SEARCH RETURN (SAVE) OR $ 4", []string{"%t OK SEARCH completed"}},
 		ok("UID SEARCH $", "* SEARCH 2 4"),
 		// §2.1: a BAD leaves "$" alone, a NO empties it.
-		{"SEARCH RETURN (SAVE) SAVEDBEFORE 1-Jan-2020", []string{"%t BAD SAVEDATE is not supported"}},
+		{"SEARCH RETURN (SAVE) EMAILID M1", []string{"%t BAD OBJECTID is not supported"}},
 		ok("SEARCH $", "* SEARCH 2 4"),
 		{"SEARCH RETURN (SAVE) CHARSET KOI8-R ALL", []string{"%t NO [BADCHARSET (UTF-8 US-ASCII)] unsupported charset"}},
 		ok("SEARCH $", "* SEARCH"),
@@ -584,9 +584,9 @@ func TestSearchErrors(t *testing.T) {
 		{"SEARCH ()", []string{"%t BAD empty search group"}}, noop,
 		{"SEARCH OR ALL", []string{"%t BAD missing argument"}}, noop,
 		{"SEARCH 0", []string{`%t BAD invalid sequence set "0"`}}, noop,
-		{"SEARCH SAVEDON 1-Jan-2020", []string{"%t BAD SAVEDATE is not supported"}},
-		{"SEARCH NOT (ALL SAVEDSINCE 1-Jan-2020)", []string{"%t BAD SAVEDATE is not supported"}},
-		{"SEARCH SAVEDBEFORE 1-Jan-2020", []string{"%t BAD SAVEDATE is not supported"}},
+		{"SEARCH SAVEDON", []string{"%t BAD missing argument"}}, noop,
+		{"SEARCH SAVEDSINCE 32-Jan-2020", []string{`%t BAD invalid date "32-Jan-2020"`}}, noop,
+		{"SEARCH NOT (ALL THREADID T1)", []string{"%t BAD OBJECTID is not supported"}},
 		{"SEARCH EMAILID M123", []string{"%t BAD OBJECTID is not supported"}},
 		ok("SEARCH ALL", "* SEARCH 1"),
 	})

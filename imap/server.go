@@ -16,6 +16,7 @@ import (
 
 	"github.com/storaged/storaged/auth"
 	"github.com/storaged/storaged/imap/wire"
+	"github.com/storaged/storaged/internal/netserve"
 	"github.com/storaged/storaged/metrics"
 	"github.com/storaged/storaged/store"
 )
@@ -43,6 +44,8 @@ type Config struct {
 	// Trusted are the networks that may log in without TLS (nil:
 	// loopback, auth.DefaultTrusted).
 	Trusted auth.Networks
+	// Auth decides logins (nil: auth.Policy's defaults over users).
+	Auth *auth.Authenticator
 }
 
 // Server serves IMAP over the store.
@@ -88,6 +91,9 @@ func New(cfg Config, users *auth.DB, accounts *store.Accounts, logger *slog.Logg
 	if cfg.QuotaRoot == "" {
 		cfg.QuotaRoot = "User quota"
 	}
+	if cfg.Auth == nil {
+		cfg.Auth, _ = auth.NewAuthenticator(users, auth.Policy{})
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg: cfg, users: users, accounts: accounts, log: logger, ctx: ctx, cancel: cancel,
@@ -109,6 +115,7 @@ func New(cfg Config, users *auth.DB, accounts *store.Accounts, logger *slog.Logg
 	registerCondstore(s.cmds)
 	registerQResync(s.cmds)
 	registerCompress(s.cmds, s.parser)
+	registerNotify(s.cmds)
 	return s
 }
 
@@ -197,7 +204,9 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	if a := nc.RemoteAddr(); a != nil {
 		remote = a.String()
 	}
-	c := newConn(s, nc, s.log.With("proto", "imap", "session", hex.EncodeToString(id[:]), "remote", remote))
+	counted := netserve.Count(nc)
+	c := newConn(s, counted, s.log.With("proto", "imap", "session", hex.EncodeToString(id[:]), "remote", remote))
+	c.counted = counted
 	c.who.info = SessionInfo{ID: hex.EncodeToString(id[:]), Remote: remote, Since: time.Now()}
 	return c
 }
@@ -211,6 +220,11 @@ func (s *Server) handle(c *conn, implicitTLS bool) {
 		delete(s.conns, c)
 		s.mu.Unlock()
 		c.close()
+		// The logout line: what the session did, for the admin reading
+		// the log (Dovecot's "Logged out in=… out=…").
+		in, out := c.counted.Octets()
+		c.log.Info("session ended", "ms", time.Since(c.who.get().Since).Milliseconds(), "commands", c.commands,
+			"bytes_in", in, "bytes_out", out)
 	}()
 	defer func() {
 		// Outside a command (the loop itself): end this connection only.

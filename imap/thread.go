@@ -1,7 +1,8 @@
 package imap
 
 // THREAD (RFC 5256 §3) with ORDEREDSUBJECT and REFERENCES (§2.2, §2.3 of
-// the algorithms; Dovecot's behaviour where the RFC leaves room).
+// the algorithms; Dovecot's behaviour where the RFC leaves room), and
+// REFS (draft-ietf-morg-inthread §4, as Dovecot implements it).
 //
 // Invariants:
 //   - Subjects, dates and Message-IDs come from the index's cached
@@ -13,6 +14,13 @@ package imap
 //   - Siblings, and threads, go by sent date (the Date header, else the
 //     internal date), ties by sequence number; a dummy's date is its first
 //     child's.
+//   - REFS is REFERENCES without the subject steps: threads are linked
+//     by Message-ID, References and In-Reply-To only (steps 1 to 4; no
+//     step 5 merge by base subject), siblings go by sent date as above,
+//     and threads by the sent date of their latest message, ties by the
+//     root's number with a dummy root first (Dovecot's
+//     sort_root_nodes_ref2), so the thread with the newest mail comes
+//     last.
 
 import (
 	"context"
@@ -29,7 +37,7 @@ import (
 
 func registerThread(t *commands) {
 	t.add("THREAD", stateSelected, usesSeqs, cmdThread)
-	t.capability(afterAuth, "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES")
+	t.capability(afterAuth, "THREAD=ORDEREDSUBJECT", "THREAD=REFERENCES", "THREAD=REFS")
 }
 
 // tnode is a thread tree node: a message (num > 0) or a dummy.
@@ -67,7 +75,9 @@ func sortNodes(nodes []*tnode) {
 
 func cmdThread(ctx context.Context, c *conn, cmd *wire.Command) error {
 	args := cmd.Args.(*wire.ThreadArgs)
-	if args.Algorithm != "ORDEREDSUBJECT" && args.Algorithm != "REFERENCES" {
+	switch args.Algorithm {
+	case "ORDEREDSUBJECT", "REFERENCES", "REFS":
+	default:
 		return bad("unknown THREAD algorithm " + args.Algorithm)
 	}
 	switch args.Charset {
@@ -87,15 +97,18 @@ func cmdThread(ctx context.Context, c *conn, cmd *wire.Command) error {
 		}
 		return mapErr(c.log, "thread", err)
 	}
-	nodes, refs, err := c.threadNodes(ctx, hits, cmd.UID, args.Algorithm == "REFERENCES")
+	nodes, refs, err := c.threadNodes(ctx, hits, cmd.UID, args.Algorithm != "ORDEREDSUBJECT")
 	if err != nil {
 		return mapErr(c.log, "thread", err)
 	}
 	var roots []*tnode
-	if args.Algorithm == "ORDEREDSUBJECT" {
+	switch args.Algorithm {
+	case "ORDEREDSUBJECT":
 		roots = orderedSubject(nodes)
-	} else {
+	case "REFERENCES":
 		roots = references(nodes, refs)
+	default:
+		roots = refsThreads(nodes, refs)
 	}
 	w := c.w
 	w.Raw("* THREAD")
@@ -109,14 +122,15 @@ func cmdThread(ctx context.Context, c *conn, cmd *wire.Command) error {
 	return nil
 }
 
-// threadRefs is what REFERENCES needs of one message.
+// threadRefs is what REFERENCES and REFS need of one message.
 type threadRefs struct {
 	messageID string
 	refs      []string
 }
 
-// threadNodes makes a node per hit from the sort cache, and for
-// REFERENCES reads the References fields not read before.
+// threadNodes makes a node per hit from the sort cache, and with
+// withRefs (REFERENCES, REFS) reads the References fields not read
+// before.
 func (c *conn) threadNodes(ctx context.Context, hits []hit, uid, withRefs bool) ([]*tnode, []threadRefs, error) {
 	entries, err := c.sortEntries(hits)
 	if err != nil {
@@ -253,6 +267,65 @@ func orderedSubject(nodes []*tnode) []*tnode {
 
 // references is §2.2's REFERENCES algorithm.
 func references(nodes []*tnode, refs []threadRefs) []*tnode {
+	roots := linkThreads(nodes, refs, true)
+	sortNodes(roots) // a stable order for the merge below
+	return mergeBySubject(roots)
+}
+
+// refsThreads is REFS: the threads of linkThreads as they are, siblings
+// by sent date and threads by their latest message's.
+func refsThreads(nodes []*tnode, refs []threadRefs) []*tnode {
+	// A root dummy with one child stays (it prints as that child) so
+	// that its thread's tie key is 0, as in Dovecot.
+	roots := linkThreads(nodes, refs, false)
+	type keyed struct {
+		n      *tnode
+		latest time.Time
+		// num is the root's sequence number, 0 for a dummy; first is
+		// its first child's, which orders dummies among themselves.
+		num, first uint32
+	}
+	ks := make([]keyed, len(roots))
+	for i, r := range roots {
+		sortNodes(r.children)
+		ks[i] = keyed{n: r, latest: latestDate(r), num: r.seq}
+		if r.num == 0 && len(r.children) > 0 {
+			ks[i].first = r.children[0].seq
+		}
+	}
+	slices.SortFunc(ks, func(a, b keyed) int {
+		if c := a.latest.Compare(b.latest); c != 0 {
+			return c
+		}
+		if a.num != b.num {
+			return int(a.num) - int(b.num)
+		}
+		return int(a.first) - int(b.first)
+	})
+	for i := range ks {
+		roots[i] = ks[i].n
+	}
+	return roots
+}
+
+// latestDate is the latest sent date of the messages in n's thread.
+func latestDate(n *tnode) time.Time {
+	var d time.Time
+	if n.num != 0 {
+		d = n.date
+	}
+	for _, ch := range n.children {
+		if cd := latestDate(ch); cd.After(d) {
+			d = cd
+		}
+	}
+	return d
+}
+
+// linkThreads is §2.2 steps (1) to (4): containers linked by Message-ID
+// along References, the root set, dummies pruned (a root dummy with a
+// single child promoted when promote is set).
+func linkThreads(nodes []*tnode, refs []threadRefs, promote bool) []*tnode {
 	byID := map[string]*tnode{}
 	// (1) Containers by Message-ID, linked along References.
 	for i, n := range nodes {
@@ -321,9 +394,12 @@ func references(nodes []*tnode, refs []threadRefs) []*tnode {
 		}
 	}
 	// (4) Prune dummies.
-	roots = pruneDummies(roots, true)
-	sortNodes(roots) // a stable order for the merge below
-	// (5) Merge root threads with the same base subject.
+	return pruneDummies(roots, true, promote)
+}
+
+// mergeBySubject is §2.2 steps (5) and (6): root threads with the same
+// base subject merged, then siblings and threads by date.
+func mergeBySubject(roots []*tnode) []*tnode {
 	table := map[string]*tnode{}
 	for _, r := range roots {
 		subj, reply := rootSubject(r)
@@ -407,11 +483,11 @@ func unlink(n *tnode) {
 
 // pruneDummies applies §2.2 (4): a dummy without children goes; one with
 // children gives them to its parent, except at the root, where only a
-// single child is promoted.
-func pruneDummies(nodes []*tnode, root bool) []*tnode {
+// single child is promoted (with promote).
+func pruneDummies(nodes []*tnode, root, promote bool) []*tnode {
 	var out []*tnode
 	for _, n := range nodes {
-		n.children = pruneDummies(n.children, false)
+		n.children = pruneDummies(n.children, false, promote)
 		for _, ch := range n.children {
 			ch.parent = n
 		}
@@ -419,7 +495,7 @@ func pruneDummies(nodes []*tnode, root bool) []*tnode {
 		case n.num != 0:
 			out = append(out, n)
 		case len(n.children) == 0:
-		case !root || len(n.children) == 1:
+		case !root || promote && len(n.children) == 1:
 			for _, ch := range n.children {
 				ch.parent = n.parent
 			}
@@ -438,6 +514,12 @@ func writeThreadNode(w *wire.Writer, n *tnode, top bool) {
 		defer w.Raw(")")
 	}
 	if n.num == 0 {
+		if len(n.children) == 1 {
+			// A REFS root dummy with one child prints as the child,
+			// as Dovecot prints it.
+			writeThreadNode(w, n.children[0], false)
+			return
+		}
 		// A dummy: its children, each its own list.
 		for _, ch := range n.children {
 			w.Raw("(")

@@ -20,6 +20,7 @@ const syncEvery = time.Second
 // never shrinks except through EXPUNGEs sent before it.
 func (c *conn) sendUpdates(ctx context.Context, allowExpunge bool) {
 	v := c.view
+	c.notifyFetchMark()
 	if time.Since(c.lastSync) > syncEvery {
 		c.lastSync = time.Now()
 		if err := v.Mailbox().Sync(ctx); err != nil {
@@ -87,6 +88,7 @@ func (c *conn) sendUpdates(ctx context.Context, allowExpunge bool) {
 			w.Raw(")\r\n")
 		}
 	}
+	c.notifyNewMessages(ctx)
 }
 
 // recent reports whether FLAGS shows \Recent for uid: IMAP4rev1 only,

@@ -19,7 +19,7 @@ func (t *Tx) ChangedSince(mailboxID uint64, modseq uint64, fn func(uid uint32, m
 	}
 	c := b.Bucket(bMsgs).Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if len(v) < 3 || v[0] != recordVersion {
+		if len(v) < 3 || !knownMessageVersion(v[0]) {
 			return fmt.Errorf("%w: message %d version", errCorrupt, binary.BigEndian.Uint32(k))
 		}
 		ms, n := binary.Uvarint(v[2:])

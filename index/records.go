@@ -45,15 +45,42 @@ type Message struct {
 	// built from UID and UIDVALIDITY: one a migrated message had on the
 	// server it came from, so POP3 clients do not fetch it again.
 	POP3UIDL string
+	// SaveDate is when the message was saved into this mailbox (RFC 8514
+	// §3: its append, or the COPY/MOVE that put it here), fixed for as
+	// long as it stays. Zero when unknown: records from before version 2
+	// and messages adopted from another server's store.
+	SaveDate time.Time
 }
 
-const recordVersion = 1
+// Record versions. A mailbox record is version 1. A message record is
+// version 2 when written; version 1 (no save date) is still read, so an
+// index from before SAVEDATE opens as it was; its messages read with a
+// zero SaveDate (unknown) and keep it when a flag change rewrites them
+// as version 2. A binary older than version 2 reads such records as
+// corrupt: downgrading needs the index rebuilt.
+//
+//	message v1: version flags modseq date-sec date-off size crlfsize key name
+//	            nkw kw... [pop3uidl]
+//	message v2: the same with save-sec save-off after the keywords (both 0:
+//	            no save date), then [pop3uidl]
+//
+// Every version begins version, flags, MODSEQ (ChangedSince reads only
+// that head).
+const (
+	recordVersion  = 1 // mailbox records
+	messageVersion = 2
+	messageV1      = 1
+)
+
+// knownMessageVersion reports whether v is a message record version this
+// code reads.
+func knownMessageVersion(v byte) bool { return v == messageV1 || v == messageVersion }
 
 func putUvarint(b []byte, v uint64) []byte { return binary.AppendUvarint(b, v) }
 
 func encodeMessage(m *Message) []byte {
 	b := make([]byte, 0, 64+len(m.Key)+len(m.Name))
-	b = append(b, recordVersion, byte(m.Flags.Sys))
+	b = append(b, messageVersion, byte(m.Flags.Sys))
 	b = putUvarint(b, m.ModSeq)
 	b = binary.AppendVarint(b, m.InternalDate.Unix())
 	_, off := m.InternalDate.Zone()
@@ -66,6 +93,14 @@ func encodeMessage(m *Message) []byte {
 	for _, k := range m.Flags.Keywords {
 		b = codec.AppendString(b, k)
 	}
+	var saveSec, saveOff int64
+	if !m.SaveDate.IsZero() {
+		saveSec = m.SaveDate.Unix()
+		_, off := m.SaveDate.Zone()
+		saveOff = int64(off)
+	}
+	b = binary.AppendVarint(b, saveSec)
+	b = binary.AppendVarint(b, saveOff)
 	// Optional trailing fields: records without them (all older ones)
 	// decode as before.
 	if m.POP3UIDL != "" {
@@ -76,7 +111,8 @@ func encodeMessage(m *Message) []byte {
 
 func decodeMessage(uid uint32, b []byte, m *Message) error {
 	r := codec.Reader{B: b}
-	if r.Byte() != recordVersion {
+	version := r.Byte()
+	if !knownMessageVersion(version) {
 		return fmt.Errorf("%w: message %d version", errCorrupt, uid)
 	}
 	m.UID = uid
@@ -95,6 +131,13 @@ func decodeMessage(uid uint32, b []byte, m *Message) error {
 		m.Flags.Keywords = make([]string, 0, n)
 		for i := uint64(0); i < n; i++ {
 			m.Flags.Keywords = append(m.Flags.Keywords, r.String())
+		}
+	}
+	m.SaveDate = time.Time{}
+	if version >= 2 {
+		sec, off := r.Varint(), r.Varint()
+		if sec != 0 || off != 0 {
+			m.SaveDate = time.Unix(sec, 0).In(zone(int(off)))
 		}
 	}
 	m.POP3UIDL = ""

@@ -289,6 +289,10 @@ type NewMessage struct {
 	Envelope     []byte // cached ENVELOPE, message package encoding
 	Body         []byte // cached BODYSTRUCTURE
 	POP3UIDL     string // see Message.POP3UIDL
+	// SaveDate is Message.SaveDate: the caller's clock at the save
+	// (RFC 8514 §3), or zero when it is not known. The index never
+	// invents one.
+	SaveDate time.Time
 }
 
 // AddMessage gives a message the next UID and a new MODSEQ. Adding a key
@@ -328,7 +332,7 @@ func (t *Tx) addMessage(mailboxID uint64, uid uint32, nm NewMessage) (Message, e
 		UID: uid, Key: nm.Key, Name: nm.Name,
 		Flags:  folder.Flags{Sys: nm.Flags.Sys, Keywords: folder.NormalizeKeywords(nm.Flags.Keywords)},
 		ModSeq: mb.HighestModSeq, InternalDate: nm.InternalDate, Size: nm.Size, CRLFSize: nm.CRLFSize,
-		POP3UIDL: nm.POP3UIDL,
+		POP3UIDL: nm.POP3UIDL, SaveDate: nm.SaveDate,
 	}
 	if uid >= mb.UIDNext {
 		mb.UIDNext = uid + 1

@@ -9,9 +9,11 @@
 //	.Archive.2024/            "Archive/2024"; levels outside ASCII in modified UTF-7
 //	dovecot-keywords          per folder: keyword letters a..z ↔ names
 //
-// File names: <sec>.M<usec>P<pid>Q<n>.<host>,S=<size>,W=<crlf size>
+// File names: <sec>.M<usec>P<pid>Q<n>R<64 random bits>.<host>,S=<size>,W=<crlf size>
 // followed, in cur/, by ":2," and the flag letters in ASCII order (D F P R
-// S T, then keyword letters). The part before ":2," is the Key.
+// S T, then keyword letters). The part before ":2," is the Key. The R
+// field (the spec's random number) makes the name of a file being
+// written in tmp/ impossible to guess and plant first.
 //
 // Invariants:
 //   - A message is written in tmp/, fsynced, and moved into new/ or cur/
@@ -24,4 +26,14 @@
 //     afterwards in the index can never be undone by a crash.
 //   - Scan reads new/ before cur/: a file another program moves from new/
 //     to cur/ during the scan is seen in one or the other.
+//   - Every file is reached through the store's safefs.Dir (see package
+//     folder): a folder, cur/, new/ or tmp/ that is a link is no folder
+//     (ErrNotFound); a message name that is a link, a FIFO or a
+//     directory is not listed and does not open (ErrGone). Files beside
+//     the messages are replaced by a new file renamed over them
+//     (dovecot-keywords, .storaged-adopted) or created O_EXCL and left
+//     alone when there (maildirfolder): a link planted at any of them,
+//     or at their old temporary names, is never written through.
+//     Dovecot's dovecot-uidlist, dovecot-keywords and subscriptions are
+//     read only when they are regular files.
 package maildir

@@ -5,13 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/storaged/storaged/folder"
+	"github.com/storaged/storaged/internal/safefs"
 )
 
 // Dovecot's files in a Maildir++ store, read when storaged adopts or
@@ -48,8 +47,9 @@ var _ folder.UIDHistory = (*Folder)(nil)
 
 // ReadForeignUIDs implements folder.UIDHistory from dovecot-uidlist.
 func (f *Folder) ReadForeignUIDs(fn func(folder.ForeignUID) error) (folder.ForeignUIDs, bool, error) {
-	fd, err := os.Open(filepath.Join(f.dir, uidlistFile))
-	if errors.Is(err, fs.ErrNotExist) {
+	fd, err := f.dir().OpenFile(f.name(uidlistFile), os.O_RDONLY, 0, safefs.Regular)
+	if folder.Missing(err) {
+		// None, or a link, or not a file: no record we read.
 		return folder.ForeignUIDs{}, false, nil
 	}
 	if err != nil {
@@ -228,28 +228,31 @@ func readLine(br *bufio.Reader) (string, error) {
 	return strings.TrimRight(string(b), "\r\n"), nil
 }
 
-// Adopted implements folder.UIDHistory.
+// Adopted implements folder.UIDHistory: the mark is a regular file.
 func (f *Folder) Adopted() bool {
-	_, err := os.Stat(filepath.Join(f.dir, adoptedMark))
-	return err == nil
+	return f.dir().IsRegular(f.name(adoptedMark))
 }
 
-// MarkAdopted implements folder.UIDHistory.
+// MarkAdopted implements folder.UIDHistory. The mark is a new file
+// renamed into place: whatever was at its name (a link) is replaced,
+// never written through.
 func (f *Folder) MarkAdopted() error {
-	p := filepath.Join(f.dir, adoptedMark)
-	if err := os.WriteFile(p, nil, 0o600); err != nil {
-		return fmt.Errorf("maildir: %w", err)
+	if err := f.dir().WriteFile(f.name(adoptedMark), nil, 0o600); err != nil {
+		return fmt.Errorf("maildir: %w", notFound(f.rel, err))
 	}
-	return folder.SyncDir(f.dir)
+	return f.dir().SyncDir(f.rel)
 }
 
 var _ folder.ForeignSubscriptions = (*Store)(nil)
 
+// maxSubscriptionsFile bounds what is read of Dovecot's subscriptions.
+const maxSubscriptionsFile = 4 << 20
+
 // ReadForeignSubscriptions implements folder.ForeignSubscriptions from
 // Dovecot's subscriptions file at the store root.
 func (s *Store) ReadForeignSubscriptions() ([]string, bool, error) {
-	b, err := os.ReadFile(filepath.Join(s.root, subscriptionsFile))
-	if errors.Is(err, fs.ErrNotExist) {
+	b, err := s.dir.ReadFile(subscriptionsFile, maxSubscriptionsFile)
+	if folder.Missing(err) {
 		return nil, false, nil
 	}
 	if err != nil {

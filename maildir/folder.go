@@ -6,26 +6,33 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/storaged/storaged/folder"
+	"github.com/storaged/storaged/internal/safefs"
 	"github.com/storaged/storaged/message"
 )
 
-// Folder is one Maildir directory (cur/, new/, tmp/).
+// Folder is one Maildir directory (cur/, new/, tmp/), rel beneath the
+// store's root. Every call resolves its names afresh beneath the root
+// (safefs): a folder replaced by a link after Store.Folder returned it
+// is then no folder, never followed.
 type Folder struct {
-	dir  string
+	rel  string
 	st   *Store
 	kw   *keywords
 	sync *folder.DirSyncer
 }
 
 var _ folder.Folder = (*Folder)(nil)
+
+func (f *Folder) dir() *safefs.Dir     { return f.st.dir }
+func (f *Folder) name(n string) string { return join(f.rel, n) }
+
+// appendTries bounds the fresh names an append tries when one is taken
+// in tmp/ (someone put a file there; our names are unique and random).
+const appendTries = 3
 
 // Append implements folder.Folder.
 func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry, error) {
@@ -34,17 +41,25 @@ func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry,
 	}
 	data, _ := message.StorageLF(m.Data)
 	now := time.Now()
-	key := f.st.uniq.next(now, int64(len(data)), message.CRLFSize(m.Data))
-	tmp := filepath.Join(f.dir, "tmp", key)
-	if err := folder.WriteFileSynced(tmp, data, m.Date); err != nil {
-		return folder.Entry{}, fmt.Errorf("maildir: %w", err)
+	var key, tmp string
+	for try := 0; ; try++ {
+		key = f.st.uniq.next(now, int64(len(data)), message.CRLFSize(m.Data))
+		tmp = f.name("tmp/" + key)
+		err := folder.WriteFileSynced(f.dir(), tmp, data, m.Date)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, fs.ErrExist) && try < appendTries {
+			continue
+		}
+		return folder.Entry{}, notFound(f.rel, err)
 	}
 	name := "new/" + key
 	flags := folder.Flags{Sys: m.Flags.Sys, Keywords: folder.NormalizeKeywords(m.Flags.Keywords)}
 	if flags.Sys != 0 || len(flags.Keywords) > 0 {
 		info, err := formatInfo(flags, f.kw)
 		if err != nil {
-			os.Remove(tmp)
+			f.dir().Remove(tmp)
 			return folder.Entry{}, err
 		}
 		name = "cur/" + key + ":" + info
@@ -52,11 +67,12 @@ func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry,
 	if m.Reserve != nil {
 		m.Reserve(key)
 	}
-	if err := renameNoReplace(tmp, filepath.Join(f.dir, name)); err != nil {
-		os.Remove(tmp)
-		return folder.Entry{}, fmt.Errorf("maildir: move into place: %w", err)
+	// Never replaces a file: a clash would silently destroy a message.
+	if err := f.dir().RenameNoReplace(tmp, f.name(name)); err != nil {
+		f.dir().Remove(tmp)
+		return folder.Entry{}, fmt.Errorf("maildir: move into place: %w", notFound(f.rel, err))
 	}
-	if err := f.sync.Sync(filepath.Join(f.dir, filepath.Dir(name))); err != nil {
+	if err := f.sync.Sync(f.dir(), f.name(name[:3])); err != nil {
 		return folder.Entry{}, err
 	}
 	date := m.Date
@@ -64,18 +80,6 @@ func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry,
 		date = now
 	}
 	return folder.Entry{Key: key, Name: name, Flags: flags, Size: int64(len(data)), Date: date}, nil
-}
-
-// renameNoReplace moves a file without ever replacing one that exists:
-// a clash would silently destroy a stored message.
-func renameNoReplace(from, to string) error {
-	err := unix.Renameat2(unix.AT_FDCWD, from, unix.AT_FDCWD, to, unix.RENAME_NOREPLACE)
-	if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EINVAL) {
-		if err = os.Link(from, to); err == nil {
-			return os.Remove(from)
-		}
-	}
-	return err
 }
 
 // Open implements folder.Folder.
@@ -100,36 +104,25 @@ func (f *Folder) openRaw(e folder.Entry, size int64) (*folder.RawFile, error) {
 	err := folder.ErrGone
 	if e.Name != "" {
 		var r *folder.RawFile
-		if r, err = folder.OpenRaw(filepath.Join(f.dir, e.Name), size); err == nil {
+		if r, err = folder.OpenRaw(f.dir(), f.name(e.Name), size); err == nil {
 			return r, nil
 		}
 	}
 	for try := 0; try < findTries && errors.Is(err, folder.ErrGone); try++ {
-		var path string
-		if path, err = f.path(folder.Entry{Key: e.Key}); err != nil {
+		var name string
+		if name, err = f.find(e.Key); err != nil {
+			if errors.Is(err, folder.ErrNotFound) {
+				// The folder itself is no longer one (a link now).
+				return nil, fmt.Errorf("%w: %w", folder.ErrGone, err)
+			}
 			continue
 		}
 		var r *folder.RawFile
-		if r, err = folder.OpenRaw(path, size); err == nil {
+		if r, err = folder.OpenRaw(f.dir(), f.name(name), size); err == nil {
 			return r, nil
 		}
 	}
 	return nil, err
-}
-
-// path is where e's file is: at its Name, else wherever its key is now.
-func (f *Folder) path(e folder.Entry) (string, error) {
-	if e.Name != "" {
-		return filepath.Join(f.dir, e.Name), nil
-	}
-	name, err := f.find(e.Key)
-	if errors.Is(err, fs.ErrNotExist) {
-		return "", folder.ErrGone
-	}
-	if err != nil {
-		return "", fmt.Errorf("maildir: %w", err)
-	}
-	return filepath.Join(f.dir, name), nil
 }
 
 // ReadStored implements folder.Folder.
@@ -146,42 +139,41 @@ func (f *Folder) ReadStored(e folder.Entry) ([]byte, error) {
 	return message.StoredForm(b), nil
 }
 
-// find locates the current name of key, or reports fs.ErrNotExist.
+// find locates the current name of key ("cur/…" or "new/…"), or reports
+// ErrGone.
 func (f *Folder) find(key string) (string, error) {
 	for _, sub := range []string{"new", "cur"} {
-		names, err := readNames(filepath.Join(f.dir, sub))
+		ents, err := f.readDir(sub)
 		if err != nil {
 			return "", err
 		}
-		for _, n := range names {
-			if k, _ := splitName(n); k == key {
-				return sub + "/" + n, nil
+		for _, e := range ents {
+			if k, _ := splitName(e.Name); k == key && (e.IsRegular() || e.Unknown()) {
+				return sub + "/" + e.Name, nil
 			}
 		}
 	}
-	return "", fs.ErrNotExist
+	return "", folder.ErrGone
 }
 
-func readNames(dir string) ([]string, error) {
-	d, err := os.Open(dir)
+func (f *Folder) readDir(sub string) ([]safefs.Entry, error) {
+	ents, err := f.dir().ReadDir(f.name(sub))
 	if err != nil {
-		return nil, fmt.Errorf("maildir: %w", err)
+		return nil, notFound(f.rel, err)
 	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		return nil, fmt.Errorf("maildir: read %s: %w", dir, err)
-	}
-	return names, nil
+	return ents, nil
 }
 
 // Token implements folder.Folder: the mtimes of new/ and cur/.
 func (f *Folder) Token() (folder.Token, error) {
 	tok := make(folder.Token, 0, 16)
 	for _, sub := range []string{"new", "cur"} {
-		st, err := os.Stat(filepath.Join(f.dir, sub))
+		st, err := f.dir().Lstat(f.name(sub))
+		if err == nil && !st.IsDir() {
+			err = fmt.Errorf("%s: %w", f.name(sub), safefs.ErrLink)
+		}
 		if err != nil {
-			return nil, fmt.Errorf("maildir: %w", err)
+			return nil, notFound(f.rel, err)
 		}
 		tok = folder.AppendMtime(tok, st)
 	}
@@ -192,7 +184,8 @@ func (f *Folder) Token() (folder.Token, error) {
 func (f *Folder) Settled(tok folder.Token) bool { return folder.MtimesSettled(tok, 2) }
 
 // Scan implements folder.Folder. Size and Date are filled from the name
-// where it records them; Stat gives the rest.
+// where it records them; Stat gives the rest. Only regular files are
+// messages: a link, a FIFO or a directory in new/ or cur/ is not listed.
 func (f *Folder) Scan(ctx context.Context) ([]folder.Entry, folder.Token, error) {
 	tok, err := f.Token()
 	if err != nil {
@@ -204,12 +197,16 @@ func (f *Folder) Scan(ctx context.Context) ([]folder.Entry, folder.Token, error)
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		names, err := readNames(filepath.Join(f.dir, sub))
+		ents, err := f.readDir(sub)
 		if err != nil {
 			return nil, nil, err
 		}
-		for _, n := range names {
+		for _, de := range ents {
+			n := de.Name
 			if strings.HasPrefix(n, ".") {
+				continue
+			}
+			if !de.IsRegular() && !(de.Unknown() && f.dir().IsRegular(f.name(sub+"/"+n))) {
 				continue
 			}
 			key, info := splitName(n)
@@ -229,12 +226,16 @@ func (f *Folder) Scan(ctx context.Context) ([]folder.Entry, folder.Token, error)
 	return out, tok, nil
 }
 
-// Stat fills Size and Date of an entry from the file itself.
+// Stat fills Size and Date of an entry from the file itself; anything
+// but a regular file there is ErrGone.
 func (f *Folder) Stat(e folder.Entry) (folder.Entry, error) {
-	st, err := os.Stat(filepath.Join(f.dir, e.Name))
+	st, err := f.dir().Lstat(f.name(e.Name))
+	if err == nil && !st.Mode().IsRegular() {
+		err = safefs.ErrNotRegular
+	}
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return e, folder.ErrGone
+		if folder.Missing(err) {
+			return e, fmt.Errorf("%w: %w", folder.ErrGone, err)
 		}
 		return e, fmt.Errorf("maildir: %w", err)
 	}
@@ -253,17 +254,16 @@ func (f *Folder) SetFlags(e folder.Entry, fl folder.Flags) (folder.Entry, error)
 		e.Flags = fl
 		return e, nil
 	}
-	from := filepath.Join(f.dir, e.Name)
-	err = os.Rename(from, filepath.Join(f.dir, name))
+	err = f.dir().Rename(f.name(e.Name), f.name(name))
 	if errors.Is(err, fs.ErrNotExist) {
 		var cur string
 		if cur, err = f.find(e.Key); err == nil {
-			err = os.Rename(filepath.Join(f.dir, cur), filepath.Join(f.dir, name))
+			err = f.dir().Rename(f.name(cur), f.name(name))
 		}
 	}
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return e, folder.ErrGone
+		if folder.Missing(err) || errors.Is(err, folder.ErrGone) {
+			return e, fmt.Errorf("%w: %w", folder.ErrGone, err)
 		}
 		return e, fmt.Errorf("maildir: set flags: %w", err)
 	}
@@ -273,24 +273,28 @@ func (f *Folder) SetFlags(e folder.Entry, fl folder.Flags) (folder.Entry, error)
 
 // Flush makes earlier SetFlags renames durable.
 func (f *Folder) Flush() error {
-	if err := f.sync.Sync(filepath.Join(f.dir, "new")); err != nil {
-		return err
+	if err := f.sync.Sync(f.dir(), f.name("new")); err != nil {
+		return notFound(f.rel, err)
 	}
-	return f.sync.Sync(filepath.Join(f.dir, "cur"))
+	if err := f.sync.Sync(f.dir(), f.name("cur")); err != nil {
+		return notFound(f.rel, err)
+	}
+	return nil
 }
 
-// Remove implements folder.Folder.
+// Remove implements folder.Folder: names are unlinked (a link is
+// removed, never what it points at).
 func (f *Folder) Remove(entries []folder.Entry) error {
 	for _, e := range entries {
-		err := os.Remove(filepath.Join(f.dir, e.Name))
+		err := f.dir().Remove(f.name(e.Name))
 		if errors.Is(err, fs.ErrNotExist) {
 			var cur string
 			if cur, err = f.find(e.Key); err == nil {
-				err = os.Remove(filepath.Join(f.dir, cur))
+				err = f.dir().Remove(f.name(cur))
 			}
 		}
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("maildir: remove: %w", err)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, folder.ErrGone) {
+			return fmt.Errorf("maildir: remove: %w", notFound(f.rel, err))
 		}
 	}
 	return f.Flush()

@@ -4,11 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/storaged/storaged/internal/safefs"
 )
 
 // keywordsFile is where Dovecot keeps the letter ↔ keyword map of a
@@ -18,30 +18,36 @@ const keywordsFile = "dovecot-keywords"
 const maxKeywordLetters = 26
 
 type keywords struct {
-	path  string
+	dir   *safefs.Dir
+	file  string // beneath dir
 	mu    sync.Mutex
 	names []string // index = letter - 'a'; "" for unused slots
 	mtime int64
 }
 
-func loadKeywords(dir string) *keywords {
-	k := &keywords{path: filepath.Join(dir, keywordsFile)}
+// maxKeywordsFile bounds what is read of the file: 26 names of at most
+// a few hundred octets each.
+const maxKeywordsFile = 64 << 10
+
+func loadKeywords(d *safefs.Dir, file string) *keywords {
+	k := &keywords{dir: d, file: file}
 	k.reload()
 	return k
 }
 
-// reload reads the file again if it changed; a missing or malformed file
-// is an empty map (keywords then live in the index only).
+// reload reads the file again if it changed; a missing or malformed file,
+// or anything but a regular file (a link is not read), is an empty map
+// (keywords then live in the index only).
 func (k *keywords) reload() {
-	st, err := os.Stat(k.path)
-	if err != nil {
+	st, err := k.dir.Lstat(k.file)
+	if err != nil || !st.Mode().IsRegular() {
 		k.names, k.mtime = nil, 0
 		return
 	}
 	if st.ModTime().UnixNano() == k.mtime {
 		return
 	}
-	data, err := os.ReadFile(k.path)
+	data, err := k.dir.ReadFile(k.file, maxKeywordsFile)
 	if err != nil {
 		return
 	}
@@ -101,6 +107,9 @@ func (k *keywords) index(kw string) (int, error) {
 	return free, nil
 }
 
+// write replaces the file: a new file under a random name, renamed over
+// it (safefs.WriteFile), so a link at the name or at any temporary name
+// is never written through.
 func (k *keywords) write() error {
 	var b bytes.Buffer
 	for i, n := range k.names {
@@ -108,14 +117,10 @@ func (k *keywords) write() error {
 			fmt.Fprintf(&b, "%d %s\n", i, n)
 		}
 	}
-	tmp := k.path + ".tmp"
-	if err := os.WriteFile(tmp, b.Bytes(), 0o600); err != nil {
+	if err := k.dir.WriteFile(k.file, b.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("write keywords: %w", err)
 	}
-	if err := os.Rename(tmp, k.path); err != nil {
-		return fmt.Errorf("write keywords: %w", err)
-	}
-	if st, err := os.Stat(k.path); err == nil {
+	if st, err := k.dir.Lstat(k.file); err == nil {
 		k.mtime = st.ModTime().UnixNano()
 	}
 	return nil

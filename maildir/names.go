@@ -1,6 +1,7 @@
 package maildir
 
 import (
+	"crypto/rand"
 	"fmt"
 	"os"
 	"sort"
@@ -29,10 +30,16 @@ func newUniq() *uniq {
 	return &uniq{host: h, pid: os.Getpid()}
 }
 
+// next is a new unique name. Beside the time, pid and counter it holds
+// R and 64 random bits (the spec's "R" field), so that no one can guess
+// the name of a file before it is written in tmp/ and put something there
+// first.
 func (u *uniq) next(now time.Time, size, crlfSize int64) string {
 	n := u.seq.Add(1)
-	return fmt.Sprintf("%d.M%dP%dQ%d.%s,S=%d,W=%d",
-		now.Unix(), now.Nanosecond()/1000, u.pid, n, u.host, size, crlfSize)
+	var rnd [8]byte
+	rand.Read(rnd[:])
+	return fmt.Sprintf("%d.M%dP%dQ%dR%x.%s,S=%d,W=%d",
+		now.Unix(), now.Nanosecond()/1000, u.pid, n, rnd, u.host, size, crlfSize)
 }
 
 // splitName splits a file name into its key and its info ("2,FS" or "").

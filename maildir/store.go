@@ -11,25 +11,36 @@ import (
 	"sync"
 
 	"github.com/storaged/storaged/folder"
+	"github.com/storaged/storaged/internal/safefs"
 )
 
-// Store is one user's Maildir++ tree.
+// Store is one user's Maildir++ tree. Every file beneath the root is
+// reached through dir (package safefs): no link is followed.
 type Store struct {
 	root string
+	dir  *safefs.Dir
 	uniq *uniq
 	sync folder.DirSyncer
 
 	mu      sync.Mutex
-	folders map[string]*Folder // by directory
+	folders map[string]*Folder // by directory beneath the root ("" for INBOX)
 }
 
 var _ folder.Store = (*Store)(nil)
 
 // Open returns the store rooted at root, creating INBOX's directories if
-// they are missing.
+// they are missing. root itself is trusted (the server's data directory
+// holds it); what lies beneath it is the user's.
 func Open(root string) (*Store, error) {
-	s := &Store{root: root, uniq: newUniq(), folders: make(map[string]*Folder)}
-	if err := makeMaildir(root, false); err != nil {
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("maildir: %w", err)
+	}
+	d, err := safefs.OpenDir(root)
+	if err != nil {
+		return nil, fmt.Errorf("maildir: %w", err)
+	}
+	s := &Store{root: root, dir: d, uniq: newUniq(), folders: make(map[string]*Folder)}
+	if err := s.makeMaildir("", false); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -38,17 +49,39 @@ func Open(root string) (*Store, error) {
 // Root is the store's top directory.
 func (s *Store) Root() string { return s.root }
 
-// dirFor maps a checked mailbox name to its directory.
-func (s *Store) dirFor(name string) string {
+// dirFor maps a checked mailbox name to its directory beneath the root:
+// "" for INBOX, else one component (".Archive.2024").
+func dirFor(name string) string {
 	name = folder.CanonicalName(name)
 	if name == folder.Inbox {
-		return s.root
+		return ""
 	}
 	levels := strings.Split(name, folder.Separator)
 	for i, l := range levels {
 		levels[i] = folder.EncodeMUTF7(l)
 	}
-	return filepath.Join(s.root, "."+strings.Join(levels, "."))
+	return "." + strings.Join(levels, ".")
+}
+
+// relFor checks a mailbox name and maps it to its directory; a name
+// whose directory could not exist on disk is ErrBadName.
+func relFor(name string) (string, error) {
+	if err := folder.CheckName(name); err != nil {
+		return "", err
+	}
+	rel := dirFor(name)
+	return rel, folder.CheckOnDisk(rel)
+}
+
+// join is a name beneath the root: rel ("" for the root) and more.
+func join(rel, more string) string {
+	if rel == "" {
+		return more
+	}
+	if more == "" {
+		return rel
+	}
+	return rel + "/" + more
 }
 
 // nameFor maps a directory entry of the root back to a mailbox name.
@@ -72,76 +105,99 @@ func nameFor(entry string) (string, bool) {
 	return name, true
 }
 
-func makeMaildir(dir string, marker bool) error {
-	for _, sub := range []string{"", "cur", "new", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
-			return fmt.Errorf("maildir: %w", err)
+// notFound turns a name that leads nowhere we go (folder.Missing) into
+// ErrNotFound for the mailbox.
+func notFound(name string, err error) error {
+	if folder.Missing(err) {
+		return fmt.Errorf("%w: %s: %w", folder.ErrNotFound, name, err)
+	}
+	return fmt.Errorf("maildir: %w", err)
+}
+
+func (s *Store) makeMaildir(rel string, marker bool) error {
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		if err := s.dir.MkdirAll(join(rel, sub), 0o700); err != nil {
+			return notFound(rel, err)
 		}
 	}
 	if marker {
-		fd, err := os.OpenFile(filepath.Join(dir, "maildirfolder"), os.O_CREATE|os.O_WRONLY, 0o600)
-		if err != nil {
+		// O_EXCL: one that is there already (a link included) is left
+		// as it is, never opened.
+		fd, err := s.dir.Create(join(rel, "maildirfolder"), 0o600)
+		if err == nil {
+			fd.Close()
+		} else if !errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("maildir: %w", err)
 		}
-		fd.Close()
 	}
 	for _, sub := range []string{"cur", "new", "tmp"} {
-		if err := folder.SyncDir(filepath.Join(dir, sub)); err != nil {
+		if err := s.dir.SyncDir(join(rel, sub)); err != nil {
 			return err
 		}
 	}
-	if err := folder.SyncDir(dir); err != nil {
+	if rel == "" {
+		if err := s.dir.SyncDir(""); err != nil {
+			return err
+		}
+		return folder.SyncDir(filepath.Dir(s.root))
+	}
+	if err := s.dir.SyncDir(rel); err != nil {
 		return err
 	}
-	return folder.SyncDir(filepath.Dir(dir))
+	return s.dir.SyncDir("")
 }
 
-func isMaildir(dir string) bool {
-	st, err := os.Stat(filepath.Join(dir, "cur"))
-	return err == nil && st.IsDir()
+// isMaildir: rel/cur is a directory, rel itself one (links are not).
+func (s *Store) isMaildir(rel string) bool {
+	return (rel == "" || s.dir.IsDir(rel)) && s.dir.IsDir(join(rel, "cur"))
 }
 
 // Folder implements folder.Store.
 func (s *Store) Folder(name string) (folder.Folder, error) {
-	if err := folder.CheckName(name); err != nil {
+	rel, err := relFor(name)
+	if err != nil {
 		return nil, err
 	}
-	dir := s.dirFor(name)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f, ok := s.folders[dir]; ok {
+	if f, ok := s.folders[rel]; ok {
 		return f, nil
 	}
-	if !isMaildir(dir) {
+	if !s.isMaildir(rel) {
 		return nil, fmt.Errorf("%w: %s", folder.ErrNotFound, name)
 	}
 	// A crash between creating tmp/ and cur/ or between rename and
 	// mkdir could leave a partial folder: make it whole.
 	for _, sub := range []string{"new", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
-			return nil, fmt.Errorf("maildir: %w", err)
+		if err := s.dir.MkdirAll(join(rel, sub), 0o700); err != nil {
+			return nil, notFound(name, err)
 		}
 	}
-	f := &Folder{dir: dir, st: s, kw: loadKeywords(dir), sync: &s.sync}
-	s.folders[dir] = f
+	f := &Folder{rel: rel, st: s, kw: loadKeywords(s.dir, join(rel, keywordsFile)), sync: &s.sync}
+	s.folders[rel] = f
 	return f, nil
 }
 
 // Exists implements folder.Store.
 func (s *Store) Exists(name string) bool {
-	return folder.CheckName(name) == nil && isMaildir(s.dirFor(name))
+	rel, err := relFor(name)
+	return err == nil && s.isMaildir(rel)
 }
 
 // Create implements folder.Store.
 func (s *Store) Create(name string) error {
-	if err := folder.CheckName(name); err != nil {
+	rel, err := relFor(name)
+	if err != nil {
 		return err
 	}
-	dir := s.dirFor(name)
-	if isMaildir(dir) {
+	if s.isMaildir(rel) {
 		return fmt.Errorf("%w: %s", folder.ErrExists, name)
 	}
-	return makeMaildir(dir, true)
+	if fi, err := s.dir.Lstat(rel); err == nil && !fi.IsDir() {
+		// A file or a link by that name: not ours to replace.
+		return fmt.Errorf("%w: %s (%s is not a directory)", folder.ErrExists, name, rel)
+	}
+	return s.makeMaildir(rel, true)
 }
 
 // Delete implements folder.Store: the folder is first renamed out of
@@ -150,28 +206,31 @@ func (s *Store) Delete(name string) error {
 	if err := folder.CheckDelete(name); err != nil {
 		return err
 	}
-	dir := s.dirFor(name)
-	if !isMaildir(dir) {
-		return fmt.Errorf("%w: %s", folder.ErrNotFound, name)
-	}
-	trash, err := os.MkdirTemp(s.root, "..deleted-")
+	rel, err := relFor(name)
 	if err != nil {
-		return fmt.Errorf("maildir: delete: %w", err)
-	}
-	if err := os.Rename(dir, filepath.Join(trash, "f")); err != nil {
-		os.Remove(trash)
-		return fmt.Errorf("maildir: delete: %w", err)
-	}
-	s.forget(dir)
-	if err := folder.SyncDir(s.root); err != nil {
 		return err
 	}
-	return os.RemoveAll(trash)
+	if !s.isMaildir(rel) {
+		return fmt.Errorf("%w: %s", folder.ErrNotFound, name)
+	}
+	trash := "..deleted-" + safefs.RandomName()
+	if err := s.dir.Mkdir(trash, 0o700); err != nil {
+		return fmt.Errorf("maildir: delete: %w", err)
+	}
+	if err := s.dir.Rename(rel, trash+"/f"); err != nil {
+		s.dir.RemoveDir(trash)
+		return fmt.Errorf("maildir: delete: %w", err)
+	}
+	s.forget(rel)
+	if err := s.dir.SyncDir(""); err != nil {
+		return err
+	}
+	return s.dir.RemoveAll(trash)
 }
 
-func (s *Store) forget(dir string) {
+func (s *Store) forget(rel string) {
 	s.mu.Lock()
-	delete(s.folders, dir)
+	delete(s.folders, rel)
 	s.mu.Unlock()
 }
 
@@ -180,11 +239,14 @@ func (s *Store) Rename(oldName, newName string) error {
 	if err := folder.CheckRename(oldName, newName); err != nil {
 		return err
 	}
-	from, to := s.dirFor(oldName), s.dirFor(newName)
-	if !isMaildir(from) {
+	from, to := dirFor(oldName), dirFor(newName)
+	if err := folder.CheckOnDisk(to); err != nil {
+		return err
+	}
+	if !s.isMaildir(from) {
 		return fmt.Errorf("%w: %s", folder.ErrNotFound, oldName)
 	}
-	if _, err := os.Stat(to); err == nil {
+	if _, err := s.dir.Lstat(to); err == nil {
 		return fmt.Errorf("%w: %s", folder.ErrExists, newName)
 	}
 	names, err := s.List()
@@ -195,31 +257,36 @@ func (s *Store) Rename(oldName, newName string) error {
 	moves := [][2]string{{from, to}}
 	for _, n := range names {
 		if rest, ok := strings.CutPrefix(n, prefix); ok {
-			moves = append(moves, [2]string{s.dirFor(n), s.dirFor(newName + folder.Separator + rest)})
+			child := dirFor(newName + folder.Separator + rest)
+			if err := folder.CheckOnDisk(child); err != nil {
+				return err
+			}
+			moves = append(moves, [2]string{dirFor(n), child})
 		}
 	}
 	for _, m := range moves {
-		if err := os.Rename(m[0], m[1]); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := s.dir.Rename(m[0], m[1]); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("maildir: rename: %w", err)
 		}
 		s.forget(m[0])
 	}
-	return folder.SyncDir(s.root)
+	return s.dir.SyncDir("")
 }
 
-// List implements folder.Store.
+// List implements folder.Store: the directories of the root that are
+// Maildirs (a link to one is not).
 func (s *Store) List() ([]string, error) {
-	entries, err := os.ReadDir(s.root)
+	entries, err := s.dir.ReadDir("")
 	if err != nil {
 		return nil, fmt.Errorf("maildir: %w", err)
 	}
 	out := []string{folder.Inbox}
 	for _, e := range entries {
-		if !e.IsDir() {
+		if !e.IsDir() && !e.Unknown() {
 			continue
 		}
-		name, ok := nameFor(e.Name())
-		if !ok || !isMaildir(filepath.Join(s.root, e.Name())) {
+		name, ok := nameFor(e.Name)
+		if !ok || !s.isMaildir(e.Name) {
 			continue
 		}
 		out = append(out, name)
@@ -229,12 +296,12 @@ func (s *Store) List() ([]string, error) {
 }
 
 // Format is Maildir++ as a folder.Format: a store is a Maildir when its
-// root has cur/.
+// root has cur/ (a directory, not a link to one).
 var Format = folder.Format{
 	Name: "maildir",
 	Open: func(root string, _ folder.Options) (folder.Store, error) { return Open(root) },
 	Owns: func(root string) bool {
-		fi, err := os.Stat(filepath.Join(root, "cur"))
+		fi, err := os.Lstat(filepath.Join(root, "cur"))
 		return err == nil && fi.IsDir()
 	},
 }

@@ -39,6 +39,9 @@ type Config struct {
 	// Trusted are the networks that may authenticate without TLS (nil:
 	// loopback).
 	Trusted auth.Networks
+	// Auth decides logins; nil: auth.Policy's defaults over users,
+	// which must then be an *auth.DB.
+	Auth *auth.Authenticator
 }
 
 // Server serves ManageSieve.
@@ -65,6 +68,9 @@ func New(cfg Config, users Users, scripts *sievestore.Store, logger *slog.Logger
 	}
 	if logger == nil {
 		logger = slog.Default()
+	}
+	if db, ok := users.(*auth.DB); ok && cfg.Auth == nil {
+		cfg.Auth, _ = auth.NewAuthenticator(db, auth.Policy{})
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{cfg: cfg, users: users, scripts: scripts, log: logger, ctx: ctx, cancel: cancel}

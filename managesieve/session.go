@@ -313,7 +313,28 @@ func (s *session) storeErr(err error) {
 	}
 }
 
-// authenticate is RFC 5804 §2.1 with PLAIN (RFC 4616) and LOGIN.
+// mechanisms are the SASL mechanisms [auth] mechanisms enables, as
+// the SASL capability lists them.
+func (s *session) mechanisms() []string {
+	var out []string
+	for _, m := range auth.KnownMechanisms {
+		if s.srv.cfg.Auth.Offers(m) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// andList is "A", "A and B", "A, B and C".
+func andList(l []string) string {
+	if len(l) < 2 {
+		return strings.Join(l, "")
+	}
+	return strings.Join(l[:len(l)-1], ", ") + " and " + l[len(l)-1]
+}
+
+// authenticate is RFC 5804 §2.1 with PLAIN (RFC 4616), LOGIN and
+// SCRAM-SHA-256 (RFC 7677), those of them that are enabled.
 func (s *session) authenticate(ctx context.Context, cmd command) bool {
 	if len(cmd.args) < 1 || len(cmd.args) > 2 || cmd.args[0].kind != argString || (len(cmd.args) == 2 && cmd.args[1].kind != argString) {
 		return s.bad(`usage: AUTHENTICATE "mechanism" ["initial response"]`)
@@ -323,9 +344,12 @@ func (s *session) authenticate(ctx context.Context, cmd command) bool {
 	if len(cmd.args) == 2 {
 		initial = &cmd.args[1].s
 	}
-	var name, pass string
+	if !s.srv.cfg.Auth.Offers(mech) {
+		s.reply("NO", "", fmt.Sprintf("Unsupported SASL mechanism %s (%s are).", cmd.args[0].s, andList(s.mechanisms())))
+		return false
+	}
 	switch mech {
-	case "PLAIN":
+	case auth.MechPlain:
 		resp, done := s.saslStep("", initial)
 		if done {
 			return resp == "" // "" only on a lost connection
@@ -340,13 +364,10 @@ func (s *session) authenticate(ctx context.Context, cmd command) bool {
 			s.reply("NO", "", capitalise(err.Error())+".")
 			return false
 		}
-		if authz != "" && authz != authc {
-			// No master users: acting as another is a failed login.
-			s.authFailed(ctx, authc)
-			return false
-		}
-		name, pass = authc, p
-	case "LOGIN":
+		// An authzid other than the user is a master login, or refused
+		// like a wrong password (auth.Authenticator).
+		return s.password(ctx, auth.Attempt{Mech: mech, Authz: authz, Authc: authc, Password: p})
+	case auth.MechLogin:
 		u, done := s.saslStep("Username:", initial)
 		if done {
 			return u == ""
@@ -361,20 +382,92 @@ func (s *session) authenticate(ctx context.Context, cmd command) bool {
 			s.reply("NO", "", "The SASL response is not base64.")
 			return false
 		}
-		name, pass = string(ub), string(pb)
-	default:
-		s.reply("NO", "", fmt.Sprintf("Unsupported SASL mechanism %s (PLAIN and LOGIN are).", cmd.args[0].s))
-		return false
+		return s.password(ctx, auth.Attempt{Mech: mech, Authc: string(ub), Password: string(pb)})
+	case auth.MechSCRAM:
+		return s.scram(ctx, initial)
 	}
-	u, err := s.srv.users.Verify(ctx, name, pass)
+	s.reply("NO", "", fmt.Sprintf("Unsupported SASL mechanism %s.", cmd.args[0].s))
+	return false
+}
+
+func (s *session) password(ctx context.Context, at auth.Attempt) bool {
+	at.Proto, at.Remote = "managesieve", s.conn.RemoteAddr()
+	l, err := s.srv.cfg.Auth.Password(ctx, at)
 	if err != nil {
-		s.authFailed(ctx, name)
+		s.authFailed(ctx, at.Mech, err)
 		return false
 	}
-	s.user = u.Name
-	s.log = s.log.With("user", u.Name)
-	s.log.Info("logged in")
-	s.reply("OK", "", "Logged in.")
+	s.loggedIn(at.Mech, l, "")
+	return false
+}
+
+// loggedIn enters the authenticated state; saslData is the
+// server-final-message of a mechanism that has one, sent in the OK's
+// SASL code (RFC 5804 §2.1).
+func (s *session) loggedIn(mech string, l auth.Login, saslData string) {
+	s.user = l.User.Name
+	s.log = s.log.With("user", l.User.Name)
+	if l.Master != "" {
+		s.log = s.log.With("master", l.Master)
+	}
+	s.log.Info("logged in", "mech", mech)
+	code := ""
+	if saslData != "" {
+		code = "SASL " + quote(base64.StdEncoding.EncodeToString([]byte(saslData)))
+	}
+	s.reply("OK", code, "Logged in.")
+}
+
+// scram is SCRAM-SHA-256: client-first (the initial response or the
+// answer to an empty challenge), server-first as a challenge,
+// client-final, and the server-final-message in OK (SASL "…").
+func (s *session) scram(ctx context.Context, initial *string) bool {
+	x := s.srv.cfg.Auth.SCRAM(auth.Attempt{Proto: "managesieve", Remote: s.conn.RemoteAddr()})
+	defer x.Abort()
+	if initial != nil && *initial == "" {
+		initial = nil
+	}
+	decode := func(resp string) ([]byte, bool) {
+		b, err := base64.StdEncoding.DecodeString(resp)
+		if err != nil {
+			s.reply("NO", "", "The SASL response is not base64.")
+			return nil, false
+		}
+		return b, true
+	}
+	resp, done := s.saslStep("", initial)
+	if done {
+		return resp == ""
+	}
+	first, ok := decode(resp)
+	if !ok {
+		return false
+	}
+	serverFirst, err := x.Start(first)
+	if err != nil {
+		return s.scramErr(ctx, err)
+	}
+	if resp, done = s.saslStep(string(serverFirst), nil); done {
+		return resp == ""
+	}
+	final, ok := decode(resp)
+	if !ok {
+		return false
+	}
+	serverFinal, l, err := x.Finish(ctx, final)
+	if err != nil {
+		return s.scramErr(ctx, err)
+	}
+	s.loggedIn(auth.MechSCRAM, l, string(serverFinal))
+	return false
+}
+
+func (s *session) scramErr(ctx context.Context, err error) bool {
+	if errors.Is(err, auth.ErrBadSASL) {
+		s.reply("NO", "", capitalise(err.Error())+".")
+		return false
+	}
+	s.authFailed(ctx, auth.MechSCRAM, err)
 	return false
 }
 
@@ -409,12 +502,31 @@ func (s *session) saslStep(prompt string, initial *string) (resp string, done bo
 	return args[0].s, false
 }
 
-func (s *session) authFailed(ctx context.Context, name string) {
-	s.log.Info("login failed", "user", name)
+// authFailed answers a failed login after its delay (auth_fail_delay,
+// growing with the failures the throttle counts); the log says why,
+// never the password. A login the throttle refused unchecked gets
+// TRYLATER (RFC 5804 §1.3).
+func (s *session) authFailed(ctx context.Context, mech string, err error) {
+	var f *auth.Failure
+	if !errors.As(err, &f) {
+		s.log.Info("login not checked", "mech", mech, "err", err)
+		s.reply("NO", "TRYLATER", "Cannot check the password now, try again later.")
+		return
+	}
+	d := f.Delay(s.srv.cfg.AuthFailDelay)
+	attrs := []any{"user", f.Name, "reason", string(f.Reason), "mech", mech, "delay", d}
+	if f.Master != "" {
+		attrs = append(attrs, "master", f.Master)
+	}
+	s.log.Info("login failed", attrs...)
 	s.w.Flush()
 	select {
-	case <-time.After(s.srv.cfg.AuthFailDelay):
+	case <-time.After(d):
 	case <-ctx.Done():
+	}
+	if f.Refused() {
+		s.reply("NO", "TRYLATER", "Too many failed logins, try again later.")
+		return
 	}
 	s.reply("NO", "", "Authentication failed.")
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"strings"
 	"time"
 )
 
@@ -61,7 +62,7 @@ func (s *session) startTLS(ctx context.Context, cmd command) bool {
 func (s *session) sendCapabilities() {
 	sasl := ""
 	if s.loginAllowed() {
-		sasl = "PLAIN LOGIN"
+		sasl = strings.Join(s.mechanisms(), " ")
 	}
 	for _, l := range s.srv.capabilities(s.user, sasl, s.canStartTLS()) {
 		s.line(l)

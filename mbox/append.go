@@ -16,9 +16,10 @@ import (
 )
 
 // Append implements folder.Folder: at the end of the file, under the
-// write lock, fsynced. The sizes before and after are in the dotlock
-// first (see writeIntent), so that a crash in the middle leaves a tail
-// the next locker cuts off; a failed write is cut off at once.
+// write lock, fsynced. The sizes before and after, measured under the
+// lock, are in the journal first (see writeIntent), so that a crash in
+// the middle leaves a tail the next locker cuts off; a failed write is
+// cut off at once, to the size measured under the lock.
 func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry, error) {
 	if err := ctx.Err(); err != nil {
 		return folder.Entry{}, err
@@ -69,6 +70,7 @@ func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry,
 		l.file.Truncate(size)
 		return folder.Entry{}, fmt.Errorf("mbox: append: %w", err)
 	}
+	l.doneIntent()
 	e := entries(rec, date)[0]
 	_, n, _ := parseName(e.Name)
 	e.Name = strconv.Itoa(int(size)+len(sep)) + ":" + strconv.Itoa(n)

@@ -65,43 +65,58 @@
 //
 // # Invariants
 //
-//   - Writers take the dotlock <file>.lock (created under a unique name
-//     holding our pid, then linked into place: O_EXCL semantics, never a
-//     lock without a pid) and then an fcntl lock on the file, the order
-//     procmail and Dovecot take them in; neomutt takes the fcntl lock
-//     alone. A lock another program holds longer than Store.LockWait
-//     (default 10 s) is ErrLocked, which is folder.ErrLocked: delivery
-//     answers 451 4.2.0, IMAP NO [INUSE]. Readers take a shared fcntl
-//     lock. A dotlock is broken when its pid is gone, when it is ours
-//     from before this process started (a container's pid 1, restarted),
-//     or when it is five minutes old; breakers act only on the lock they
-//     judged.
-//   - Append writes at the end of the file, under both locks, and fsyncs
-//     it. It first writes the sizes before and after into the dotlock and
-//     fsyncs that, so that whoever breaks the lock of a storaged that
-//     died mid-append cuts the partial message off: an append is all
-//     there or not at all, after a kill and after a power loss. A failed
-//     write is cut off at once. The cut is skipped when another message
-//     follows the partial one (neomutt, ignoring our dotlock, appended
-//     after it): then, as with any torn tail another program leaves, the
-//     partial message reads as a message (its bytes are all anyone has
-//     of it) and, once completed, as a new one.
+//   - Writers take the dotlock <file>.lock (created under a random name
+//     holding our pid and a random token, then linked into place: O_EXCL
+//     semantics, never a lock without a pid) and then an fcntl lock on
+//     the file, the order procmail and Dovecot take them in; neomutt
+//     takes the fcntl lock alone. A lock another program holds longer
+//     than Store.LockWait (default 10 s) is ErrLocked, which is
+//     folder.ErrLocked: delivery answers 451 4.2.0, IMAP NO [INUSE].
+//     Readers take a shared fcntl lock. A dotlock is broken when its pid
+//     is gone, when it is ours from before this process started (a
+//     container's pid 1, restarted), or when it is five minutes old (a
+//     link or anything but a file there: by its age alone, never
+//     followed); breakers act only on the lock they judged; release
+//     removes the lock only while it is still the inode we created.
+//   - What a lock file says is never a reason to truncate a mailbox: a
+//     user, or another program, can write anything there. Truncation
+//     happens only from sizes we measured ourselves under our own lock:
+//     a failed write is cut back at once; and Append records the sizes
+//     before and after, the file's inode and the lock's token in a
+//     journal (journal.go) in Store.StateDir, outside the store where
+//     the user cannot write, and makes it and the lock durable before it
+//     writes. Whoever breaks the lock of a storaged that died mid-append
+//     (the token in the lock is the journal's) cuts the partial message
+//     off: an append is all there or not at all, after a kill and after
+//     a power loss. Without a StateDir nothing is recorded and a torn
+//     append stays, read as a message. The cut is skipped when the file
+//     is another inode now, and when another message follows the partial
+//     one (neomutt, ignoring our dotlock, appended after it): then, as
+//     with any torn tail another program leaves, the partial message
+//     reads as a message (its bytes are all anyone has of it) and, once
+//     completed, as a new one.
+//   - Every file is reached through the store's safefs.Dir (see package
+//     folder). A folder file that is a link, or that has another hard
+//     link (another user's mbox linked in), is no folder (ErrNotFound):
+//     never read, appended to, rewritten or cut. A .sbd directory that
+//     is a link is none either.
 //   - Before appending, the file's last message is ended as a reader sees
 //     it: a blank line is added when missing, a line break too when the
 //     file ends mid-line (that message then gains it; no reader could
 //     keep it without).
 //   - Flag changes wait in memory (SetFlags) for Flush; Flush and Remove
 //     rewrite the file once, under both locks: a temporary file in the
-//     same directory, fsynced, renamed over the old one, the directory
-//     fsynced. A crash leaves the old file or the new one. Every record is
-//     written again from its content, so the new file is mboxrd with our
-//     state fields, and reads as the old one did; bytes before the first
-//     message and the file's mode are kept. The replaced file stays
-//     fcntl-locked for 30 s: mutt opens a mailbox before it locks it, and
-//     one that opened the old file would otherwise append to a file no
-//     name leads to; held, it gives up and says so. A rewrite costs the
-//     whole file (0.25 s for 40 MB): Maildir suits large, busy folders
-//     better.
+//     same directory (of random name, created O_EXCL: nothing planted
+//     is written through), fsynced, renamed over the old one, the
+//     directory fsynced. A crash leaves the old file or the new one.
+//     Every record is written again from its content, so the new file is
+//     mboxrd with our state fields, and reads as the old one did; bytes
+//     before the first message and the file's mode are kept. The
+//     replaced file stays fcntl-locked for 30 s: mutt opens a mailbox
+//     before it locks it, and one that opened the old file would
+//     otherwise append to a file no name leads to; held, it gives up and
+//     says so. A rewrite costs the whole file (0.25 s for 40 MB): Maildir
+//     suits large, busy folders better.
 //   - The last listing is reused (a Scan costs a stat) only while the
 //     file's token is unchanged and no change can hide behind it: the
 //     listing was of bytes we wrote ourselves under the locks, or was read

@@ -12,19 +12,21 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/storaged/storaged/folder"
+	"github.com/storaged/storaged/internal/safefs"
 	"github.com/storaged/storaged/message"
 )
 
-// Folder is one mbox file.
+// Folder is one mbox file, rel beneath the store's root. Every call
+// opens it afresh beneath the root (safefs): a file replaced by a link,
+// or linked from elsewhere, is then no folder.
 type Folder struct {
-	st   *Store
-	path string
+	st  *Store
+	rel string
 
 	mu      sync.Mutex              // our own appends and rewrites, one at a time
 	pending map[string]folder.Flags // SetFlags waiting for Flush, by key
@@ -111,15 +113,12 @@ func recordDate(b []byte, r Record, mtime time.Time) time.Time {
 // breaking a lock a dead storaged left (and cutting off the half append
 // with it). The token and mtime describe exactly the bytes read.
 func (f *Folder) readLocked() ([]byte, folder.Token, time.Time, error) {
-	if _, err := os.Stat(f.path + ".lock"); err == nil {
-		f.breakStale(f.path + ".lock")
+	if _, err := f.st.dir.Lstat(f.rel + ".lock"); err == nil {
+		f.breakStale(f.rel + ".lock")
 	}
-	fd, err := os.Open(f.path)
+	fd, err := f.open()
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, time.Time{}, fmt.Errorf("%w: %s", folder.ErrNotFound, f.path)
-		}
-		return nil, nil, time.Time{}, fmt.Errorf("mbox: %w", err)
+		return nil, nil, time.Time{}, err
 	}
 	defer fd.Close()
 	if err := folder.LockFile(fd, unix.F_RDLCK, time.Now().Add(f.st.lockWait())); err != nil {
@@ -127,9 +126,22 @@ func (f *Folder) readLocked() ([]byte, folder.Token, time.Time, error) {
 	}
 	b, st, err := readAllOf(fd)
 	if err != nil {
-		return nil, nil, time.Time{}, fmt.Errorf("mbox: read %s: %w", f.path, err)
+		return nil, nil, time.Time{}, fmt.Errorf("mbox: read %s: %w", f.rel, err)
 	}
 	return b, tokenOf(st), st.ModTime(), nil
+}
+
+// open opens the file for reading: a regular file with no other link
+// (another user's mbox linked here is not read); else ErrNotFound.
+func (f *Folder) open() (*os.File, error) {
+	fd, err := f.st.dir.OpenFile(f.rel, os.O_RDONLY, 0, safefs.Regular|safefs.Single)
+	if err != nil {
+		if folder.Missing(err) {
+			return nil, fmt.Errorf("%w: %s: %w", folder.ErrNotFound, f.rel, err)
+		}
+		return nil, fmt.Errorf("mbox: %w", err)
+	}
+	return fd, nil
 }
 
 // readAllOf reads a whole file from its start in one allocation (a
@@ -181,8 +193,8 @@ func (f *Folder) Scan(ctx context.Context) ([]folder.Entry, folder.Token, error)
 func tokenOf(st fs.FileInfo) folder.Token {
 	tok := folder.AppendMtime(make(folder.Token, 0, 24), st)
 	tok = folder.AppendUint(tok, uint64(st.Size()))
-	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-		tok = folder.AppendUint(tok, sys.Ino)
+	if ino := inodeOfInfo(st); ino != 0 {
+		tok = folder.AppendUint(tok, ino)
 	}
 	return tok
 }
@@ -190,10 +202,13 @@ func tokenOf(st fs.FileInfo) folder.Token {
 // Token implements folder.Folder: mtime, size and inode of the file (a
 // rewrite by rename changes the inode even when size and time agree).
 func (f *Folder) Token() (folder.Token, error) {
-	st, err := os.Stat(f.path)
+	st, err := f.st.dir.Lstat(f.rel)
+	if err == nil && !st.Mode().IsRegular() {
+		err = safefs.ErrNotRegular
+	}
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%w: %s", folder.ErrNotFound, f.path)
+		if folder.Missing(err) {
+			return nil, fmt.Errorf("%w: %s: %w", folder.ErrNotFound, f.rel, err)
 		}
 		return nil, fmt.Errorf("mbox: %w", err)
 	}
@@ -212,7 +227,7 @@ func (f *Folder) Stat(e folder.Entry) (folder.Entry, error) {
 	e.Name = name
 	var mtime time.Time
 	if _, _, ok := ParseFromLine(line(b, r.Start)); !ok {
-		if st, err := os.Stat(f.path); err == nil {
+		if st, err := f.st.dir.Lstat(f.rel); err == nil {
 			mtime = st.ModTime()
 		}
 	}
@@ -283,10 +298,10 @@ func (f *Folder) readAt(e folder.Entry) ([]byte, Record, bool) {
 	if !ok || n == 0 {
 		return nil, Record{}, false
 	}
-	if _, err := os.Stat(f.path + ".lock"); err == nil {
+	if _, err := f.st.dir.Lstat(f.rel + ".lock"); err == nil {
 		return nil, Record{}, false
 	}
-	fd, err := os.Open(f.path)
+	fd, err := f.open()
 	if err != nil {
 		return nil, Record{}, false
 	}

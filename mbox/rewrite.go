@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/storaged/storaged/folder"
@@ -112,18 +111,21 @@ func (f *Folder) rewrite(gone map[string]bool) error {
 	return nil
 }
 
-// replace puts data in place of the folder's file: temporary file,
-// fsync, rename, directory fsync. It returns the token of the new file,
-// taken before the rename so that a change another program makes right
-// after cannot hide in it.
+// replace puts data in place of the folder's file: a new file of random
+// name beside it (O_EXCL: nothing that exists is written through),
+// fsynced, renamed over the old name, the directory fsynced. It returns
+// the token of the new file, taken before the rename so that a change
+// another program makes right after cannot hide in it.
 func (f *Folder) replace(data []byte, perm os.FileMode) (folder.Token, error) {
-	dir := filepath.Dir(f.path)
-	tmp := filepath.Join(dir, "."+filepath.Base(f.path)+".storaged-rewrite")
-	fd, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	d := f.st.dir
+	dir := parentOf(f.rel)
+	fd, tmp, err := d.CreateTemp(dir, "."+baseOf(f.rel)+".storaged-rewrite-", perm)
 	if err != nil {
 		return nil, fmt.Errorf("mbox: rewrite: %w", err)
 	}
-	_, err = fd.Write(data)
+	if err = fd.Chmod(perm); err == nil {
+		_, err = fd.Write(data)
+	}
 	if err == nil {
 		err = fd.Sync()
 	}
@@ -138,13 +140,13 @@ func (f *Folder) replace(data []byte, perm os.FileMode) (folder.Token, error) {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, f.path)
+		err = d.Rename(tmp, f.rel)
 	}
 	if err != nil {
-		os.Remove(tmp)
+		d.Remove(tmp)
 		return nil, fmt.Errorf("mbox: rewrite: %w", err)
 	}
-	if err := folder.SyncDir(dir); err != nil {
+	if err := d.SyncDir(dir); err != nil {
 		return nil, err
 	}
 	return tok, nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/storaged/storaged/folder"
+	"github.com/storaged/storaged/internal/safefs"
 )
 
 // subSuffix names the directory that holds a folder's children, as
@@ -23,35 +24,47 @@ const subSuffix = ".sbd"
 // program's lock before giving up with ErrLocked.
 const DefaultLockWait = 10 * time.Second
 
-// Store is one user's mbox folders under a root directory.
+// Store is one user's mbox folders under a root directory. Every file
+// beneath the root is reached through dir (package safefs): no link is
+// followed.
 type Store struct {
 	root string
+	dir  *safefs.Dir
 	// LockWait bounds the wait for another program's lock, for writers
 	// (then ErrLocked) and readers alike; zero means DefaultLockWait.
 	// Set it before the store is used.
 	LockWait time.Duration
+	// StateDir, when set, is a directory outside the store that the
+	// user cannot write, where appends record their intent (see
+	// journal.go): only with it is an append cut short by a crash cut
+	// off by the next process. Set it before the store is used.
+	StateDir string
 
 	mu      sync.Mutex
-	folders map[string]*Folder // by file path
+	folders map[string]*Folder // by file, beneath the root
 }
 
 // Open opens (creating when new) the mbox store at root: root/INBOX and
-// the folder files beside it.
+// the folder files beside it. root itself is trusted; what lies beneath
+// it is the user's.
 func Open(root string) (*Store, error) {
 	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("mbox: %w", err)
 	}
-	inbox := filepath.Join(root, folder.Inbox)
-	fd, err := os.OpenFile(inbox, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	d, err := safefs.OpenDir(root)
+	if err != nil {
+		return nil, fmt.Errorf("mbox: %w", err)
+	}
+	fd, err := d.Create(folder.Inbox, 0o600)
 	if err == nil {
 		fd.Close()
-		if err := folder.SyncDir(root); err != nil {
+		if err := d.SyncDir(""); err != nil {
 			return nil, err
 		}
 	} else if !errors.Is(err, fs.ErrExist) {
 		return nil, fmt.Errorf("mbox: %w", err)
 	}
-	return &Store{root: root, LockWait: DefaultLockWait, folders: make(map[string]*Folder)}, nil
+	return &Store{root: root, dir: d, LockWait: DefaultLockWait, folders: make(map[string]*Folder)}, nil
 }
 
 func (s *Store) lockWait() time.Duration {
@@ -61,20 +74,21 @@ func (s *Store) lockWait() time.Duration {
 	return s.LockWait
 }
 
-// Owns reports whether root holds an mbox store.
+// Owns reports whether root holds an mbox store: INBOX a regular file
+// (not a link), and no Maildir cur/.
 func Owns(root string) bool {
-	st, err := os.Stat(filepath.Join(root, folder.Inbox))
+	st, err := os.Lstat(filepath.Join(root, folder.Inbox))
 	if err != nil || !st.Mode().IsRegular() {
 		return false
 	}
-	cur, err := os.Stat(filepath.Join(root, "cur"))
+	cur, err := os.Lstat(filepath.Join(root, "cur"))
 	return err != nil || !cur.IsDir()
 }
 
-// pathFor maps a checked mailbox name to its file.
-func (s *Store) pathFor(name string) string {
+// pathFor maps a checked mailbox name to its file beneath the root.
+func pathFor(name string) string {
 	levels := strings.Split(folder.CanonicalName(name), folder.Separator)
-	parts := []string{s.root}
+	parts := make([]string, 0, len(levels))
 	for i, l := range levels {
 		if !(i == 0 && l == folder.Inbox) {
 			l = folder.EncodeMUTF7(l)
@@ -84,48 +98,78 @@ func (s *Store) pathFor(name string) string {
 		}
 		parts = append(parts, l)
 	}
-	return filepath.Join(parts...)
+	return strings.Join(parts, "/")
 }
 
-func isFile(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.Mode().IsRegular()
+// relFor checks a mailbox name and maps it to its file; a name whose
+// file could not exist on disk is ErrBadName.
+func relFor(name string) (string, error) {
+	if err := folder.CheckName(name); err != nil {
+		return "", err
+	}
+	rel := pathFor(name)
+	return rel, folder.CheckOnDisk(rel + ".lock")
+}
+
+// parentOf is the directory holding rel ("" for the root).
+func parentOf(rel string) string {
+	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+		return rel[:i]
+	}
+	return ""
+}
+
+// isFile: rel is a regular file with no other link. A link to a file,
+// or a file linked from elsewhere (another user's mbox), is no folder.
+func (s *Store) isFile(rel string) bool {
+	st, err := s.dir.Lstat(rel)
+	if err != nil || !st.Mode().IsRegular() {
+		return false
+	}
+	sys, ok := safefs.Stat(st)
+	return ok && sys.Nlink == 1
 }
 
 // Folder implements folder.Store.
 func (s *Store) Folder(name string) (folder.Folder, error) {
-	if err := folder.CheckName(name); err != nil {
+	rel, err := relFor(name)
+	if err != nil {
 		return nil, err
 	}
-	p := s.pathFor(name)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f, ok := s.folders[p]; ok {
+	if f, ok := s.folders[rel]; ok {
 		return f, nil
 	}
-	if !isFile(p) {
+	if !s.isFile(rel) {
 		return nil, fmt.Errorf("%w: %s", folder.ErrNotFound, name)
 	}
-	f := &Folder{st: s, path: p}
-	s.folders[p] = f
+	f := &Folder{st: s, rel: rel}
+	s.folders[rel] = f
 	return f, nil
 }
 
 // Exists implements folder.Store.
 func (s *Store) Exists(name string) bool {
-	return folder.CheckName(name) == nil && isFile(s.pathFor(name))
+	rel, err := relFor(name)
+	return err == nil && s.isFile(rel)
 }
 
 // Create implements folder.Store.
 func (s *Store) Create(name string) error {
-	if err := folder.CheckName(name); err != nil {
+	rel, err := relFor(name)
+	if err != nil {
 		return err
 	}
-	p := s.pathFor(name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-		return fmt.Errorf("mbox: create: %w", err)
+	if p := parentOf(rel); p != "" {
+		if err := s.dir.MkdirAll(p, 0o700); err != nil {
+			if folder.Missing(err) {
+				return fmt.Errorf("%w: parent of %s: %w", folder.ErrNotFound, name, err)
+			}
+			return fmt.Errorf("mbox: create: %w", err)
+		}
 	}
-	fd, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	fd, err := s.dir.Create(rel, 0o600)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%w: %s", folder.ErrExists, name)
@@ -133,7 +177,7 @@ func (s *Store) Create(name string) error {
 		return fmt.Errorf("mbox: create: %w", err)
 	}
 	fd.Close()
-	return folder.SyncDir(filepath.Dir(p))
+	return s.dir.SyncDir(parentOf(rel))
 }
 
 // Delete implements folder.Store: the file goes, under the folder's lock
@@ -155,18 +199,18 @@ func (s *Store) Delete(name string) error {
 		return err
 	}
 	defer l.release()
-	if err := os.Remove(f.path); err != nil {
+	if err := s.dir.Remove(f.rel); err != nil {
 		return fmt.Errorf("mbox: delete: %w", err)
 	}
-	s.forget(f.path)
-	return folder.SyncDir(filepath.Dir(f.path))
+	s.forget(f.rel)
+	return s.dir.SyncDir(parentOf(f.rel))
 }
 
-func (s *Store) forget(p string) {
+func (s *Store) forget(rel string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k := range s.folders {
-		if k == p || strings.HasPrefix(k, p+subSuffix+string(filepath.Separator)) {
+		if k == rel || strings.HasPrefix(k, rel+subSuffix+"/") {
 			delete(s.folders, k)
 		}
 	}
@@ -182,45 +226,69 @@ func (s *Store) Rename(oldName, newName string) error {
 		// directory into itself, which fails half done.
 		return fmt.Errorf("%w: cannot move %s into itself", folder.ErrBadName, oldName)
 	}
-	from, to := s.pathFor(oldName), s.pathFor(newName)
-	if !isFile(from) {
+	from, to := pathFor(oldName), pathFor(newName)
+	if err := folder.CheckOnDisk(to + ".lock"); err != nil {
+		return err
+	}
+	if err := folder.CheckOnDisk(to + subSuffix); err != nil {
+		return err
+	}
+	if !s.isFile(from) {
 		return fmt.Errorf("%w: %s", folder.ErrNotFound, oldName)
 	}
-	if _, err := os.Lstat(to); err == nil {
+	if _, err := s.dir.Lstat(to); err == nil {
 		return fmt.Errorf("%w: %s", folder.ErrExists, newName)
 	}
-	if err := os.MkdirAll(filepath.Dir(to), 0o700); err != nil {
+	if p := parentOf(to); p != "" {
+		if err := s.dir.MkdirAll(p, 0o700); err != nil {
+			if folder.Missing(err) {
+				return fmt.Errorf("%w: parent of %s: %w", folder.ErrNotFound, newName, err)
+			}
+			return fmt.Errorf("mbox: rename: %w", err)
+		}
+	}
+	if err := s.dir.Rename(from, to); err != nil {
+		if folder.Missing(err) {
+			return fmt.Errorf("%w: %s: %w", folder.ErrNotFound, oldName, err)
+		}
 		return fmt.Errorf("mbox: rename: %w", err)
 	}
-	if err := os.Rename(from, to); err != nil {
-		return fmt.Errorf("mbox: rename: %w", err)
-	}
-	if err := os.Rename(from+subSuffix, to+subSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := s.dir.Rename(from+subSuffix, to+subSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("mbox: rename children: %w", err)
 	}
 	s.forget(from)
-	if err := folder.SyncDir(filepath.Dir(from)); err != nil {
+	if err := s.dir.SyncDir(parentOf(from)); err != nil {
 		return err
 	}
-	return folder.SyncDir(filepath.Dir(to))
+	return s.dir.SyncDir(parentOf(to))
 }
 
-// List implements folder.Store.
+// List implements folder.Store: regular files and .sbd directories, not
+// links to either.
 func (s *Store) List() ([]string, error) {
 	out := []string{folder.Inbox}
-	var walk func(dir, prefix string, top bool) error
-	walk = func(dir, prefix string, top bool) error {
-		ents, err := os.ReadDir(dir)
+	var walk func(rel, prefix string) error
+	walk = func(rel, prefix string) error {
+		ents, err := s.dir.ReadDir(rel)
 		if err != nil {
 			return fmt.Errorf("mbox: %w", err)
 		}
+		top := rel == ""
 		for _, e := range ents {
-			n := e.Name()
+			n := e.Name
 			if strings.HasPrefix(n, ".") {
 				continue
 			}
+			sub := n
+			if !top {
+				sub = rel + "/" + n
+			}
+			isDir, isReg := e.IsDir(), e.IsRegular()
+			if e.Unknown() {
+				isDir, isReg = s.dir.IsDir(sub), s.dir.IsRegular(sub)
+			}
 			base, isSub := strings.CutSuffix(n, subSuffix)
-			if isSub != e.IsDir() {
+			if isSub != isDir {
 				continue
 			}
 			var name string
@@ -237,16 +305,16 @@ func (s *Store) List() ([]string, error) {
 				}
 			}
 			if isSub {
-				if err := walk(filepath.Join(dir, n), name+folder.Separator, false); err != nil {
+				if err := walk(sub, name+folder.Separator); err != nil {
 					return err
 				}
-			} else if e.Type().IsRegular() && name != folder.Inbox {
+			} else if isReg && name != folder.Inbox {
 				out = append(out, name)
 			}
 		}
 		return nil
 	}
-	if err := walk(s.root, "", true); err != nil {
+	if err := walk("", ""); err != nil {
 		return nil, err
 	}
 	sort.Strings(out[1:])
@@ -254,13 +322,16 @@ func (s *Store) List() ([]string, error) {
 }
 
 // Format is mbox as a folder.Format; Options.LockWait sets the store's
-// LockWait.
+// LockWait, Options.StateDir its StateDir.
 var Format = folder.Format{
 	Name: "mbox",
 	Open: func(root string, opt folder.Options) (folder.Store, error) {
 		s, err := Open(root)
 		if err == nil && opt.LockWait > 0 {
 			s.LockWait = opt.LockWait
+		}
+		if err == nil {
+			s.StateDir = opt.StateDir
 		}
 		return s, err
 	},

@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/storaged/storaged/folder"
 )
@@ -33,20 +37,50 @@ func appendRaw(t *testing.T, path string, b []byte) {
 	}
 }
 
-// A storaged that died in the middle of an append left its intent in the
-// dotlock: whoever comes next cuts the half record off, reader or writer.
+// crashedAppend leaves what a storaged killed in the middle of an append
+// leaves: its journal entry (token, inode, sizes), its dotlock with that
+// token and a pid that is gone, and half the record.
+func crashedAppend(t *testing.T, s *Store, rec []byte) {
+	t.Helper()
+	f := inboxOf(t, s)
+	path := filepath.Join(s.root, "INBOX")
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := "0123456789abcdef01234567"
+	in := intent{token: token, ino: st.Sys().(*syscall.Stat_t).Ino, before: st.Size(), after: st.Size() + int64(len(rec))}
+	if err := f.journal().record(in); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(path+".lock", []byte(fmt.Sprintf("%d %s\n", deadPid, token)), 0o600)
+	appendRaw(t, path, rec[:len(rec)/2])
+}
+
+// openWithState is Open with a StateDir beside the store.
+func openWithState(t *testing.T, root string) *Store {
+	t.Helper()
+	s, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.StateDir = root + ".state"
+	return s
+}
+
+// A storaged that died in the middle of an append left its intent in its
+// journal and its token in the dotlock: whoever comes next cuts the half
+// record off, reader or writer.
 func TestTornAppendIsCut(t *testing.T) {
 	for _, next := range []string{"scan", "append"} {
 		t.Run(next, func(t *testing.T) {
-			root := t.TempDir()
-			s, _ := Open(root)
+			root := filepath.Join(t.TempDir(), "mail")
+			s := openWithState(t, root)
 			f := inboxOf(t, s)
 			e1 := add(t, f, "Subject: one\r\n\r\nx\r\n")
 			path := filepath.Join(root, "INBOX")
 			before, _ := os.ReadFile(path)
-			rec := tornRecord()
-			os.WriteFile(path+".lock", []byte(fmt.Sprintf("%d %d %d\n", deadPid, len(before), len(before)+len(rec))), 0o600)
-			appendRaw(t, path, rec[:len(rec)/2])
+			crashedAppend(t, s, tornRecord())
 
 			want := 1
 			if next == "append" {
@@ -64,8 +98,85 @@ func TestTornAppendIsCut(t *testing.T) {
 			if _, err := os.Stat(path + ".lock"); err == nil {
 				t.Fatal("the dead lock is still there")
 			}
+			if _, ok := f.journal().read(); ok {
+				t.Fatal("the journal still records the append")
+			}
 		})
 	}
+}
+
+// What a lock file says is never a reason to cut a mailbox: a lock
+// another program or the user made, with a dead pid and made-up sizes
+// (the form older storaged wrote), a token the journal does not hold, a
+// replay of a token whose append finished, a link to a file elsewhere.
+// Each is broken (or waited out) and the file keeps every byte.
+func TestForgedLockNeverCuts(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		lock func(t *testing.T, s *Store, path string, size int64)
+	}{
+		{"dead pid and sizes", func(t *testing.T, s *Store, path string, size int64) {
+			os.WriteFile(path+".lock", []byte(fmt.Sprintf("%d 0 %d\n", deadPid, size*2)), 0o600)
+		}},
+		{"dead pid, token not ours", func(t *testing.T, s *Store, path string, size int64) {
+			os.WriteFile(path+".lock", []byte(fmt.Sprintf("%d feedfacefeedfacefeedface\n", deadPid)), 0o600)
+		}},
+		{"token of a finished append", func(t *testing.T, s *Store, path string, size int64) {
+			// An append records and then clears its intent; a lock that
+			// shows its token afterwards is a replay.
+			st, _ := os.Stat(path)
+			j := inboxOf(t, s).journal()
+			j.record(intent{token: "0123456789abcdef01234567", ino: st.Sys().(*syscall.Stat_t).Ino, before: 0, after: size * 2})
+			j.clear()
+			os.WriteFile(path+".lock", []byte(fmt.Sprintf("%d 0123456789abcdef01234567\n", deadPid)), 0o600)
+		}},
+		{"journal of another inode", func(t *testing.T, s *Store, path string, size int64) {
+			inboxOf(t, s).journal().record(intent{token: "0123456789abcdef01234567", ino: 1, before: 0, after: size * 2})
+			os.WriteFile(path+".lock", []byte(fmt.Sprintf("%d 0123456789abcdef01234567\n", deadPid)), 0o600)
+		}},
+		{"our pid from before we started", func(t *testing.T, s *Store, path string, size int64) {
+			os.WriteFile(path+".lock", []byte(fmt.Sprintf("%d 0 1\n", os.Getpid())), 0o600)
+			old := processStart.Add(-time.Hour)
+			os.Chtimes(path+".lock", old, old)
+		}},
+		{"link to a file elsewhere", func(t *testing.T, s *Store, path string, size int64) {
+			other := filepath.Join(filepath.Dir(s.root), "elsewhere")
+			os.WriteFile(other, []byte(fmt.Sprintf("%d 0 %d\n", deadPid, size*2)), 0o600)
+			old := time.Now().Add(-time.Hour)
+			os.Chtimes(other, old, old)
+			os.Symlink(other, path+".lock")
+			lchtimes(path+".lock", old)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := filepath.Join(t.TempDir(), "mail")
+			s := openWithState(t, root)
+			f := inboxOf(t, s)
+			add(t, f, "Subject: one\r\n\r\nx\r\n")
+			path := filepath.Join(root, "INBOX")
+			// A tail another program left half written.
+			appendRaw(t, path, tornRecord()[:700])
+			before, _ := os.ReadFile(path)
+			tc.lock(t, s, path, int64(len(before)))
+			add(t, f, "Subject: two\r\n\r\ny\r\n")
+			after, _ := os.ReadFile(path)
+			if !bytes.HasPrefix(after, before) {
+				t.Fatalf("the file lost bytes under a lock that was not ours: %d octets, had %d", len(after), len(before))
+			}
+			if ents, _, err := f.Scan(context.Background()); err != nil || len(ents) != 3 {
+				t.Fatalf("%d messages, %v", len(ents), err)
+			}
+			if b, err := os.ReadFile(filepath.Join(filepath.Dir(root), "elsewhere")); err == nil && !bytes.HasPrefix(b, []byte(strconv.Itoa(deadPid))) {
+				t.Fatalf("the lock's link target changed: %q", b)
+			}
+		})
+	}
+}
+
+// lchtimes sets the times of a link itself.
+func lchtimes(p string, t time.Time) {
+	ts := []unix.Timespec{unix.NsecToTimespec(t.UnixNano()), unix.NsecToTimespec(t.UnixNano())}
+	unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW)
 }
 
 // A half record with no intent (another program died writing it) is a
@@ -98,15 +209,12 @@ func TestTornTailOfOthersIsAMessage(t *testing.T) {
 // neomutt takes no dotlock: a message it appended after a dead
 // storaged's half record must not be cut off with it.
 func TestTornAppendFollowedByOthers(t *testing.T) {
-	root := t.TempDir()
-	s, _ := Open(root)
+	root := filepath.Join(t.TempDir(), "mail")
+	s := openWithState(t, root)
 	f := inboxOf(t, s)
 	add(t, f, "Subject: one\r\n\r\nx\r\n")
 	path := filepath.Join(root, "INBOX")
-	before, _ := os.ReadFile(path)
-	rec := tornRecord()
-	os.WriteFile(path+".lock", []byte(fmt.Sprintf("%d %d %d\n", deadPid, len(before), len(before)+len(rec))), 0o600)
-	appendRaw(t, path, rec[:len(rec)/2])
+	crashedAppend(t, s, tornRecord())
 	appendRaw(t, path, []byte("\n\nFrom mutt@example.org Mon Mar  2 10:00:00 2020\nSubject: by neomutt\n\nhi\n"))
 	ents, _, err := f.Scan(context.Background())
 	if err != nil || len(ents) != 3 {

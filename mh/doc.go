@@ -34,4 +34,15 @@
 //   - A folder deleted while it has children keeps its directory (it holds
 //     them) with a .storaged-noselect marker, and is no mailbox until it
 //     is created again.
+//   - A folder named like a message number ("INBOX/51": the directory
+//     inbox/51) is a folder, never a message: Scan skips it and Append
+//     takes the next number past it, so it never blocks delivery. A
+//     folder cannot be created where a message of that number is
+//     (ErrBadName: IMAP NO [CANNOT]).
+//   - Every file is reached through the store's safefs.Dir (see package
+//     folder): a folder that is a link is none (ErrNotFound), a message
+//     number that is a link or anything but a regular file is not listed
+//     and does not open (ErrGone). A .mh_sequences that is a link (hard
+//     or symbolic) is neither read nor written in place: a new file
+//     replaces it. The noselect marker is a new file renamed into place.
 package mh

@@ -2,21 +2,17 @@ package mh
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/storaged/storaged/folder"
+	"github.com/storaged/storaged/internal/safefs"
 	"github.com/storaged/storaged/message"
 )
 
@@ -24,15 +20,21 @@ import (
 // MH programs ignore.
 const tmpPrefix = ".storaged-tmp-"
 
-// Folder is one MH folder.
+// Folder is one MH folder, rel beneath the store's root. Every call
+// resolves its names afresh beneath the root (safefs): a folder replaced
+// by a link after Store.Folder returned it is then no folder.
 type Folder struct {
-	dir  string
+	rel  string
+	st   *Store
 	sync *folder.DirSyncer
 
 	mu      sync.Mutex
 	next    int                  // next number to try; 0: not known yet
 	pending map[int]folder.Flags // SetFlags not yet written to .mh_sequences
 }
+
+func (f *Folder) dir() *safefs.Dir     { return f.st.dir }
+func (f *Folder) name(n string) string { return f.rel + "/" + n }
 
 // msgNumber parses a message file name: a positive decimal number without
 // leading zeros or signs.
@@ -49,49 +51,50 @@ func msgNumber(name string) (int, bool) {
 	return n, err == nil
 }
 
+// notFound turns a name that leads nowhere we go into ErrNotFound for
+// the folder.
+func (f *Folder) notFound(err error) error {
+	if folder.Missing(err) {
+		return fmt.Errorf("%w: %s: %w", folder.ErrNotFound, f.rel, err)
+	}
+	return fmt.Errorf("mh: %w", err)
+}
+
 // cleanTemp removes what an append cut short by a crash left: temporary
 // files older than an hour (a live append takes milliseconds).
 func (f *Folder) cleanTemp() {
-	ents, _ := os.ReadDir(f.dir)
+	ents, _ := f.dir().ReadDir(f.rel)
 	for _, e := range ents {
-		if !strings.HasPrefix(e.Name(), tmpPrefix) {
+		if !strings.HasPrefix(e.Name, tmpPrefix) {
 			continue
 		}
-		if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > time.Hour {
-			os.Remove(filepath.Join(f.dir, e.Name()))
+		if info, err := f.dir().Lstat(f.name(e.Name)); err == nil && time.Since(info.ModTime()) > time.Hour {
+			f.dir().Remove(f.name(e.Name))
 		}
 	}
 }
 
-// highest returns the largest message number in the folder.
+// highest returns the largest number of a message file in the folder.
 func (f *Folder) highest() (int, error) {
-	ents, err := readDir(f.dir)
+	ents, err := f.readDir()
 	if err != nil {
 		return 0, err
 	}
 	max := 0
 	for _, de := range ents {
-		if v, ok := msgNumber(de.Name()); ok && !de.IsDir() && v > max {
+		if v, ok := msgNumber(de.Name); ok && !de.IsDir() && v > max {
 			max = v
 		}
 	}
 	return max, nil
 }
 
-// readDir lists a folder directory with the entries' types, which tell a
-// message from a subfolder with a numeric name without a stat each.
-func readDir(dir string) ([]fs.DirEntry, error) {
-	d, err := os.Open(dir)
+// readDir lists the folder directory with the entries' types, which tell
+// a message from a subfolder with a numeric name without a stat each.
+func (f *Folder) readDir() ([]safefs.Entry, error) {
+	ents, err := f.dir().ReadDir(f.rel)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%w: %s", folder.ErrNotFound, dir)
-		}
-		return nil, fmt.Errorf("mh: %w", err)
-	}
-	defer d.Close()
-	ents, err := d.ReadDir(-1)
-	if err != nil {
-		return nil, fmt.Errorf("mh: read %s: %w", dir, err)
+		return nil, f.notFound(err)
 	}
 	return ents, nil
 }
@@ -102,18 +105,16 @@ func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry,
 		return folder.Entry{}, err
 	}
 	data, _ := message.StorageLF(m.Data)
-	var rnd [8]byte
-	rand.Read(rnd[:])
-	tmp := filepath.Join(f.dir, tmpPrefix+hex.EncodeToString(rnd[:]))
-	if err := folder.WriteFileSynced(tmp, data, m.Date); err != nil {
-		return folder.Entry{}, fmt.Errorf("mh: %w", err)
+	tmp := f.name(tmpPrefix + safefs.RandomName())
+	if err := folder.WriteFileSynced(f.dir(), tmp, data, m.Date); err != nil {
+		return folder.Entry{}, f.notFound(err)
 	}
-	defer os.Remove(tmp)
+	defer f.dir().Remove(tmp)
 	n, err := f.link(tmp, m.Reserve)
 	if err != nil {
 		return folder.Entry{}, err
 	}
-	if err := f.sync.Sync(f.dir); err != nil {
+	if err := f.sync.Sync(f.dir(), f.rel); err != nil {
 		return folder.Entry{}, err
 	}
 	flags := folder.Flags{Sys: m.Flags.Sys, Keywords: folder.NormalizeKeywords(m.Flags.Keywords)}
@@ -121,7 +122,7 @@ func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry,
 	// would make the sender retry a message we keep. The flags are in the
 	// index; a sequences file an MH program holds locked for ten seconds
 	// only costs that program the mark.
-	_ = updateSequences(f.dir, func(s *sequences) { s.apply(n, flags) })
+	_ = updateSequences(f.dir(), f.rel, func(s *sequences) { s.apply(n, flags) })
 	date := m.Date
 	if date.IsZero() {
 		date = time.Now()
@@ -130,12 +131,18 @@ func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry,
 	return folder.Entry{Key: key, Name: key, Flags: flags, Size: int64(len(data)), Date: date}, nil
 }
 
+// linkTries bounds the numbers an append tries.
+const linkTries = 100
+
 // link gives tmp the next free number. Another program appending at the
 // same time makes link fail with EEXIST; then the folder is read again.
+// A number a subfolder has taken (a folder named "51", which another
+// program or an older storaged made) is skipped: folders and messages
+// never share a name, and such a folder never blocks delivery.
 func (f *Folder) link(tmp string, reserve func(string)) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for tries := 0; tries < 100; tries++ {
+	for tries := 0; tries < linkTries; tries++ {
 		if f.next == 0 {
 			max, err := f.highest()
 			if err != nil {
@@ -147,39 +154,63 @@ func (f *Folder) link(tmp string, reserve func(string)) (int, error) {
 		if reserve != nil {
 			reserve(strconv.Itoa(n))
 		}
-		err := os.Link(tmp, filepath.Join(f.dir, strconv.Itoa(n)))
+		err := f.dir().Link(tmp, f.name(strconv.Itoa(n)))
 		if err == nil {
 			f.next = n + 1
 			return n, nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
-			return 0, fmt.Errorf("mh: link message into place: %w", err)
+			return 0, fmt.Errorf("mh: link message into place: %w", f.notFound(err))
+		}
+		if fi, lerr := f.dir().Lstat(f.name(strconv.Itoa(n))); lerr == nil && !fi.Mode().IsRegular() {
+			// Not a message (a folder, a link): the next number.
+			f.next = n + 1
+			continue
 		}
 		f.next = 0
 	}
-	return 0, errors.New("mh: no free message number after 100 tries")
+	return 0, fmt.Errorf("mh: no free message number after %d tries", linkTries)
+}
+
+// messageName checks that an entry names a message file of the folder.
+func (f *Folder) messageName(e folder.Entry) (string, error) {
+	if _, ok := msgNumber(e.Name); !ok {
+		return "", fmt.Errorf("%w: %q is not a message number", folder.ErrGone, e.Name)
+	}
+	return f.name(e.Name), nil
 }
 
 // Open implements folder.Folder.
 func (f *Folder) Open(e folder.Entry) (io.ReadCloser, error) {
+	name, err := f.messageName(e)
+	if err != nil {
+		return nil, err
+	}
 	// nmh's anno rewrites messages in place: no size is trusted.
-	return folder.OpenCanonical(filepath.Join(f.dir, e.Name), 0)
+	return folder.OpenCanonical(f.dir(), name, 0)
 }
 
 // ReadStored implements folder.Folder.
 func (f *Folder) ReadStored(e folder.Entry) ([]byte, error) {
-	return folder.ReadStored(filepath.Join(f.dir, e.Name))
+	name, err := f.messageName(e)
+	if err != nil {
+		return nil, err
+	}
+	return folder.ReadStored(f.dir(), name)
 }
 
 // Token implements folder.Folder: the directory's mtime (links and
 // unlinks) and the sequences file's mtime and size (flag changes).
 func (f *Folder) Token() (folder.Token, error) {
-	st, err := os.Stat(f.dir)
+	st, err := f.dir().Lstat(f.rel)
+	if err == nil && !st.IsDir() {
+		err = safefs.ErrLink
+	}
 	if err != nil {
-		return nil, fmt.Errorf("mh: %w", err)
+		return nil, f.notFound(err)
 	}
 	tok := folder.AppendMtime(make(folder.Token, 0, 24), st)
-	if sq, err := os.Stat(filepath.Join(f.dir, seqFile)); err == nil {
+	if sq, err := f.dir().Lstat(f.name(seqFile)); err == nil && sq.Mode().IsRegular() {
 		tok = folder.AppendMtime(tok, sq)
 		tok = folder.AppendUint(tok, uint64(sq.Size()))
 	}
@@ -191,16 +222,18 @@ func (f *Folder) Settled(tok folder.Token) bool { return folder.MtimesSettled(to
 
 // Scan implements folder.Folder: one readdir and one read of the
 // sequences; sizes and dates come from Stat when the store needs them.
+// Only regular files are messages: a link, a FIFO or a subfolder with a
+// numeric name is not listed.
 func (f *Folder) Scan(ctx context.Context) ([]folder.Entry, folder.Token, error) {
 	tok, err := f.Token()
 	if err != nil {
 		return nil, nil, err
 	}
-	seqs, err := readSequences(f.dir)
+	seqs, err := readSequences(f.dir(), f.rel)
 	if err != nil {
 		return nil, nil, err
 	}
-	ents, err := readDir(f.dir)
+	ents, err := f.readDir()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -209,11 +242,10 @@ func (f *Folder) Scan(ctx context.Context) ([]folder.Entry, folder.Token, error)
 	}
 	out := make([]folder.Entry, 0, len(ents))
 	for _, de := range ents {
-		name := de.Name()
+		name := de.Name
 		n, ok := msgNumber(name)
-		// The directory entry's type, not a stat: a subfolder may have a
-		// numeric name too.
-		if !ok || de.IsDir() {
+		// The directory entry's type, not a stat.
+		if !ok || !(de.IsRegular() || (de.Unknown() && f.dir().IsRegular(f.name(name)))) {
 			continue
 		}
 		out = append(out, folder.Entry{Key: name, Name: name, Flags: seqs.flags(n)})
@@ -221,17 +253,21 @@ func (f *Folder) Scan(ctx context.Context) ([]folder.Entry, folder.Token, error)
 	return out, tok, nil
 }
 
-// Stat implements folder.Folder.
+// Stat implements folder.Folder; anything but a regular file is ErrGone.
 func (f *Folder) Stat(e folder.Entry) (folder.Entry, error) {
-	st, err := os.Stat(filepath.Join(f.dir, e.Name))
+	name, err := f.messageName(e)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return e, folder.ErrGone
+		return e, err
+	}
+	st, err := f.dir().Lstat(name)
+	if err == nil && !st.Mode().IsRegular() {
+		err = safefs.ErrNotRegular
+	}
+	if err != nil {
+		if folder.Missing(err) {
+			return e, fmt.Errorf("%w: %w", folder.ErrGone, err)
 		}
 		return e, fmt.Errorf("mh: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return e, folder.ErrGone
 	}
 	e.Size, e.Date = st.Size(), st.ModTime()
 	return e, nil
@@ -269,16 +305,17 @@ func (f *Folder) Flush() error {
 	if len(pending) == 0 {
 		return nil
 	}
-	return updateSequences(f.dir, func(s *sequences) {
+	return updateSequences(f.dir(), f.rel, func(s *sequences) {
 		for n, fl := range pending {
-			if _, err := os.Lstat(filepath.Join(f.dir, strconv.Itoa(n))); err == nil {
+			if _, err := f.dir().Lstat(f.name(strconv.Itoa(n))); err == nil {
 				s.apply(n, fl)
 			}
 		}
 	})
 }
 
-// Remove implements folder.Folder.
+// Remove implements folder.Folder: names are unlinked (a link is
+// removed, never what it points at).
 func (f *Folder) Remove(entries []folder.Entry) error {
 	var gone []int
 	for _, e := range entries {
@@ -286,21 +323,21 @@ func (f *Folder) Remove(entries []folder.Entry) error {
 		if !ok {
 			continue
 		}
-		err := os.Remove(filepath.Join(f.dir, e.Name))
-		if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOENT) {
-			return fmt.Errorf("mh: remove: %w", err)
+		err := f.dir().Remove(f.name(e.Name))
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("mh: remove: %w", f.notFound(err))
 		}
 		gone = append(gone, n)
 	}
-	if err := f.sync.Sync(f.dir); err != nil {
-		return err
+	if err := f.sync.Sync(f.dir(), f.rel); err != nil {
+		return f.notFound(err)
 	}
 	f.mu.Lock()
 	for _, n := range gone {
 		delete(f.pending, n)
 	}
 	f.mu.Unlock()
-	return updateSequences(f.dir, func(s *sequences) {
+	return updateSequences(f.dir(), f.rel, func(s *sequences) {
 		for _, n := range gone {
 			s.forget(n)
 		}

@@ -166,7 +166,7 @@ func TestConcurrentAppends(t *testing.T) {
 	if len(ents) != 400 || len(seen) != 400 {
 		t.Fatalf("%d messages on disk, %d numbers", len(ents), len(seen))
 	}
-	seq, _ := readSequences(filepath.Join(root, "inbox"))
+	seq, _ := readSequences(s1.dir, "inbox")
 	if len(seq.nums["unseen"]) != 400 {
 		t.Fatalf("unseen has %d messages, want 400", len(seq.nums["unseen"]))
 	}

@@ -5,15 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
-
-	"golang.org/x/sys/unix"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/storaged/storaged/folder"
+	"github.com/storaged/storaged/internal/safefs"
 )
 
 // seqFile is the name of a folder's public sequences file.
@@ -165,18 +167,37 @@ func (s *sequences) format() []byte {
 // sequences file.
 const lockWait = 10 * time.Second
 
+// maxSeqFile bounds what is read of a sequences file.
+const maxSeqFile = 4 << 20
+
 // updateSequences reads, changes and rewrites a folder's .mh_sequences
-// under an fcntl write lock.
-func updateSequences(dir string, change func(*sequences)) error {
-	fd, err := os.OpenFile(dir+"/"+seqFile, os.O_RDWR|os.O_CREATE, 0o600)
+// under an fcntl write lock, in place as nmh does. A sequences file that
+// is not a regular file with one link (a link planted to a file
+// elsewhere, hard or symbolic) is neither read nor written through: a new
+// file replaces it.
+func updateSequences(d *safefs.Dir, rel string, change func(*sequences)) error {
+	name := rel + "/" + seqFile
+	fd, err := d.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600, safefs.Regular|safefs.Single)
+	if folder.Missing(err) && !errors.Is(err, fs.ErrNotExist) {
+		seqs := parseSequences(nil)
+		change(seqs)
+		err = d.WriteFile(name, seqs.format(), 0o600)
+	}
 	if err != nil {
+		if folder.Missing(err) {
+			// The folder is gone, or a link now.
+			return fmt.Errorf("%w: %s: %w", folder.ErrNotFound, rel, err)
+		}
 		return fmt.Errorf("mh: sequences: %w", err)
+	}
+	if fd == nil {
+		return nil
 	}
 	defer fd.Close()
 	if err := folder.LockFile(fd, unix.F_WRLCK, time.Now().Add(lockWait)); err != nil {
 		return err
 	}
-	b, err := io.ReadAll(fd)
+	b, err := io.ReadAll(io.LimitReader(fd, maxSeqFile))
 	if err != nil {
 		return fmt.Errorf("mh: read sequences: %w", err)
 	}
@@ -198,10 +219,10 @@ func updateSequences(dir string, change func(*sequences)) error {
 }
 
 // readSequences reads a folder's sequences under a read lock; a missing
-// file is empty.
-func readSequences(dir string) (*sequences, error) {
-	fd, err := os.Open(dir + "/" + seqFile)
-	if errors.Is(err, os.ErrNotExist) {
+// file, or one that is not a regular file with one link, is empty.
+func readSequences(d *safefs.Dir, rel string) (*sequences, error) {
+	fd, err := d.OpenFile(rel+"/"+seqFile, os.O_RDONLY, 0, safefs.Regular|safefs.Single)
+	if folder.Missing(err) {
 		return parseSequences(nil), nil
 	}
 	if err != nil {
@@ -211,7 +232,7 @@ func readSequences(dir string) (*sequences, error) {
 	if err := folder.LockFile(fd, unix.F_RDLCK, time.Now().Add(lockWait)); err != nil {
 		return nil, err
 	}
-	b, err := io.ReadAll(fd)
+	b, err := io.ReadAll(io.LimitReader(fd, maxSeqFile))
 	if err != nil {
 		return nil, fmt.Errorf("mh: read sequences: %w", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/storaged/storaged/folder"
+	"github.com/storaged/storaged/internal/safefs"
 )
 
 // inboxDir is INBOX's directory, nmh's default Inbox folder.
@@ -19,36 +20,47 @@ const inboxDir = "inbox"
 // noselect marks a deleted folder whose directory stays for its children.
 const noselect = ".storaged-noselect"
 
-// Store is one user's MH folders under a root directory.
+// Store is one user's MH folders under a root directory. Every file
+// beneath the root is reached through dir (package safefs): no link is
+// followed.
 type Store struct {
 	root string
+	dir  *safefs.Dir
 	sync folder.DirSyncer
 
 	mu      sync.Mutex
-	folders map[string]*Folder // by directory
+	folders map[string]*Folder // by directory beneath the root
 }
 
-// Open opens (creating when new) the MH store at root.
+// Open opens (creating when new) the MH store at root. root itself is
+// trusted; what lies beneath it is the user's.
 func Open(root string) (*Store, error) {
-	if err := os.MkdirAll(filepath.Join(root, inboxDir), 0o700); err != nil {
+	if err := os.MkdirAll(root, 0o700); err != nil {
 		return nil, fmt.Errorf("mh: %w", err)
 	}
-	return &Store{root: root, folders: make(map[string]*Folder)}, nil
+	d, err := safefs.OpenDir(root)
+	if err != nil {
+		return nil, fmt.Errorf("mh: %w", err)
+	}
+	if err := d.MkdirAll(inboxDir, 0o700); err != nil {
+		return nil, fmt.Errorf("mh: %w", err)
+	}
+	return &Store{root: root, dir: d, folders: make(map[string]*Folder)}, nil
 }
 
 // Owns reports whether root holds an MH store: an inbox folder and no
-// Maildir of its own.
+// Maildir of its own (directories, not links to them).
 func Owns(root string) bool {
 	return isDir(filepath.Join(root, inboxDir)) && !isDir(filepath.Join(root, "cur"))
 }
 
 func isDir(p string) bool {
-	st, err := os.Stat(p)
+	st, err := os.Lstat(p)
 	return err == nil && st.IsDir()
 }
 
-// dirFor maps a checked mailbox name to its directory.
-func (s *Store) dirFor(name string) string {
+// dirFor maps a checked mailbox name to its directory beneath the root.
+func dirFor(name string) string {
 	name = folder.CanonicalName(name)
 	levels := strings.Split(name, folder.Separator)
 	for i, l := range levels {
@@ -58,76 +70,103 @@ func (s *Store) dirFor(name string) string {
 		}
 		levels[i] = folder.EncodeMUTF7(l)
 	}
-	return filepath.Join(append([]string{s.root}, levels...)...)
+	return strings.Join(levels, "/")
 }
 
-// isFolder tells whether dir is a live folder (not deleted with children
-// left).
-func isFolder(dir string) bool {
-	if !isDir(dir) {
+// relFor checks a mailbox name and maps it to its directory; a name
+// whose directory could not exist on disk is ErrBadName.
+func relFor(name string) (string, error) {
+	if err := folder.CheckName(name); err != nil {
+		return "", err
+	}
+	rel := dirFor(name)
+	return rel, folder.CheckOnDisk(rel)
+}
+
+// parentOf is the directory holding rel ("" for the root).
+func parentOf(rel string) string {
+	if i := strings.LastIndexByte(rel, '/'); i >= 0 {
+		return rel[:i]
+	}
+	return ""
+}
+
+// isFolder tells whether rel is a live folder (a directory, not a link,
+// not deleted with children left).
+func (s *Store) isFolder(rel string) bool {
+	if !s.dir.IsDir(rel) {
 		return false
 	}
-	_, err := os.Stat(filepath.Join(dir, noselect))
+	_, err := s.dir.Lstat(rel + "/" + noselect)
 	return errors.Is(err, fs.ErrNotExist)
 }
 
 // Folder implements folder.Store.
 func (s *Store) Folder(name string) (folder.Folder, error) {
-	if err := folder.CheckName(name); err != nil {
+	rel, err := relFor(name)
+	if err != nil {
 		return nil, err
 	}
-	dir := s.dirFor(name)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f, ok := s.folders[dir]; ok {
+	if f, ok := s.folders[rel]; ok {
 		return f, nil
 	}
-	if !isFolder(dir) {
+	if !s.isFolder(rel) {
 		return nil, fmt.Errorf("%w: %s", folder.ErrNotFound, name)
 	}
-	f := &Folder{dir: dir, sync: &s.sync}
+	f := &Folder{rel: rel, st: s, sync: &s.sync}
 	f.cleanTemp()
-	s.folders[dir] = f
+	s.folders[rel] = f
 	return f, nil
 }
 
 // Exists implements folder.Store.
 func (s *Store) Exists(name string) bool {
-	return folder.CheckName(name) == nil && isFolder(s.dirFor(name))
+	rel, err := relFor(name)
+	return err == nil && s.isFolder(rel)
 }
 
 // Create implements folder.Store.
 func (s *Store) Create(name string) error {
-	if err := folder.CheckName(name); err != nil {
+	rel, err := relFor(name)
+	if err != nil {
 		return err
 	}
-	dir := s.dirFor(name)
-	if isDir(dir) {
-		mark := filepath.Join(dir, noselect)
-		if _, err := os.Stat(mark); err != nil {
+	if s.dir.IsDir(rel) {
+		mark := rel + "/" + noselect
+		if _, err := s.dir.Lstat(mark); err != nil {
 			return fmt.Errorf("%w: %s", folder.ErrExists, name)
 		}
-		if err := os.Remove(mark); err != nil {
+		if err := s.dir.Remove(mark); err != nil {
 			return fmt.Errorf("mh: create: %w", err)
 		}
-		return folder.SyncDir(dir)
+		return s.dir.SyncDir(rel)
 	}
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			// The store creates parents first; a missing one is a
-			// caller's slip, not ours to paper over.
-			return fmt.Errorf("%w: parent of %s", folder.ErrNotFound, name)
+	if err := s.dir.Mkdir(rel, 0o700); err != nil {
+		switch {
+		case errors.Is(err, fs.ErrExist):
+			if _, num := msgNumber(rel[strings.LastIndexByte(rel, '/')+1:]); num {
+				// A message of the parent folder has this number.
+				return fmt.Errorf("%w: %s: in MH %s is a message of the folder above, not a folder", folder.ErrBadName, name, rel)
+			}
+			// A file or a link by that name: not ours to replace.
+			return fmt.Errorf("%w: %s", folder.ErrExists, name)
+		case folder.Missing(err):
+			// The store creates parents first; a missing one (or one
+			// that is a link) is a caller's slip, not ours to paper over.
+			return fmt.Errorf("%w: parent of %s: %w", folder.ErrNotFound, name, err)
 		}
 		return fmt.Errorf("mh: create: %w", err)
 	}
-	return folder.SyncDir(filepath.Dir(dir))
+	return s.dir.SyncDir(parentOf(rel))
 }
 
-// hasChildren tells whether dir holds folders.
-func hasChildren(dir string) bool {
-	ents, _ := os.ReadDir(dir)
+// hasChildren tells whether rel holds folders.
+func (s *Store) hasChildren(rel string) bool {
+	ents, _ := s.dir.ReadDir(rel)
 	for _, e := range ents {
-		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+		if e.IsDir() && !strings.HasPrefix(e.Name, ".") {
 			return true
 		}
 	}
@@ -141,47 +180,52 @@ func (s *Store) Delete(name string) error {
 	if err := folder.CheckDelete(name); err != nil {
 		return err
 	}
-	dir := s.dirFor(name)
-	if !isFolder(dir) {
+	rel, err := relFor(name)
+	if err != nil {
+		return err
+	}
+	if !s.isFolder(rel) {
 		return fmt.Errorf("%w: %s", folder.ErrNotFound, name)
 	}
-	defer s.forget(dir)
-	if hasChildren(dir) {
-		if err := os.WriteFile(filepath.Join(dir, noselect), nil, 0o600); err != nil {
+	defer s.forget(rel)
+	if s.hasChildren(rel) {
+		// A new file renamed into place: a link planted at the name is
+		// replaced, never written through.
+		if err := s.dir.WriteFile(rel+"/"+noselect, nil, 0o600); err != nil {
 			return fmt.Errorf("mh: delete: %w", err)
 		}
-		ents, err := os.ReadDir(dir)
+		ents, err := s.dir.ReadDir(rel)
 		if err != nil {
 			return fmt.Errorf("mh: delete: %w", err)
 		}
 		for _, e := range ents {
-			if _, ok := msgNumber(e.Name()); (ok && e.Type().IsRegular()) || e.Name() == seqFile {
-				if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if _, ok := msgNumber(e.Name); (ok && !e.IsDir()) || e.Name == seqFile {
+				if err := s.dir.Remove(rel + "/" + e.Name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 					return fmt.Errorf("mh: delete: %w", err)
 				}
 			}
 		}
-		return folder.SyncDir(dir)
+		return s.dir.SyncDir(rel)
 	}
-	trash, err := os.MkdirTemp(s.root, ".deleted-")
-	if err != nil {
+	trash := ".deleted-" + safefs.RandomName()
+	if err := s.dir.Mkdir(trash, 0o700); err != nil {
 		return fmt.Errorf("mh: delete: %w", err)
 	}
-	if err := os.Rename(dir, filepath.Join(trash, "f")); err != nil {
-		os.Remove(trash)
+	if err := s.dir.Rename(rel, trash+"/f"); err != nil {
+		s.dir.RemoveDir(trash)
 		return fmt.Errorf("mh: delete: %w", err)
 	}
-	if err := folder.SyncDir(filepath.Dir(dir)); err != nil {
+	if err := s.dir.SyncDir(parentOf(rel)); err != nil {
 		return err
 	}
-	return os.RemoveAll(trash)
+	return s.dir.RemoveAll(trash)
 }
 
-func (s *Store) forget(dir string) {
+func (s *Store) forget(rel string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for d := range s.folders {
-		if d == dir || strings.HasPrefix(d, dir+string(filepath.Separator)) {
+		if d == rel || strings.HasPrefix(d, rel+"/") {
 			delete(s.folders, d)
 		}
 	}
@@ -192,41 +236,53 @@ func (s *Store) Rename(oldName, newName string) error {
 	if err := folder.CheckRename(oldName, newName); err != nil {
 		return err
 	}
-	from, to := s.dirFor(oldName), s.dirFor(newName)
-	if !isFolder(from) {
+	from, to := dirFor(oldName), dirFor(newName)
+	if err := folder.CheckOnDisk(to); err != nil {
+		return err
+	}
+	if !s.isFolder(from) {
 		return fmt.Errorf("%w: %s", folder.ErrNotFound, oldName)
 	}
-	if _, err := os.Lstat(to); err == nil {
+	if _, err := s.dir.Lstat(to); err == nil {
 		return fmt.Errorf("%w: %s", folder.ErrExists, newName)
 	}
-	if strings.HasPrefix(to, from+string(filepath.Separator)) {
+	if strings.HasPrefix(to, from+"/") {
 		return fmt.Errorf("%w: cannot move %s into itself", folder.ErrBadName, oldName)
 	}
-	if !isDir(filepath.Dir(to)) {
+	if p := parentOf(to); p != "" && !s.dir.IsDir(p) {
 		return fmt.Errorf("%w: parent of %s", folder.ErrNotFound, newName)
 	}
-	if err := os.Rename(from, to); err != nil {
+	if err := s.dir.Rename(from, to); err != nil {
 		return fmt.Errorf("mh: rename: %w", err)
 	}
 	s.forget(from)
-	if err := folder.SyncDir(filepath.Dir(from)); err != nil {
+	if err := s.dir.SyncDir(parentOf(from)); err != nil {
 		return err
 	}
-	return folder.SyncDir(filepath.Dir(to))
+	return s.dir.SyncDir(parentOf(to))
 }
 
-// List implements folder.Store: every folder directory below the root.
+// List implements folder.Store: every folder directory below the root
+// (a link to a directory is none).
 func (s *Store) List() ([]string, error) {
 	out := []string{folder.Inbox}
-	var walk func(dir, prefix string, top bool) error
-	walk = func(dir, prefix string, top bool) error {
-		ents, err := os.ReadDir(dir)
+	var walk func(rel, prefix string) error
+	walk = func(rel, prefix string) error {
+		ents, err := s.dir.ReadDir(rel)
 		if err != nil {
 			return fmt.Errorf("mh: %w", err)
 		}
+		top := rel == ""
 		for _, e := range ents {
-			n := e.Name()
-			if !e.IsDir() || strings.HasPrefix(n, ".") {
+			n := e.Name
+			if strings.HasPrefix(n, ".") {
+				continue
+			}
+			sub := n
+			if !top {
+				sub = rel + "/" + n
+			}
+			if !e.IsDir() && !(e.Unknown() && s.dir.IsDir(sub)) {
 				continue
 			}
 			var name string
@@ -246,17 +302,17 @@ func (s *Store) List() ([]string, error) {
 				if folder.CheckName(name) != nil {
 					continue
 				}
-				if isFolder(filepath.Join(dir, n)) {
+				if s.isFolder(sub) {
 					out = append(out, name)
 				}
 			}
-			if err := walk(filepath.Join(dir, n), name+folder.Separator, false); err != nil {
+			if err := walk(sub, name+folder.Separator); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	if err := walk(s.root, "", true); err != nil {
+	if err := walk("", ""); err != nil {
 		return nil, err
 	}
 	sort.Strings(out[1:])

@@ -12,6 +12,11 @@
 //     folder: sources stream (the mbox reader holds one message; the
 //     Maildir and MH readers hold the folder's listing of names, not its
 //     contents).
+//   - A source is often a user's own directory, changing while it is
+//     read: the path given is resolved once, and everything beneath it is
+//     read without following a link (the formats' safefs.Dir; the mbox
+//     reader's own): a link to another user's mail or to a system file,
+//     there at listing or swapped in after, is never imported.
 //   - A source is only read. (maildir.Open creates cur/new/tmp when they
 //     are missing, which a Maildir source has anyway; an MH tree is opened
 //     only when it has its inbox.)

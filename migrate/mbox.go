@@ -7,69 +7,104 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/storaged/storaged/folder"
+	"github.com/storaged/storaged/internal/safefs"
 	"github.com/storaged/storaged/mbox"
 )
 
 // mboxSource is an mbox file (one folder) or a tree of them: plain
-// directories (mutt, Dovecot) or Thunderbird's "A.sbd/B".
+// directories (mutt, Dovecot) or Thunderbird's "A.sbd/B". A source is
+// often a user's own directory, which that user may change while we
+// read it: the path the administrator named is resolved once (links
+// and all, theirs to choose), and everything beneath it is reached
+// through dir without following any link (package safefs), so a file
+// swapped for a link to /etc/shadow after the listing is not imported.
 type mboxSource struct {
-	root string
-	file bool
+	root string // the directory; for a lone file, the file's
+	dir  *safefs.Dir
+	file string // the lone file's name beneath root, "" for a tree
+}
+
+// openMbox opens an mbox file or tree at path (resolved: see mboxSource).
+func openMbox(path string, isFile bool) (*mboxSource, error) {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	s := &mboxSource{root: real}
+	if isFile {
+		s.root, s.file = filepath.Dir(real), filepath.Base(real)
+	}
+	if s.dir, err = safefs.OpenDir(s.root); err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	return s, nil
 }
 
 func (s *mboxSource) Kind() string                    { return "mbox" }
 func (s *mboxSource) Subscriptions() ([]string, bool) { return nil, false }
 
 func (s *mboxSource) Folders() ([]Folder, error) {
-	if s.file {
-		return []Folder{s.folder(s.root, fileFolderName(s.root))}, nil
+	if s.file != "" {
+		return []Folder{s.folder(s.file, fileFolderName(s.file))}, nil
 	}
 	var out []Folder
-	err := filepath.WalkDir(s.root, func(p string, d fs.DirEntry, err error) error {
+	var walk func(rel string) error
+	walk = func(rel string) error {
+		ents, err := s.dir.ReadDir(rel)
 		if err != nil {
-			return err
+			return fmt.Errorf("migrate: %w", err)
 		}
-		if p == s.root {
-			return nil
-		}
-		if strings.HasPrefix(d.Name(), ".") {
-			if d.IsDir() {
-				return filepath.SkipDir
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name, ".") {
+				continue
 			}
-			return nil
-		}
-		if d.IsDir() || !d.Type().IsRegular() || !isMboxFile(p) {
-			return nil
-		}
-		rel, _ := filepath.Rel(s.root, p)
-		levels := strings.Split(filepath.ToSlash(rel), "/")
-		for i, l := range levels {
-			if i < len(levels)-1 {
-				l = strings.TrimSuffix(l, ".sbd")
+			p := e.Name
+			if rel != "" {
+				p = rel + "/" + e.Name
 			}
-			if dec, err := folder.DecodeMUTF7(l); err == nil {
-				l = dec
+			isDir, isReg := e.IsDir(), e.IsRegular()
+			if e.Unknown() {
+				isDir, isReg = s.dir.IsDir(p), s.dir.IsRegular(p)
 			}
-			levels[i] = l
+			if isDir {
+				if err := walk(p); err != nil {
+					return err
+				}
+				continue
+			}
+			// A link is neither: never followed, never imported.
+			if !isReg || !s.isMboxFile(p) {
+				continue
+			}
+			levels := strings.Split(p, "/")
+			for i, l := range levels {
+				if i < len(levels)-1 {
+					l = strings.TrimSuffix(l, ".sbd")
+				}
+				if dec, err := folder.DecodeMUTF7(l); err == nil {
+					l = dec
+				}
+				levels[i] = l
+			}
+			name := folder.CanonicalName(strings.Join(levels, folder.Separator))
+			if strings.EqualFold(name, "inbox") || strings.EqualFold(name, "mbox") {
+				name = folder.Inbox
+			}
+			if folder.CheckName(name) != nil {
+				// '.' in a file name: our names cannot hold it.
+				name = strings.ReplaceAll(name, ".", "_")
+			}
+			out = append(out, s.folder(p, name))
 		}
-		name := folder.CanonicalName(strings.Join(levels, folder.Separator))
-		if strings.EqualFold(name, "inbox") || strings.EqualFold(name, "mbox") {
-			name = folder.Inbox
-		}
-		if folder.CheckName(name) != nil {
-			// '.' in a file name: our names cannot hold it.
-			name = strings.ReplaceAll(name, ".", "_")
-		}
-		out = append(out, s.folder(p, name))
 		return nil
-	})
+	}
+	err := walk("")
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, err
 }
@@ -89,11 +124,11 @@ func fileFolderName(p string) string {
 
 // isMboxFile: empty, or starting with a From_ line. Index files, .msf
 // summaries and other tools' state are not folders.
-func isMboxFile(p string) bool {
-	if strings.HasSuffix(p, ".lock") || strings.HasSuffix(p, ".msf") {
+func (s *mboxSource) isMboxFile(rel string) bool {
+	if strings.HasSuffix(rel, ".lock") || strings.HasSuffix(rel, ".msf") {
 		return false
 	}
-	fd, err := os.Open(p)
+	fd, err := s.dir.OpenFile(rel, os.O_RDONLY, 0, safefs.Regular)
 	if err != nil {
 		return false
 	}
@@ -103,13 +138,16 @@ func isMboxFile(p string) bool {
 	return n == 0 || string(b[:n]) == "From "
 }
 
-func (s *mboxSource) folder(path, name string) Folder {
+// folder streams the file rel beneath the source's root; what is there
+// by then must still be a regular file, not a link.
+func (s *mboxSource) folder(rel, name string) Folder {
 	return Folder{Name: name, Each: func(ctx context.Context, fn func(*Message) error) error {
-		fd, err := os.Open(path)
+		fd, err := s.dir.OpenFile(rel, os.O_RDONLY, 0, safefs.Regular)
 		if err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
 		defer fd.Close()
+		path := s.dir.Join(rel)
 		r := newMboxReader(fd)
 		var msg Message
 		for {

@@ -57,7 +57,7 @@ func Open(path string) (Source, error) {
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
 	if !st.IsDir() {
-		return &mboxSource{root: path, file: true}, nil
+		return openMbox(path, true)
 	}
 	switch {
 	case maildir.Format.Owns(path):
@@ -73,7 +73,7 @@ func Open(path string) (Source, error) {
 		}
 		return &storeSource{kind: "mh", st: s}, nil
 	}
-	return &mboxSource{root: path}, nil
+	return openMbox(path, false)
 }
 
 // storeSource reads a store through its folder format (Maildir, MH):

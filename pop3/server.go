@@ -33,6 +33,8 @@ type Config struct {
 	// Trusted are the networks that may log in without TLS (nil:
 	// loopback).
 	Trusted auth.Networks
+	// Auth decides logins (nil: auth.Policy's defaults over users).
+	Auth *auth.Authenticator
 	// LockSession gives a logged-in session the maildrop alone (RFC
 	// 1939 §8's exclusive-access lock): a second login waits up to
 	// LockWait for it, then gets -ERR [IN-USE]. Off by default, as
@@ -70,6 +72,9 @@ func New(cfg Config, users *auth.DB, accounts *store.Accounts, logger *slog.Logg
 	}
 	if cfg.LockWait <= 0 {
 		cfg.LockWait = time.Second
+	}
+	if cfg.Auth == nil {
+		cfg.Auth, _ = auth.NewAuthenticator(users, auth.Policy{})
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/storaged/storaged/auth"
 	"github.com/storaged/storaged/folder"
 	"github.com/storaged/storaged/store"
 )
@@ -286,7 +287,10 @@ func (s *session) capa() {
 		s.w.WriteString("STLS\r\n")
 	}
 	if s.state == stateAuth && s.loginAllowed() {
-		s.w.WriteString("USER\r\nSASL PLAIN\r\n")
+		s.w.WriteString("USER\r\n")
+		if m := s.mechanisms(); len(m) > 0 {
+			s.w.WriteString("SASL " + strings.Join(m, " ") + "\r\n")
+		}
 	}
 	s.w.WriteString(".\r\n")
 }
@@ -432,18 +436,26 @@ func (s *session) cmdPass(ctx context.Context, cmd command) bool {
 	}
 	user := s.user
 	s.user = ""
-	return s.login(ctx, user, cmd.args[0])
+	return s.login(ctx, auth.Attempt{Authc: user, Password: cmd.args[0]})
 }
 
-// login verifies a password and opens the maildrop. The in-use check
-// comes after the password, so it reveals nothing to a stranger.
-func (s *session) login(ctx context.Context, name, password string) bool {
-	u, err := s.srv.users.Verify(ctx, name, password)
+// login verifies a password (USER/PASS, AUTH PLAIN and LOGIN) through
+// the Authenticator and opens the maildrop.
+func (s *session) login(ctx context.Context, at auth.Attempt) bool {
+	at.Proto, at.Remote = "pop3", s.conn.RemoteAddr()
+	l, err := s.srv.cfg.Auth.Password(ctx, at)
 	s.srv.cfg.Metrics.Login("pop3", err == nil)
 	if err != nil {
-		s.authFailed(ctx, name)
+		s.authFailed(ctx, at.Mech, err)
 		return false
 	}
+	return s.loggedIn(ctx, at.Mech, l)
+}
+
+// loggedIn opens a logged-in user's maildrop. The in-use check comes
+// after the password, so it reveals nothing to a stranger.
+func (s *session) loggedIn(ctx context.Context, mech string, l auth.Login) bool {
+	u := l.User
 	if s.srv.cfg.LockSession {
 		if s.hold = s.srv.lock(ctx, u.Name); s.hold == nil {
 			s.log.Info("maildrop in use", "user", u.Name)
@@ -459,8 +471,14 @@ func (s *session) login(ctx context.Context, name, password string) bool {
 	}
 	s.state = stateTrans
 	s.log = s.log.With("user", u.Name)
+	if l.Master != "" {
+		s.log = s.log.With("master", l.Master)
+	}
 	n, size := s.totals()
-	s.log.Info("logged in", "messages", n)
+	if mech == "" {
+		mech = "USER/PASS"
+	}
+	s.log.Info("logged in", "messages", n, "mech", mech)
 	s.reply(true, "", fmt.Sprintf("maildrop has %d messages (%d octets)", n, size))
 	return false
 }
@@ -490,14 +508,34 @@ func (s *session) openMaildrop(ctx context.Context, user string) error {
 	return nil
 }
 
-// authFailed answers a failed login after the delay that slows down
-// password guessing.
-func (s *session) authFailed(ctx context.Context, name string) {
-	s.log.Info("login failed", "user", name)
+// authFailed answers a failed login after its delay (auth_fail_delay,
+// growing with the failures the throttle counts), which slows password
+// guessing; the log says why, never the password. A login the throttle
+// refused unchecked is told to come back later (RFC 3206 SYS/TEMP).
+func (s *session) authFailed(ctx context.Context, mech string, err error) {
+	if mech == "" {
+		mech = "USER/PASS"
+	}
+	var f *auth.Failure
+	if !errors.As(err, &f) {
+		s.log.Info("login not checked", "mech", mech, "err", err)
+		s.reply(false, "SYS/TEMP", "cannot check the password now, try again later")
+		return
+	}
+	d := f.Delay(s.srv.cfg.AuthFailDelay)
+	attrs := []any{"user", f.Name, "reason", string(f.Reason), "mech", mech, "delay", d}
+	if f.Master != "" {
+		attrs = append(attrs, "master", f.Master)
+	}
+	s.log.Info("login failed", attrs...)
 	s.w.Flush()
 	select {
-	case <-time.After(s.srv.cfg.AuthFailDelay):
+	case <-time.After(d):
 	case <-ctx.Done():
+	}
+	if f.Refused() {
+		s.reply(false, "SYS/TEMP", "too many failed logins, try again later")
+		return
 	}
 	s.reply(false, "AUTH", "invalid user name or password")
 }

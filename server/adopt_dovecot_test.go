@@ -222,7 +222,7 @@ func freePort(t *testing.T) string {
 // for mail), login processes as dovenull.
 func startDovecot(t *testing.T) *dovecot {
 	t.Helper()
-	if _, err := os.Stat("/usr/sbin/dovecot"); err != nil {
+	if _, err := os.Stat("/usr/lib/dovecot/pop3"); err != nil {
 		t.Skip("Dovecot is not installed (apt-get install dovecot-imapd dovecot-pop3d dovecot-lmtpd)")
 	}
 	if os.Geteuid() != 0 {

@@ -75,7 +75,9 @@ func TestLoginParallelRSSBounded(t *testing.T) {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			c := dialLine(t, ts.imap, "")
+			// One address each: from one, the throttle would refuse all
+			// but max_failures_per_address of them unchecked.
+			c := dialLine(t, ts.imap, fmt.Sprintf("127.0.1.%d", i+1))
 			c.c.SetDeadline(time.Now().Add(5 * time.Minute))
 			c.line()
 			c.send(fmt.Sprintf("a LOGIN nobody%d wrong\r\n", i))

@@ -165,7 +165,7 @@ func testPOP3Session(t *testing.T, format string) {
 	c := dialPOP3(t, ts.pop3)
 	c.ok("CAPA")
 	capa := string(c.multi())
-	for _, want := range []string{"TOP", "UIDL", "USER", "SASL PLAIN", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "EXPIRE NEVER", "IMPLEMENTATION storaged"} {
+	for _, want := range []string{"TOP", "UIDL", "USER", "SASL PLAIN LOGIN", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "EXPIRE NEVER", "IMPLEMENTATION storaged"} {
 		if !strings.Contains(capa, want+"\r\n") {
 			t.Errorf("CAPA lacks %s:\n%s", want, capa)
 		}
@@ -334,7 +334,7 @@ func testPOP3SASLAndPipelining(t *testing.T, format string) {
 		t.Errorf("cancelled AUTH: %s", l)
 	}
 	c.ok("AUTH")
-	if m := string(c.multi()); m != "PLAIN\r\n" {
+	if m := string(c.multi()); m != "PLAIN\r\nLOGIN\r\n" {
 		t.Errorf("AUTH mechanism list %q", m)
 	}
 	if l := c.cmd("AUTH PLAIN"); l != "+ " {

@@ -54,6 +54,7 @@ type Server struct {
 	Config    *config.Config
 	Log       *slog.Logger
 	Users     *auth.DB
+	Auth      *auth.Authenticator // every protocol's logins: one throttle for all
 	Accounts  *store.Accounts
 	Deliverer *delivery.Deliverer
 	// Sieve is every user's scripts, whether or not delivery runs them.
@@ -113,6 +114,10 @@ func New(cfg *config.Config, logger *slog.Logger, lockWait time.Duration) (*Serv
 		return nil, err
 	}
 	users.SetMaxParallel(cfg.Auth.MaxParallelVerifications)
+	authn, err := NewAuthenticator(cfg, users, logger)
+	if err != nil {
+		return nil, err
+	}
 	m := metrics.New()
 	accounts, err := NewAccounts(cfg, users, logger, lockWait, m)
 	if err != nil {
@@ -121,14 +126,15 @@ func New(cfg *config.Config, logger *slog.Logger, lockWait time.Duration) (*Serv
 	scripts := NewSieveStore(cfg, users, logger)
 	d := &delivery.Deliverer{
 		Users: users, Accounts: accounts, Hostname: cfg.Hostname, Metrics: m,
-		Domains: cfg.LocalDomains, DetailDelimiter: "+", Log: logger,
+		Domains: cfg.LocalDomains, DetailDelimiter: cfg.LMTP.RecipientDelimiter, Log: logger,
+		SaveToDetail:  cfg.LMTP.SaveToDetailMailbox,
 		QuotaTempFail: cfg.Quota.FullTempfail, QuotaAtRcpt: cfg.Quota.CheckAtRcpt,
 	}
 	if cfg.Sieve.Enabled {
 		d.Sieve = sieveDelivery(cfg, scripts)
 	}
 	return &Server{
-		Config: cfg, Log: logger, Users: users, Accounts: accounts,
+		Config: cfg, Log: logger, Users: users, Auth: authn, Accounts: accounts,
 		Deliverer: d, Sieve: scripts, Metrics: m,
 		errc:     make(chan error, 8),
 		repaired: make(chan struct{}),
@@ -279,6 +285,7 @@ func (s *Server) Start() error {
 		Metrics:        s.Metrics,
 		TLS:            tlsConf,
 		Trusted:        trusted,
+		Auth:           s.Auth,
 	}, s.Users, s.Accounts, s.Log)
 	// Always there, so that a reload can open its listener.
 	s.policy = policy.New(policy.Config{
@@ -290,6 +297,7 @@ func (s *Server) Start() error {
 		IdleTimeout:   cfg.POP3.IdleTimeout.D(),
 		TLS:           tlsConf,
 		Trusted:       trusted,
+		Auth:          s.Auth,
 		LockSession:   cfg.POP3.LockSession,
 	}, s.Users, s.Accounts, s.Log)
 	s.managesieve = managesieve.New(managesieve.Config{
@@ -298,6 +306,7 @@ func (s *Server) Start() error {
 		MaxRedirects:  cfg.Sieve.MaxRedirects,
 		TLS:           tlsConf,
 		Trusted:       trusted,
+		Auth:          s.Auth,
 	}, s.Users, s.Sieve, s.Log)
 	s.tlsOn = tlsConf != nil
 	var opened []*bound
@@ -443,7 +452,9 @@ func (s *Server) repair(ctx context.Context) {
 // users.file: that is an error, never a new user database.
 func (s *Server) FirstStart(password string) (demo bool, err error) {
 	cfg := s.Config
-	if _, err := os.Stat(cfg.Users.File); !errors.Is(err, os.ErrNotExist) {
+	// Per-domain users files (users/%d) hold full addresses only: no
+	// demo user there.
+	if _, err := os.Stat(cfg.Users.File); !errors.Is(err, os.ErrNotExist) || s.Users.PerDomain() {
 		if s.Users.Len() == 0 {
 			s.Log.Warn("no users yet: add one with 'storaged user add NAME'", "users_file", cfg.Users.File)
 		}

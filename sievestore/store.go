@@ -166,7 +166,7 @@ func (s *Store) layoutOf(user string) (layout, error) {
 
 func exists(p string) bool  { _, err := os.Stat(p); return err == nil }
 func lexists(p string) bool { _, err := os.Lstat(p); return err == nil }
-func isDir(p string) bool   { fi, err := os.Stat(p); return err == nil && fi.IsDir() }
+func isDir(p string) bool   { fi, err := os.Lstat(p); return err == nil && fi.IsDir() } // a link to one is none
 
 // plainActive is the name a plain-file .dovecot.sieve is shown under.
 const plainActive = "dovecot"
@@ -279,7 +279,7 @@ func (s *Store) Get(user, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(s.path(l, name, active))
+	b, err := readNoFollow(s.path(l, name, active))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, name)
 	}

@@ -273,11 +273,15 @@ func (m *Mailbox) indexStaged(sts []*staged) ([]index.Message, index.Mailbox, er
 	var mb index.Mailbox
 	err := m.acct.idx.Commit(func(tx *index.Tx) error {
 		recs = recs[:0]
+		// RFC 8514 §3: the save date is the time of the save; a COPY or
+		// MOVE appends here too, so it gets the time of the copy.
+		now := time.Now()
 		for _, st := range sts {
 			e := st.entry
 			rec, err := tx.AddMessage(m.id, index.NewMessage{
 				Key: e.Key, Name: e.Name, Flags: e.Flags, InternalDate: st.date,
 				Size: e.Size, CRLFSize: int64(len(st.canon)), Envelope: st.env, Body: st.body,
+				SaveDate: now,
 			})
 			if err != nil {
 				return err
@@ -381,15 +385,21 @@ func (a *Account) CreateMailbox(name, specialUse string) error {
 		if i == len(chain)-1 {
 			use = specialUse
 		}
+		var created uint64
 		err := a.idx.Commit(func(tx *index.Tx) error {
+			created = 0
 			if _, err := tx.Mailbox(n); err == nil {
 				return nil
 			}
-			_, err := tx.CreateMailbox(n, use)
+			mb, err := tx.CreateMailbox(n, use)
+			created = mb.ID
 			return err
 		})
 		if err != nil {
 			return err
+		}
+		if created != 0 {
+			a.hub.Publish(Event{Mailbox: created, Kind: Created, Name: n})
 		}
 	}
 	return a.markUIDValidity()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/storaged/storaged/folder"
 	"github.com/storaged/storaged/index"
+	"github.com/storaged/storaged/internal/safefs"
 )
 
 // Options say where accounts live.
@@ -117,6 +118,11 @@ func (a *Accounts) Close() error {
 
 func (a *Accounts) openAccount(ctx context.Context, user string) (*Account, error) {
 	log := a.log.With("user", user)
+	// The name becomes one directory of MailDir and of IndexDir: nothing
+	// else (auth.ValidName refused it already; this is the last line).
+	if err := safefs.CheckPath(user); err != nil || strings.ContainsAny(user, "/\\") || strings.HasPrefix(user, ".") {
+		return nil, fmt.Errorf("store: user name %q cannot name a directory", user)
+	}
 	root := filepath.Join(a.opts.MailDir, user)
 	_, statErr := os.Stat(root)
 	newStore := errors.Is(statErr, fs.ErrNotExist)
@@ -124,13 +130,17 @@ func (a *Accounts) openAccount(ctx context.Context, user string) (*Account, erro
 	if err != nil {
 		return nil, err
 	}
-	files, err := format.Open(root, a.opts.FormatOptions)
-	if err != nil {
-		return nil, err
-	}
 	idxDir := filepath.Join(a.opts.IndexDir, user)
 	if err := os.MkdirAll(idxDir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
+	}
+	// The index directory is the user's private state: outside the mail,
+	// which the user may write, so a format can trust what it keeps there.
+	fopts := a.opts.FormatOptions
+	fopts.StateDir = idxDir
+	files, err := format.Open(root, fopts)
+	if err != nil {
+		return nil, err
 	}
 	idxPath := filepath.Join(idxDir, "index.db")
 	_, statErr = os.Stat(idxPath)
@@ -199,10 +209,17 @@ const uidValidityMark = ".storaged-uidvalidity"
 // oldUIDValidityMark is where stores written before the dot-file kept it.
 const oldUIDValidityMark = "storaged-uidvalidity"
 
+// readUIDValidityMark reads the mark without following a link (the
+// root's contents are the user's; safefs).
 func readUIDValidityMark(root string) uint32 {
-	b, err := os.ReadFile(filepath.Join(root, uidValidityMark))
+	d, err := safefs.OpenDir(root)
 	if err != nil {
-		if b, err = os.ReadFile(filepath.Join(root, oldUIDValidityMark)); err != nil {
+		return 0
+	}
+	defer d.Close()
+	b, err := d.ReadFile(uidValidityMark, 64)
+	if err != nil {
+		if b, err = d.ReadFile(oldUIDValidityMark, 64); err != nil {
 			return 0
 		}
 	}
@@ -220,15 +237,17 @@ func (a *Account) markUIDValidity() error {
 	if last == 0 || last == readUIDValidityMark(a.root) {
 		return nil
 	}
-	p := filepath.Join(a.root, uidValidityMark)
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(uint64(last), 10)+"\n"), 0o600); err != nil {
+	// A new file of random name renamed over the mark (safefs.WriteFile):
+	// no link planted at either name is written through.
+	d, err := safefs.OpenDir(a.root)
+	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	if err := os.Rename(tmp, p); err != nil {
+	defer d.Close()
+	if err := d.WriteFile(uidValidityMark, []byte(strconv.FormatUint(uint64(last), 10)+"\n"), 0o600); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	return folder.SyncDir(a.root)
+	return d.SyncDir("")
 }
 
 // reconcileMailboxes makes index and folders name the same mailboxes:

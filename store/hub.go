@@ -9,8 +9,14 @@ const (
 	Added    EventKind = iota + 1 // UIDs were appended
 	Expunged                      // UIDs were removed
 	FlagsSet                      // UIDs have new flags
-	Renamed                       // the mailbox has a new name
-	Removed                       // the mailbox was deleted
+	Renamed                       // the mailbox has a new name (Name, OldName)
+	Removed                       // the mailbox was deleted (Name)
+	Created                       // the mailbox was created (Name)
+	// Account events, published with Mailbox 0 to SubscribeAccount's
+	// subscribers only.
+	Subscribed      // Name was subscribed
+	Unsubscribed    // Name was unsubscribed
+	MetadataChanged // METADATA Entries of mailbox Name ("": the server's) changed
 )
 
 // Event is one committed change to one mailbox.
@@ -26,7 +32,16 @@ type Event struct {
 	// (an untagged FLAGS) even when the message is gone before it could
 	// be shown, as clients expect a mailbox's keywords never to shrink.
 	Keywords []string
+	// Name is the mailbox's name for Renamed, Removed, Created and the
+	// account events; OldName its name before a Renamed; Entries the
+	// METADATA entry names a MetadataChanged changed.
+	Name, OldName string
+	Entries       []string
 }
+
+// accountWide is the mailbox id SubscribeAccount subscribes to: no
+// mailbox has it (index ids start at 1).
+const accountWide = 0
 
 // maxQueued bounds the events a subscriber may leave unread; past it the
 // subscriber is told to resynchronise from the index instead.
@@ -65,6 +80,11 @@ func (h *Hub) Subscribe(mailbox uint64) *Sub {
 	return s
 }
 
+// SubscribeAccount starts queueing the events of every mailbox of the
+// account and the account's own (NOTIFY, RFC 5465): one queue, bounded
+// like the others.
+func (h *Hub) SubscribeAccount() *Sub { return h.Subscribe(accountWide) }
+
 // Close stops the subscription.
 func (s *Sub) Close() {
 	h := s.hub
@@ -86,12 +106,18 @@ func (s *Sub) Take() (events []Event, overflow bool) {
 	return events, overflow
 }
 
-// Publish delivers an event to every subscriber of its mailbox.
+// Publish delivers an event to every subscriber of its mailbox and to
+// the account's (SubscribeAccount).
 func (h *Hub) Publish(e Event) {
 	h.mu.Lock()
-	subs := make([]*Sub, 0, len(h.subs[e.Mailbox]))
+	subs := make([]*Sub, 0, len(h.subs[e.Mailbox])+len(h.subs[accountWide]))
 	for s := range h.subs[e.Mailbox] {
 		subs = append(subs, s)
+	}
+	if e.Mailbox != accountWide {
+		for s := range h.subs[accountWide] {
+			subs = append(subs, s)
+		}
 	}
 	h.mu.Unlock()
 	for _, s := range subs {

@@ -258,6 +258,7 @@ func (im *Importer) Add(ctx context.Context, msg ImportMessage) error {
 		nm: index.NewMessage{
 			Key: e.Key, Name: e.Name, Flags: e.Flags, InternalDate: date,
 			Size: e.Size, CRLFSize: int64(len(canon)), Envelope: env, Body: body, POP3UIDL: msg.POP3UIDL,
+			SaveDate: time.Now(), // RFC 8514 §3: saved into this mailbox now
 		},
 		uid: msg.UID, mark: msg.Mark, res: res,
 	})

@@ -37,12 +37,20 @@ func (a *Account) Subscribe(name string, on bool) error {
 		return err
 	}
 	name = folder.CanonicalName(name)
-	return a.idx.Commit(func(tx *index.Tx) error {
+	err := a.idx.Commit(func(tx *index.Tx) error {
 		if on {
 			return tx.Subscribe(name)
 		}
 		return tx.Unsubscribe(name)
 	})
+	if err == nil {
+		kind := Unsubscribed
+		if on {
+			kind = Subscribed
+		}
+		a.hub.Publish(Event{Kind: kind, Name: name})
+	}
+	return err
 }
 
 // DeleteMailbox removes a mailbox and its messages; its children stay
@@ -73,7 +81,7 @@ func (a *Account) DeleteMailbox(name string) error {
 		return err
 	}
 	delete(a.mailboxes, mb.ID)
-	a.hub.Publish(Event{Mailbox: mb.ID, Kind: Removed})
+	a.hub.Publish(Event{Mailbox: mb.ID, Kind: Removed, Name: name})
 	return nil
 }
 
@@ -156,6 +164,13 @@ func (a *Account) RenameMailbox(ctx context.Context, oldName, newName string) er
 				h.fmu.Lock()
 				h.f = f
 				h.fmu.Unlock()
+			}
+		}
+	}
+	for _, mb := range mbs {
+		for _, m := range moves {
+			if m[0] == mb.Name {
+				a.hub.Publish(Event{Mailbox: mb.ID, Kind: Renamed, Name: m[1], OldName: m[0]})
 			}
 		}
 	}

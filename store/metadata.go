@@ -52,7 +52,7 @@ func (a *Account) Metadata(mailbox string) ([]MetadataEntry, error) {
 // transaction: a nil Value removes the entry. More than maxEntries
 // entries afterwards is ErrTooMany, and nothing changes.
 func (a *Account) SetMetadata(mailbox string, entries []MetadataEntry, maxEntries int) error {
-	return a.idx.Commit(func(tx *index.Tx) error {
+	err := a.idx.Commit(func(tx *index.Tx) error {
 		id, err := a.metadataID(tx, mailbox)
 		if err != nil {
 			return err
@@ -81,4 +81,12 @@ func (a *Account) SetMetadata(mailbox string, entries []MetadataEntry, maxEntrie
 		}
 		return nil
 	})
+	if err == nil && len(entries) > 0 {
+		names := make([]string, len(entries))
+		for i, e := range entries {
+			names[i] = e.Name
+		}
+		a.hub.Publish(Event{Kind: MetadataChanged, Name: mailbox, Entries: names})
+	}
+	return err
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"time"
 
 	"github.com/storaged/storaged/folder"
 	"github.com/storaged/storaged/index"
@@ -190,10 +191,12 @@ func (m *Mailbox) syncOnce(ctx context.Context, final bool) (bool, error) {
 		events = events[:0]
 		var addUIDs, flagUIDs []uint32
 		var modseq uint64
+		now := time.Now()
 		for _, nm := range adds {
 			if _, dup := tx.UIDOfKey(m.id, nm.Key); dup {
 				continue
 			}
+			nm.SaveDate = now // RFC 8514 §3: saved here when we found it
 			rec, err := tx.AddMessage(m.id, nm)
 			if err != nil {
 				return err

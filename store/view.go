@@ -243,6 +243,14 @@ func (v *View) take() {
 	}
 }
 
+// Owes reports, without applying anything, whether the view owes the
+// client messages (new or expunged ones) and flag changes: NOTIFY pushes
+// only the kinds its client asked for.
+func (v *View) Owes() (messages, flags bool) {
+	v.take()
+	return len(v.owedAdd) > 0 || len(v.owedExpunge) > 0 || v.resync, len(v.owedFlags) > 0
+}
+
 // ErrMailboxGone is returned when the viewed mailbox was deleted.
 var ErrMailboxGone = errors.New("the selected mailbox was deleted")
 

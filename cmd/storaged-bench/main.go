@@ -155,7 +155,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			for i := range rs {
 				what := map[string]string{
 					"sort-date": "UID SORT (DATE)", "sort-subject": "UID SORT (SUBJECT)",
-					"thread-references": "UID THREAD REFERENCES", "changedsince": "UID FETCH 1:* (FLAGS) (CHANGEDSINCE), 10 changed of",
+					"thread-references": "UID THREAD REFERENCES", "thread-refs": "UID THREAD REFS", "changedsince": "UID FETCH 1:* (FLAGS) (CHANGEDSINCE), 10 changed of",
 				}[rs[i].Suffix]
 				rs[i].Scenario = fmt.Sprintf("IMAP %s, %d msgs", what, rs[i].N)
 			}

@@ -80,12 +80,15 @@ func TestSmoke(t *testing.T) {
 		results = append(results, r)
 	}
 	// lmtp ×2, meta, body ms and MB/s, search header and text, sort by
-	// date and subject, thread, changedsince, pop3, idle memory (RSS,
-	// PSS), latency median and max.
-	if len(results) != 16 {
-		t.Fatalf("%d results, want 16:\n%s", len(results), out.String())
+	// date and subject, thread references and refs, changedsince, pop3,
+	// idle memory (RSS, PSS), latency median and max.
+	if len(results) != 17 {
+		t.Fatalf("%d results, want 17:\n%s", len(results), out.String())
 	}
-	if r := results[10]; !strings.Contains(r.Scenario, "CHANGEDSINCE") || r.Hits != 10 {
+	if r := results[10]; !strings.Contains(r.Scenario, "THREAD REFS") {
+		t.Errorf("result 10 %+v, want THREAD REFS", r)
+	}
+	if r := results[11]; !strings.Contains(r.Scenario, "CHANGEDSINCE") || r.Hits != 10 {
 		t.Errorf("CHANGEDSINCE result %+v, want 10 hits", r)
 	}
 	if r := results[5]; r.Hits != keywordHits(0, n, 42) {
@@ -97,8 +100,8 @@ func TestSmoke(t *testing.T) {
 
 	var table bytes.Buffer
 	writeReport(&table, append(results, results...), []string{"storaged"}, "")
-	if got := strings.Count(table.String(), "\n"); got != 2+16 {
-		t.Errorf("report has %d lines, want 18:\n%s", got, table.String())
+	if got := strings.Count(table.String(), "\n"); got != 2+17 {
+		t.Errorf("report has %d lines, want 19:\n%s", got, table.String())
 	}
 }
 

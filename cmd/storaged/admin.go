@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -83,7 +84,11 @@ func adminCmd(cfg *config.Config, logger *slog.Logger, args []string, stdin io.R
 	}
 	// No server: the verb opens the store itself. Nothing here creates
 	// a file the verb does not write.
-	if _, err := os.Stat(cfg.Users.File); err != nil {
+	usersPath := cfg.Users.File
+	if strings.Contains(usersPath, auth.DomainVar) {
+		usersPath = filepath.Dir(usersPath) // users/%d: the domains' files' directory
+	}
+	if _, err := os.Stat(usersPath); err != nil {
 		fmt.Fprintf(stderr, "storaged: no users file %s: %v\n", cfg.Users.File, err)
 		return exNoUser
 	}

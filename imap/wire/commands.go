@@ -99,6 +99,7 @@ func DefaultCommands() map[string]Spec {
 		"THREAD":         {Parse: parseThread, UID: true},
 		"GETMETADATA":    {Parse: parseGetMetadata},
 		"SETMETADATA":    {Parse: parseSetMetadata},
+		"NOTIFY":         {Parse: parseNotify},
 	}
 }
 

@@ -57,7 +57,7 @@ p = session()
 caps = p.capa()
 for c in ("TOP", "UIDL", "USER", "SASL", "RESP-CODES", "PIPELINING", "EXPIRE", "IMPLEMENTATION"):
     check(c in caps, "CAPA has " + c)
-check(caps.get("SASL") == ["PLAIN"], "SASL PLAIN")
+check(caps.get("SASL") == ["PLAIN", "LOGIN"], "SASL PLAIN LOGIN: %r" % caps.get("SASL"))
 p.user(user)
 try:
     p.pass_("wrong")
