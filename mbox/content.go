@@ -327,3 +327,28 @@ func storedKey(b []byte, r Record) string {
 	}
 	return ""
 }
+
+// StripState returns msg, a message with no From_ line and no mboxrd
+// quoting (an MMDF message: its separators are ^A lines, so its body is
+// never quoted), without the header's state fields, every other octet as
+// it was.
+func StripState(msg []byte) []byte {
+	out := make([]byte, 0, len(msg))
+	src := msg
+	for len(src) > 0 {
+		n := bytes.IndexByte(src, '\n') + 1
+		if n == 0 {
+			n = len(src)
+		}
+		l := src[:n]
+		bare := bytes.TrimRight(l, "\r\n")
+		if len(bare) == 0 {
+			break // the body follows, as it is
+		}
+		src = src[n:]
+		if !isStateField(bare) {
+			out = append(out, l...)
+		}
+	}
+	return append(out, src...)
+}

@@ -9,7 +9,9 @@
 //
 // Invariants:
 //   - Memory is bounded by one message and one index batch, never by a
-//     folder: sources stream (the mbox reader holds one message; the
+//     folder: sources stream (the mbox reader holds one message, and
+//     cuts a file exactly as mbox.Split cuts it whole, Content-Length
+//     included: FuzzMboxStream; the
 //     Maildir and MH readers hold the folder's listing of names, not its
 //     contents).
 //   - A source is often a user's own directory, changing while it is

@@ -7,10 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/storaged/storaged/folder"
 	"github.com/storaged/storaged/internal/safefs"
@@ -135,7 +138,16 @@ func (s *mboxSource) isMboxFile(rel string) bool {
 	defer fd.Close()
 	b := make([]byte, 5)
 	n, _ := io.ReadFull(fd, b)
-	return n == 0 || string(b[:n]) == "From "
+	return n == 0 || string(b[:n]) == "From " || isMMDF(b[:n])
+}
+
+// mmdfDelim is MMDF's separator line (four ^A), before and after each
+// message.
+const mmdfDelim = "\x01\x01\x01\x01"
+
+// isMMDF tells whether a file that starts with b is MMDF.
+func isMMDF(b []byte) bool {
+	return len(b) == 5 && string(b[:4]) == mmdfDelim && (b[4] == '\n' || b[4] == '\r')
 }
 
 // folder streams the file rel beneath the source's root; what is there
@@ -148,20 +160,23 @@ func (s *mboxSource) folder(rel, name string) Folder {
 		}
 		defer fd.Close()
 		path := s.dir.Join(rel)
-		r := newMboxReader(fd)
+		br := bufio.NewReaderSize(fd, 256<<10)
+		if head, _ := br.Peek(5); isMMDF(head) {
+			return eachMMDF(ctx, br, path, fn)
+		}
+		r := newMboxReader(br)
 		var msg Message
 		for {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			rec, err := r.next()
+			rec, recs, err := r.next()
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
 			if err != nil {
 				return fmt.Errorf("migrate: %s: %w", path, err)
 			}
-			recs := mbox.Split(rec)
 			if len(recs) == 0 {
 				continue
 			}
@@ -177,15 +192,94 @@ func (s *mboxSource) folder(rel, name string) Folder {
 	}}
 }
 
+// eachMMDF streams an MMDF file (SCO, MMDF and mutt's mmdf type): each
+// message between two lines of four ^A, unquoted, with no From_ line, so
+// its internal date is its Date field's. Bytes outside a pair are no
+// message; a last message without its closing line ends at the end of
+// the file.
+func eachMMDF(ctx context.Context, br *bufio.Reader, path string, fn func(*Message) error) error {
+	var cur []byte
+	in, partial := false, false // partial: l continues a longer line
+	emit := func() error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if len(bytes.TrimSpace(cur)) == 0 {
+			return nil
+		}
+		rec := []byte("From MAILER-DAEMON Thu Jan  1 00:00:00 1970\n")
+		from := len(rec)
+		rec = append(rec, cur...)
+		msg := Message{Data: mbox.StripState(cur), Flags: mbox.Flags(rec, mbox.Record{Start: 0, Body: from, End: len(rec)}), Date: headerDate(cur)}
+		return fn(&msg)
+	}
+	for {
+		l, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			if in {
+				cur = append(cur, l...)
+			}
+			partial = true
+			continue
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return fmt.Errorf("migrate: %s: %w", path, err)
+		}
+		isDelim := !partial && string(bytes.TrimRight(l, "\r\n")) == mmdfDelim
+		partial = false
+		if isDelim {
+			if in {
+				if e := emit(); e != nil {
+					return e
+				}
+			}
+			in, cur = !in, cur[:0]
+		} else if in {
+			cur = append(cur, l...)
+		}
+		if err != nil { // io.EOF
+			if in {
+				return emit()
+			}
+			return nil
+		}
+	}
+}
+
+// headerDate is the Date field of msg's header, zero when it has none
+// that parses.
+func headerDate(msg []byte) time.Time {
+	hdr := msg
+	for _, sep := range []string{"\n\n", "\n\r\n"} {
+		if i := bytes.Index(hdr, []byte(sep)); i >= 0 {
+			hdr = hdr[:i+1]
+		}
+	}
+	m, err := mail.ReadMessage(bytes.NewReader(append(bytes.ReplaceAll(hdr, []byte("\r\n"), []byte("\n")), '\n', '\n')))
+	if err != nil {
+		return time.Time{}
+	}
+	d, err := m.Header.Date()
+	if err != nil {
+		return time.Time{}
+	}
+	return d
+}
+
 // mboxReader cuts an mbox stream into records, one in memory at a time:
 // a record starts at a From_ line that begins the file or follows a blank
-// line, as mbox.Split reads them (without Split's Content-Length check,
-// which needs the whole file: a message with a blank line and a From_
-// line inside its body is cut there, as mboxo readers do).
+// line, as mbox.Split reads them. A Content-Length in the header is
+// honoured as Split honours it: where that many octets of body end just
+// before the end of the file or one or two line breaks and a From_ line
+// (mutt and Solaris mail write it, and their bodies may hold unquoted
+// "From " lines after blank ones); where they do not, the length is
+// wrong and the record ends at the next From_ line after a blank one.
 type mboxReader struct {
 	br      *bufio.Reader
+	pending []byte // read ahead and given back: served before br
 	buf     []byte
 	started bool
+	read    bool // a line was read
 	blank   bool // the last line was empty
 	done    bool
 }
@@ -195,6 +289,15 @@ func newMboxReader(r io.Reader) *mboxReader {
 }
 
 func (r *mboxReader) line() ([]byte, error) {
+	if len(r.pending) > 0 {
+		n := bytes.IndexByte(r.pending, '\n') + 1
+		if n == 0 {
+			n = len(r.pending)
+		}
+		l := r.pending[:n:n]
+		r.pending = r.pending[n:]
+		return l, nil
+	}
 	var l []byte
 	for {
 		frag, err := r.br.ReadSlice('\n')
@@ -214,40 +317,197 @@ func (r *mboxReader) line() ([]byte, error) {
 	}
 }
 
-// next returns the next record: From_ line, message and separator.
-func (r *mboxReader) next() ([]byte, error) {
-	if r.done {
-		return nil, io.EOF
+// unread gives octets back, to be read again before anything else.
+func (r *mboxReader) unread(b []byte) {
+	if len(b) > 0 {
+		r.pending = append(append([]byte(nil), b...), r.pending...)
 	}
+}
+
+// readBody reads n octets (fewer at the end of the input).
+func (r *mboxReader) readBody(n int) ([]byte, error) {
+	out := make([]byte, 0, n)
+	take := min(n, len(r.pending))
+	out = append(out, r.pending[:take]...)
+	r.pending = r.pending[take:]
+	if len(out) < n {
+		rest := make([]byte, n-len(out))
+		k, err := io.ReadFull(r.br, rest)
+		out = append(out, rest[:k]...)
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// maxContentLength bounds what a Content-Length makes us read ahead at
+// once: beyond it the field is not trusted (a message is never that big).
+const maxContentLength = 1 << 30
+
+// next returns the next record (From_ line, message and separator) and
+// the messages mbox.Split finds in it. Split sees the next record's From_
+// line as well, so that it tells the separator from the message exactly
+// as it does in the whole file.
+func (r *mboxReader) next() ([]byte, []mbox.Record, error) {
+	rec, from, err := r.nextRaw()
+	if err != nil {
+		return nil, nil, err
+	}
+	full := rec
+	if from != nil {
+		full = append(rec[:len(rec):len(rec)], from...)
+		if !bytes.HasSuffix(from, []byte("\n")) {
+			full = append(full, '\n') // the last line of the input
+		}
+	}
+	var recs []mbox.Record
+	for try := 0; ; try++ {
+		recs = recs[:0]
+		across := false
+		for _, rc := range mbox.Split(full) {
+			if rc.Start < len(rec) {
+				across = across || rc.End > len(rec)
+				recs = append(recs, rc)
+			}
+		}
+		// A Content-Length that ends past the record ends where Split
+		// takes full's end for the file's: lengthEnd found it does not
+		// end so in the file. An octet more moves full's end off it.
+		if !across || from == nil || try == 16 {
+			break
+		}
+		full = append(full, 'x')
+	}
+	for i := range recs {
+		recs[i].End = min(recs[i].End, len(rec))
+		recs[i].Body = min(recs[i].Body, recs[i].End)
+	}
+	return full, recs, nil
+}
+
+// nextRaw returns the next record and the From_ line that ended it (nil
+// at the end of the input).
+func (r *mboxReader) nextRaw() (rec, from []byte, err error) {
+	if r.done {
+		return nil, nil, io.EOF
+	}
+	inHeader, clen := false, -1
 	for {
 		l, err := r.line()
 		if errors.Is(err, io.EOF) {
 			r.done = true
 			if len(r.buf) > 0 {
-				return r.buf, nil
+				return r.buf, nil, nil
 			}
-			return nil, io.EOF
+			return nil, nil, io.EOF
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		isFrom := r.blank && bytes.HasPrefix(l, []byte("From ")) && validFrom(l)
-		r.blank = len(bytes.TrimRight(l, "\r\n")) == 0
+		bare := chomp(l)
+		// As mbox.Split: the file's first line starts a message if it
+		// starts "From "; before the first message any valid From_
+		// line does; after it, one that follows a blank line.
+		isFrom := bytes.HasPrefix(l, []byte("From ")) &&
+			(!r.started && (!r.read || validFrom(l)) || r.started && r.blank && validFrom(l))
+		r.read = true
+		r.blank = len(bare) == 0
 		if isFrom && r.started {
 			rec := r.buf
 			r.buf = append(make([]byte, 0, max(len(rec)/2, 4096)), l...)
-			return rec, nil
+			return rec, l, nil
 		}
 		if isFrom {
 			r.started = true
-		}
-		if r.started {
+			inHeader, clen = true, -1
 			r.buf = append(r.buf, l...)
+			continue
+		}
+		if !r.started {
+			continue
+		}
+		r.buf = append(r.buf, l...)
+		if !inHeader {
+			continue
+		}
+		if len(bare) > 0 {
+			if v, ok := cutField(bare, "Content-Length"); ok {
+				if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 && n <= maxContentLength {
+					clen = n
+				}
+			}
+			continue
+		}
+		inHeader = false
+		if clen < 0 {
+			continue
+		}
+		rec, from, err := r.lengthEnd(clen)
+		if err != nil {
+			return nil, nil, err
+		}
+		if rec != nil {
+			return rec, from, nil
 		}
 	}
+}
+
+// lengthEnd tries the record's Content-Length n, its header read: the
+// record and the From_ line after it when the length ends it, nil with
+// everything given back when it does not.
+func (r *mboxReader) lengthEnd(n int) (rec, from []byte, err error) {
+	body, err := r.readBody(n)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(body) < n {
+		r.unread(body)
+		return nil, nil, nil
+	}
+	var tail []byte
+	for i := 0; i < 3; i++ {
+		l, err := r.line()
+		if errors.Is(err, io.EOF) {
+			// The end of the input: the length was right.
+			rec := append(append(r.buf, body...), tail...)
+			r.buf, r.done = nil, true
+			return rec, nil, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if i > 0 && bytes.HasPrefix(l, []byte("From ")) && validFrom(l) {
+			rec := append(append(r.buf, body...), tail...)
+			r.buf = append(make([]byte, 0, max(len(rec)/2, 4096)), l...)
+			r.blank = false
+			return rec, l, nil
+		}
+		tail = append(tail, l...)
+		if len(chomp(l)) > 0 {
+			break
+		}
+	}
+	r.unread(append(body, tail...))
+	r.blank = true // the header's blank line
+	return nil, nil, nil
+}
+
+// cutField returns the value of a header line named name.
+func cutField(l []byte, name string) (string, bool) {
+	if len(l) <= len(name) || l[len(name)] != ':' || !strings.EqualFold(string(l[:len(name)]), name) {
+		return "", false
+	}
+	return string(l[len(name)+1:]), true
 }
 
 func validFrom(l []byte) bool {
 	_, _, ok := mbox.ParseFromLine(bytes.TrimRight(l, "\r\n"))
 	return ok
+}
+
+// chomp is l without its line end ("\n" or "\r\n"), as mbox.Split reads
+// a line: "\r\r\n" is not blank.
+func chomp(l []byte) []byte {
+	return bytes.TrimSuffix(bytes.TrimSuffix(l, []byte("\n")), []byte("\r"))
 }
