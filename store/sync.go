@@ -106,21 +106,32 @@ func (m *Mailbox) syncLocked(ctx context.Context) error {
 	}
 }
 
-// syncOnce does one scan. It reports done=false when the folder changed
-// during the scan in a way that makes missing files uncertain; the caller
-// scans again, and on the last attempt (final) the uncertain expunges are
-// left for a later sync.
-func (m *Mailbox) syncOnce(ctx context.Context, final bool) (bool, error) {
+// folderDiff is how a folder's files differ from the index: files no
+// one indexed, indexed files another program renamed or whose flags it
+// changed (with the flags to take over), UIDs whose files are gone, and
+// the folder's token for the scan.
+type folderDiff struct {
+	idx     map[string]known
+	added   []folder.Entry
+	renamed []folder.Entry
+	missing []uint32
+	tok     []byte
+}
+
+// diff scans the folder and compares it with the index, changing
+// nothing. done=false: the folder changed during the scan so that the
+// missing files are uncertain (see syncOnce).
+func (m *Mailbox) diff(ctx context.Context, final bool) (folderDiff, bool, error) {
 	a := m.acct
 	// Messages indexed before the scan starts must have their files in
 	// it; those indexed later may not, and are not judged.
 	var before index.Mailbox
 	if err := a.idx.View(func(tx *index.Tx) (err error) { before, err = tx.MailboxByID(m.id); return err }); err != nil {
-		return false, err
+		return folderDiff{}, false, err
 	}
 	entries, tok, err := m.folder().Scan(ctx)
 	if err != nil {
-		return false, err
+		return folderDiff{}, false, err
 	}
 	idx := make(map[string]known)
 	err = a.idx.View(func(tx *index.Tx) error {
@@ -130,7 +141,7 @@ func (m *Mailbox) syncOnce(ctx context.Context, final bool) (bool, error) {
 		})
 	})
 	if err != nil {
-		return false, err
+		return folderDiff{}, false, err
 	}
 	// A format whose names spell the flags (Maildir, mbox's offsets and
 	// lengths) shows a change by another program as a new name; one that
@@ -170,11 +181,11 @@ func (m *Mailbox) syncOnce(ctx context.Context, final bool) (bool, error) {
 		// from both reads; only trust absences from an unchanging folder.
 		after, err := m.folder().Token()
 		if err != nil {
-			return false, err
+			return folderDiff{}, false, err
 		}
 		if !bytes.Equal(after, tok) {
 			if !final {
-				return false, nil
+				return folderDiff{}, false, nil
 			}
 			missing, tok = nil, nil
 		}
@@ -182,6 +193,20 @@ func (m *Mailbox) syncOnce(ctx context.Context, final bool) (bool, error) {
 	if !m.folder().Settled(tok) {
 		tok = nil
 	}
+	return folderDiff{idx: idx, added: added, renamed: renamed, missing: missing, tok: tok}, true, nil
+}
+
+// syncOnce does one scan. It reports done=false when the folder changed
+// during the scan in a way that makes missing files uncertain; the caller
+// scans again, and on the last attempt (final) the uncertain expunges are
+// left for a later sync.
+func (m *Mailbox) syncOnce(ctx context.Context, final bool) (bool, error) {
+	d, done, err := m.diff(ctx, final)
+	if err != nil || !done {
+		return done, err
+	}
+	a := m.acct
+	idx, added, renamed, missing, tok := d.idx, d.added, d.renamed, d.missing, d.tok
 	adds, err := m.prepareAdds(ctx, added)
 	if err != nil {
 		return false, err

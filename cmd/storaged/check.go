@@ -6,19 +6,33 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"text/tabwriter"
 
 	"github.com/storaged/storaged/config"
 	"github.com/storaged/storaged/index"
-	"github.com/storaged/storaged/quota"
 	"github.com/storaged/storaged/store"
 )
 
-// checkCmd: storaged check USER|-A. Opening an account validates its
-// index (a damaged one is moved aside and rebuilt from the files); then
-// every mailbox is synced with its files and the counters recounted.
+// checkCmd: storaged check [-repair] USER|-A. Opening an account
+// validates its index (a damaged one is moved aside and rebuilt from the
+// files, repair or not: there is nothing else to compare). Then every
+// mailbox's files are compared with the index and each difference is
+// listed; with -repair they are also repaired (sync, counters and sizes
+// recounted). Differences left unrepaired exit 1, as diff does.
 func checkCmd(cfg *config.Config, logger *slog.Logger, args []string, stdout, stderr io.Writer) int {
+	repair := false
+	var rest []string
+	for _, a := range args {
+		switch a {
+		case "-repair", "--repair":
+			repair = true
+		default:
+			rest = append(rest, a)
+		}
+	}
+	args = rest
 	if len(args) != 1 {
-		fmt.Fprintln(stderr, "storaged: check takes one USER or -A")
+		fmt.Fprintln(stderr, "storaged: check takes [-repair] and one USER or -A")
 		return exUsage
 	}
 	// A user without a store gets none made (readonly.go).
@@ -43,14 +57,38 @@ func checkCmd(cfg *config.Config, logger *slog.Logger, args []string, stdout, st
 		}
 		acct, err := accts.Open(ctx, name)
 		if err == nil {
-			var rc store.Recalc
-			if rc, err = acct.Recalc(ctx); err == nil {
-				state := "ok"
-				if rc.Before != rc.After || rc.Resized > 0 {
-					state = fmt.Sprintf("repaired: counters were %d messages, %s", rc.Before.Messages, quota.FormatSize(rc.Before.Storage))
-				}
+			var diffs []store.Difference
+			if diffs, err = acct.Check(ctx, repair); err == nil {
 				mbs, _ := acct.Mailboxes()
-				fmt.Fprintf(stdout, "%s: %s (%d mailboxes, %d messages, %s; %d files read)\n", name, state, len(mbs), rc.After.Messages, quota.FormatSize(rc.After.Storage), rc.Files)
+				var msgs int
+				for _, mb := range mbs {
+					msgs += int(mb.Messages)
+				}
+				switch {
+				case len(diffs) == 0:
+					fmt.Fprintf(stdout, "%s: ok (%d mailboxes, %d messages)\n", name, len(mbs), msgs)
+				case repair:
+					fmt.Fprintf(stdout, "%s: %d differences, repaired (%d mailboxes, %d messages now)\n", name, len(diffs), len(mbs), msgs)
+				default:
+					fmt.Fprintf(stdout, "%s: %d differences (storaged check -repair %s repairs them)\n", name, len(diffs), name)
+					code = max(code, 1)
+				}
+				if len(diffs) > 0 {
+					tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "  MAILBOX\tKIND\tUID\tFILE\tDETAIL")
+					for _, d := range diffs {
+						uid := "-"
+						if d.UID != 0 {
+							uid = fmt.Sprint(d.UID)
+						}
+						file := d.File
+						if file == "" {
+							file = "-"
+						}
+						fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", d.Mailbox, d.Kind, uid, file, d.Detail)
+					}
+					tw.Flush()
+				}
 				continue
 			}
 		}

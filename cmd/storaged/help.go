@@ -152,16 +152,21 @@ Examples:
   storaged config
   storaged -config /etc/storaged.toml config | grep listen
 `,
-	"check": `usage: storaged [-config FILE] check USER|-A
+	"check": `usage: storaged [-config FILE] check [-repair] USER|-A
 
-Validates each store: a damaged index is moved aside and rebuilt from the
-files, every mailbox is synced with its files and the counters recounted.
-A user who has no store yet is reported as such; nothing is created. The
-server must be stopped.
+Compares each store's files with its index and lists every difference:
+a file no one indexed (another program's delivery), an indexed message
+whose file is gone, flags another program changed, a size that is not
+the indexed one. Without -repair nothing changes and differences exit 1;
+with -repair they are repaired as the server would (new files get the
+next UIDs, gone ones are expunged, flags and sizes come from the files,
+counters are recounted). A damaged index is moved aside and rebuilt from
+the files either way. A user who has no store yet is reported as such;
+nothing is created. The server must be stopped.
 
 Examples:
   storaged check bob
-  storaged check -A
+  storaged check -repair -A
 `,
 	"version": `usage: storaged version
 

@@ -40,7 +40,7 @@ Usage:
                                                 an mbox file or tree, a Maildir (Dovecot's too), an MH tree;
                                                 safe to repeat; the server must be stopped for now
   storaged [-config FILE] config                print the effective configuration
-  storaged [-config FILE] check USER|-A         validate and repair the index (a damaged one is rebuilt), recount
+  storaged [-config FILE] check [-repair] USER|-A  list (and repair) differences between files and index
   storaged version                              the build: module version, commit, Go
 ` + admin.Usage + `
 
