@@ -10,6 +10,9 @@
 //   - Append returns only once the message and the directory entry that
 //     names it are durable (file fsynced, directory fsynced). A crash before
 //     that leaves no visible message or a complete one, never half of one.
+//     A BatchAppender's AppendUnsynced stops before the directory fsync,
+//     which SyncAppended then makes for a whole batch; the file itself is
+//     fsynced before it is renamed into place, so the half-of-one rule holds.
 //   - An Entry's Key is stable for the life of the message in that folder:
 //     a flag change may change Name, never Key. The index keys on it.
 //   - Open returns the message in canonical form (see message.CRLFReader),

@@ -9,6 +9,7 @@ import (
 	"os"
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -20,19 +21,28 @@ import (
 // a link planted there is never written through), writes data, sets its
 // mtime to date when date is set (formats take arrival dates from it),
 // and fsyncs it. On failure nothing is left behind.
+//
+// It works on the bare descriptor, as OpenRaw does on the read side: an
+// os.File would add three fcntls (O_NONBLOCK set and cleared again, the
+// poller's probe) and a finalizer to every delivery, and buys nothing
+// for a regular file written once. A caller whose date is the arrival
+// time passes the zero date: the kernel's mtime already is that, and the
+// utimensat is saved.
 func WriteFileSynced(d *safefs.Dir, name string, data []byte, date time.Time) error {
-	fd, err := d.Create(name, 0o600)
+	// O_EXCL: nothing can be there, so no FIFO to guard against with
+	// O_NONBLOCK.
+	fd, err := d.OpenFd(name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", name, err)
 	}
-	_, err = fd.Write(data)
+	err = writeAll(fd, data)
 	if err == nil && !date.IsZero() {
-		err = safefs.Chtimes(fd, date.UnixNano(), date.UnixNano())
+		err = futimens(fd, date)
 	}
 	if err == nil {
-		err = fd.Sync()
+		err = fsyncFd(fd)
 	}
-	if cerr := fd.Close(); err == nil {
+	if cerr := unix.Close(fd); err == nil && cerr != nil && cerr != unix.EINTR {
 		err = cerr
 	}
 	if err != nil {
@@ -40,6 +50,44 @@ func WriteFileSynced(d *safefs.Dir, name string, data []byte, date time.Time) er
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	return nil
+}
+
+// writeAll writes data to fd whole (a regular file may take less than
+// asked when the disk fills or a signal lands).
+func writeAll(fd int, data []byte) error {
+	for len(data) > 0 {
+		n, err := unix.Write(fd, data)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return io.ErrShortWrite
+		}
+		data = data[n:]
+	}
+	return nil
+}
+
+// futimens sets fd's access and modification times (utimensat with a
+// NULL path: the descriptor itself).
+func futimens(fd int, t time.Time) error {
+	ts := [2]unix.Timespec{unix.NsecToTimespec(t.UnixNano()), unix.NsecToTimespec(t.UnixNano())}
+	_, _, e := unix.Syscall6(unix.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts)), 0, 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+func fsyncFd(fd int) error {
+	for {
+		if err := unix.Fsync(fd); err != unix.EINTR {
+			return err
+		}
+	}
 }
 
 // Missing tells whether err says that a name in a store leads to no

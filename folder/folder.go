@@ -99,6 +99,23 @@ type Store interface {
 	Exists(name string) bool
 }
 
+// BatchAppender is implemented by formats whose Append ends with an
+// fsync of the directory that names the new file (Maildir). The store
+// uses it to cover a batch of concurrent appends to one mailbox with one
+// directory fsync and then one index commit, where each Append would
+// fsync the directory itself and each index commit would stand alone.
+type BatchAppender interface {
+	// AppendUnsynced is Append up to the rename into place: the file is
+	// durable and named, the name not yet. A crash before SyncAppended
+	// returns may lose the name, never leave half a message; so nothing
+	// may be indexed or acknowledged before.
+	AppendUnsynced(ctx context.Context, m NewMessage) (Entry, error)
+	// SyncAppended makes the names of entries AppendUnsynced returned
+	// durable: one directory fsync, begun after this call, per directory
+	// they are in.
+	SyncAppended(entries []Entry) error
+}
+
 // PartialFlags is implemented by formats that keep only some flags on
 // disk (MH's sequences hold three). Their Scan says nothing of the other
 // flags, which the store keeps from the index; the ones it does record,

@@ -34,8 +34,49 @@ func (f *Folder) name(n string) string { return join(f.rel, n) }
 // in tmp/ (someone put a file there; our names are unique and random).
 const appendTries = 3
 
+var _ folder.BatchAppender = (*Folder)(nil)
+
 // Append implements folder.Folder.
 func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry, error) {
+	e, err := f.AppendUnsynced(ctx, m)
+	if err != nil {
+		return e, err
+	}
+	if err := f.SyncAppended([]folder.Entry{e}); err != nil {
+		return folder.Entry{}, err
+	}
+	return e, nil
+}
+
+// SyncAppended implements folder.BatchAppender: new/ and, for entries
+// appended with flags, cur/, each fsynced once (shared with concurrent
+// callers through the DirSyncer, which only lets an fsync that began
+// after this call count).
+func (f *Folder) SyncAppended(entries []folder.Entry) error {
+	var inNew, inCur bool
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name, "cur/") {
+			inCur = true
+		} else {
+			inNew = true
+		}
+	}
+	if inNew {
+		if err := f.sync.Sync(f.dir(), f.name("new")); err != nil {
+			return notFound(f.rel, err)
+		}
+	}
+	if inCur {
+		if err := f.sync.Sync(f.dir(), f.name("cur")); err != nil {
+			return notFound(f.rel, err)
+		}
+	}
+	return nil
+}
+
+// AppendUnsynced implements folder.BatchAppender: the file is written
+// and fsynced in tmp/, then renamed into new/ (cur/ with flags).
+func (f *Folder) AppendUnsynced(ctx context.Context, m folder.NewMessage) (folder.Entry, error) {
 	if err := ctx.Err(); err != nil {
 		return folder.Entry{}, err
 	}
@@ -71,9 +112,6 @@ func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry,
 	if err := f.dir().RenameNoReplace(tmp, f.name(name)); err != nil {
 		f.dir().Remove(tmp)
 		return folder.Entry{}, fmt.Errorf("maildir: move into place: %w", notFound(f.rel, err))
-	}
-	if err := f.sync.Sync(f.dir(), f.name(name[:3])); err != nil {
-		return folder.Entry{}, err
 	}
 	date := m.Date
 	if date.IsZero() {

@@ -64,6 +64,12 @@ type Mailbox struct {
 
 	pmu     sync.Mutex
 	pending map[string]int
+
+	// amu guards the append queue (appendbatch.go): appends waiting for
+	// their directory fsync and index commit, and whether one leads.
+	amu      sync.Mutex
+	aqueue   []*appendReq
+	aleading bool
 }
 
 func (m *Mailbox) folder() folder.Folder {
@@ -161,20 +167,36 @@ func (m *Mailbox) append(ctx context.Context, msg []byte, opt AppendOptions, res
 	// free); all are released once the index knows the one that stuck.
 	var keys []string
 	defer m.unpendAll(&keys)
-	if err := m.writeStaged(ctx, st, &keys); err != nil {
-		return Appended{}, err
+	var rec index.Message
+	var mb index.Mailbox
+	if ba, ok := m.folder().(folder.BatchAppender); ok {
+		// The directory fsync and the index commit are shared with
+		// concurrent appends to this mailbox (appendbatch.go).
+		if err := m.writeUnsynced(ctx, ba, st, &keys); err != nil {
+			return Appended{}, err
+		}
+		rec, mb, err = m.commitAppended(ba, st)
+	} else {
+		if err := m.writeStaged(ctx, st, &keys); err != nil {
+			return Appended{}, err
+		}
+		var recs []index.Message
+		if recs, mb, err = m.indexStaged([]*staged{st}); err == nil {
+			rec = recs[0]
+		}
 	}
-	recs, mb, err := m.indexStaged([]*staged{st})
 	if err != nil {
-		// The file stays: the next Sync indexes it, so nothing the
-		// caller may retry is lost, and nothing is acknowledged.
+		// The file stays: the next Sync indexes it (once its name is
+		// durable; if the crash took the name, the sender was not
+		// answered and sends again), so nothing the caller may retry is
+		// lost, and nothing is acknowledged.
 		return Appended{}, err
 	}
-	m.publishAdded(recs, opt.Origin)
+	m.publishAdded([]index.Message{rec}, opt.Origin)
 	if own {
 		res.warn(ctx)
 	}
-	return Appended{UIDValidity: mb.UIDValidity, UID: recs[0].UID, Size: int64(len(st.canon))}, nil
+	return Appended{UIDValidity: mb.UIDValidity, UID: rec.UID, Size: int64(len(st.canon))}, nil
 }
 
 // AppendMany stores several messages as one change (RFC 3502
@@ -259,12 +281,23 @@ func stage(msg []byte, opt AppendOptions) (*staged, error) {
 
 // writeStaged writes the message's file durably.
 func (m *Mailbox) writeStaged(ctx context.Context, st *staged, keys *[]string) error {
-	e, err := m.folder().Append(ctx, folder.NewMessage{
-		Data: st.msg, Flags: st.opt.Flags, Date: st.date, Sender: st.opt.Sender,
-		Reserve: func(k string) { *keys = append(*keys, k); m.pend(k) },
-	})
+	e, err := m.folder().Append(ctx, m.newMessage(st, keys))
 	st.entry = e
 	return err
+}
+
+// newMessage is what the format is given to store st; the keys it
+// reserves are pending (see the package invariants) and added to keys.
+//
+// An append without a date arrives now: the format is given no date, so
+// the file keeps the mtime the kernel gave it (the same instant as the
+// index's INTERNALDATE, to the clock tick) and no utimensat is spent on
+// setting it again.
+func (m *Mailbox) newMessage(st *staged, keys *[]string) folder.NewMessage {
+	return folder.NewMessage{
+		Data: st.msg, Flags: st.opt.Flags, Date: st.opt.Date, Sender: st.opt.Sender,
+		Reserve: func(k string) { *keys = append(*keys, k); m.pend(k) },
+	}
 }
 
 // indexStaged indexes written messages in one transaction.

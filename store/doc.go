@@ -4,8 +4,10 @@
 // session of one account what the others did.
 //
 // Invariants (check every change against them):
-//   - Append: the file is durable (folder.Append) before the index commit,
-//     and the index commit is durable before Deliver returns. A crash in
+//   - Append: the file and its directory entry are durable (folder.Append,
+//     or AppendUnsynced then SyncAppended for a folder.BatchAppender,
+//     batched per mailbox in appendbatch.go) before the index commit, and
+//     the index commit is durable before Deliver returns. A crash in
 //     between leaves a file the index does not know; the next Sync gives it
 //     the next UID. Nothing acknowledged is lost.
 //   - Remove: files go first, then the index. A crash in between leaves
