@@ -1,5 +1,6 @@
 // Package admin holds storaged's admin verbs that act on a user's store
-// (user show, auth test, expunge, search, fetch, import, export, who,
+// (user show, auth test, expunge, search, fetch, import, export, index
+// rebuild, who,
 // reload, stop) and
 // the socket through which the CLI runs them inside the serving process.
 //

@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/storaged/storaged/migrate"
 )
@@ -114,9 +113,11 @@ func importVerb(ctx context.Context, env *Env, o *out, args []string, stdin io.R
 			code = ExDataErr
 			continue
 		}
+		pr := o.progressTo("import")
 		rep, err := migrate.Import(ctx, acct, src, migrate.Options{
-			DryRun: dry, Into: f["into"], IgnoreQuota: ignoreQuota, Progress: o.progress("import"), Logger: env.Log,
+			DryRun: dry, Into: f["into"], IgnoreQuota: ignoreQuota, Progress: pr.update, Logger: env.Log,
 		})
+		pr.finish()
 		for _, fr := range rep.Folders {
 			uids := "new"
 			if fr.KeptUIDs {
@@ -166,7 +167,9 @@ func exportVerb(ctx context.Context, env *Env, o *out, args []string) int {
 	if acct == nil {
 		return code
 	}
-	rep, err := migrate.Export(ctx, acct, pos[1], format, migrate.Options{Progress: o.progress("export")})
+	pr := o.progressTo("export")
+	rep, err := migrate.Export(ctx, acct, pos[1], format, migrate.Options{Progress: pr.update})
+	pr.finish()
 	tw := tabwriter.NewWriter(o.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "FOLDER\tMESSAGES\tBYTES\tSKIPPED\n")
 	for _, fr := range rep.Folders {
@@ -200,17 +203,6 @@ func skipped(m map[string]int64) string {
 	}
 	sort.Strings(reasons)
 	return fmt.Sprintf("%d (%s)", n, strings.Join(reasons, "; "))
-}
-
-// progress reports on standard error every five seconds.
-func (o *out) progress(what string) func(migrate.Totals) {
-	var last time.Time
-	return func(t migrate.Totals) {
-		if now := time.Now(); now.Sub(last) >= 5*time.Second {
-			last = now
-			fmt.Fprintf(o.stderr, "%s: %d messages, %s, %.0f msg/s\n", what, t.Messages, humanBytes(t.Bytes), float64(t.Messages)/max(t.Elapsed.Seconds(), 0.001))
-		}
-	}
 }
 
 func humanBytes(n int64) string {

@@ -64,7 +64,7 @@ func (e *Env) now() time.Time {
 }
 
 // Verbs are the commands Run knows, the first word of args.
-var Verbs = []string{"user", "auth", "expunge", "search", "fetch", "who", "reload", "stop", "import", "export"}
+var Verbs = []string{"user", "auth", "expunge", "search", "fetch", "who", "reload", "stop", "import", "export", "index"}
 
 // Handles reports whether Run knows the command args name.
 func Handles(args []string) bool {
@@ -76,6 +76,8 @@ func Handles(args []string) bool {
 		return len(args) > 1 && args[1] == "show"
 	case "auth":
 		return len(args) > 1 && args[1] == "test"
+	case "index":
+		return len(args) > 1 && args[1] == "rebuild"
 	case "expunge", "search", "fetch", "who", "reload", "stop", "import", "export":
 		return true
 	}
@@ -95,6 +97,8 @@ const Usage = `  storaged user show USER [--json]             store, format, ind
                                                safe to repeat and to interrupt
   storaged export [--format maildir|mbox] USER DEST
                                                Dovecot's Maildir++ with dovecot-uidlist (UIDs kept), or mbox files
+  storaged index rebuild USER [MAILBOX] [--json]
+                                               the index rebuilt from the files, UIDs and flags kept where it allows
   storaged who [--json]                        connected sessions (a running server only)
   storaged reload | stop                       tell the running server to reload (as SIGHUP) or to stop
 `
@@ -152,6 +156,8 @@ func Run(ctx context.Context, env *Env, args []string, stdin io.Reader, stdout, 
 		return userShow(ctx, env, o, rest[2:])
 	case "auth":
 		return authTest(ctx, env, o, rest[2:], stdin)
+	case "index":
+		return indexRebuild(ctx, env, o, rest[2:])
 	case "expunge":
 		return expunge(ctx, env, o, rest[1:])
 	case "search":

@@ -29,11 +29,13 @@ type request struct {
 	Stdin string   `json:"stdin,omitempty"`
 }
 
-// frame is one line of the answer: output on fd 1 or 2, or the end.
+// frame is one line of the answer: output on fd 1 or 2, a progress
+// record (progress.go), or the end.
 type frame struct {
-	Out  string `json:"1,omitempty"`
-	Err  string `json:"2,omitempty"`
-	Exit *int   `json:"exit,omitempty"`
+	Out      string    `json:"1,omitempty"`
+	Err      string    `json:"2,omitempty"`
+	Progress *Progress `json:"progress,omitempty"`
+	Exit     *int      `json:"exit,omitempty"`
 }
 
 // Server answers the admin socket with Run over its Env.
@@ -129,6 +131,14 @@ func (w frameWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// WriteProgress implements ProgressWriter: the record goes to the
+// client, whose terminal (or not) decides how it is shown.
+func (w frameWriter) WriteProgress(p Progress) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.enc.Encode(frame{Progress: &p})
+}
+
 func (s *Server) handle(ctx context.Context, c net.Conn) {
 	defer c.Close()
 	log := s.Log
@@ -151,6 +161,21 @@ func (s *Server) handle(ctx context.Context, c net.Conn) {
 		log.Warn("admin: malformed request", "err", err)
 		return
 	}
+	// The client sends nothing after its request: its end of the stream
+	// (a half-close on ^C, or its death) cancels the verb, which an
+	// import takes as an interrupt: what it wrote is indexed, and the
+	// same command run again goes on from there.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		var b [64]byte
+		for {
+			if _, err := c.Read(b[:]); err != nil {
+				cancel()
+				return
+			}
+		}
+	}()
 	var mu sync.Mutex
 	enc := json.NewEncoder(c)
 	stdout, stderr := frameWriter{&mu, enc, 1}, frameWriter{&mu, enc, 2}
@@ -176,6 +201,15 @@ var ErrNoServer = errors.New("admin: no server is running")
 // and returns the verb's exit status. stdin is read whole only for the
 // verbs that take it (auth test without a password).
 func Call(path string, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	return CallContext(context.Background(), path, args, stdin, stdout, stderr)
+}
+
+// CallContext is Call that interrupts the verb when ctx ends: it tells
+// the server so (a half-close) and waits for the verb to stop and say
+// what it did, so the exit status is still the verb's. Progress records
+// go to stderr when it is a ProgressWriter (a Renderer), else as plain
+// lines.
+func CallContext(ctx context.Context, path string, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
 	c, err := net.DialTimeout("unix", path, 2*time.Second)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
@@ -192,6 +226,21 @@ func Call(path string, args []string, stdin io.Reader, stdout, stderr io.Writer)
 	if err := json.NewEncoder(c).Encode(req); err != nil {
 		return 0, fmt.Errorf("admin: %w", err)
 	}
+	ended := make(chan struct{})
+	defer close(ended)
+	go func() {
+		select {
+		case <-ctx.Done():
+			if uc, ok := c.(*net.UnixConn); ok {
+				uc.CloseWrite()
+			}
+		case <-ended:
+		}
+	}()
+	pw, ok := stderr.(ProgressWriter)
+	if !ok {
+		pw = NewRenderer(stderr, false)
+	}
 	dec := json.NewDecoder(bufio.NewReader(c))
 	for {
 		var f frame
@@ -201,6 +250,8 @@ func Call(path string, args []string, stdin io.Reader, stdout, stderr io.Writer)
 		switch {
 		case f.Exit != nil:
 			return *f.Exit, nil
+		case f.Progress != nil:
+			pw.WriteProgress(*f.Progress)
 		case f.Err != "":
 			io.WriteString(stderr, f.Err)
 		default:

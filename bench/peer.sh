@@ -21,10 +21,20 @@
 #   IDLE_CONNS=100        IMAP connections in IDLE for the notification latency
 #   IDLE_ROUNDS=5         messages delivered, one at a time, to the idle mailbox
 #   RSS_CONNS=1000        idle IMAP connections while the servers' memory is measured
+#   BIG_SIZE=41943040 BIG_CONNS=20   lmtp-big: that many deliveries of that size at
+#                         once, and each server's peak RSS (VmHWM, its processes summed);
+#                         run first and once, since a high-water mark only grows
+#   STORAGED_BIN=path     measure this storaged binary instead of building the tree's
 #   MSG_SIZE=4096         size of the IMAP and POP3 messages
 #   FSYNC_MODES="optimized always"   one Dovecot instance each; LMTP runs on all
 #   READ_MODES=optimized  the Dovecot instances the read scenarios run on
-#   SCENARIOS="lmtp imap-meta imap-body imap-search imap-sort pop3-retr imap-idle rss"
+#   SCENARIOS="lmtp-big lmtp imap-meta imap-body imap-search imap-sort pop3-retr imap-idle rss"
+#   FILL_MODE=lmtp        how the IMAP mailbox is filled: "lmtp" delivers it to each
+#                         server; "maildir" writes the same messages into each server's
+#                         Maildir (cur/) before the server first opens it, as an admin
+#                         copying a store in would (for IMAP_N=100000: Dovecot's LMTP
+#                         fill alone takes most of an hour here); both index the files
+#                         in the untimed warm-up
 #   BENCH_NOTE=...        a line put under the table (e.g. "noisy: other jobs running")
 #   RESULTS=bench/RESULTS.md, KEEP=1 keeps the temporary directory
 set -euo pipefail
@@ -43,9 +53,13 @@ IDLE_CONNS=${IDLE_CONNS:-100}
 IDLE_ROUNDS=${IDLE_ROUNDS:-5}
 RSS_CONNS=${RSS_CONNS:-1000}
 MSG_SIZE=${MSG_SIZE:-4096}
+FILL_MODE=${FILL_MODE:-lmtp}
 FSYNC_MODES=${FSYNC_MODES:-"optimized always"}
 READ_MODES=${READ_MODES:-optimized}
-SCENARIOS=${SCENARIOS:-"lmtp imap-meta imap-body imap-search imap-sort pop3-retr imap-idle rss"}
+SCENARIOS=${SCENARIOS:-"lmtp-big lmtp imap-meta imap-body imap-search imap-sort pop3-retr imap-idle rss"}
+BIG_SIZE=${BIG_SIZE:-41943040}
+BIG_CONNS=${BIG_CONNS:-20}
+STORAGED_BIN=${STORAGED_BIN:-}
 BENCH_NOTE=${BENCH_NOTE:-}
 RESULTS=${RESULTS:-bench/RESULTS.md}
 GO=${GO:-go}
@@ -113,7 +127,11 @@ trap 'exit 130' INT TERM
 
 # --- binaries -------------------------------------------------------------
 log "building storaged and storaged-bench"
-$GO build -o "$T/bin/storaged" ./cmd/storaged
+if [ -n "$STORAGED_BIN" ]; then
+	mkdir -p "$T/bin" && cp "$STORAGED_BIN" "$T/bin/storaged"
+else
+	$GO build -o "$T/bin/storaged" ./cmd/storaged
+fi
 $GO build -o "$T/bin/storaged-bench" ./cmd/storaged-bench
 SB=$T/bin/storaged-bench
 
@@ -154,6 +172,9 @@ level = "warn"
 listen = ["${LMTP[storaged]}"]
 [imap]
 listen = ["${IMAP[storaged]}"]
+# As Dovecot's mail_max_userip_connections below: the IDLE and memory
+# scenarios hold many connections of one user from one address.
+max_connections_per_user_address = $((RSS_CONNS + IDLE_CONNS + 10))
 [pop3]
 listen = ["${POP3[storaged]}"]
 EOF
@@ -261,11 +282,36 @@ order() {
 	if [ $((run % 2)) = 1 ]; then echo "$@"; else echo "$@" | tr ' ' '\n' | tac | tr '\n' ' '; fi
 }
 
+pids_of() { # pids_of SERVER: the server's top process
+	case $1 in
+	storaged) echo "$STORAGED_PID" ;;
+	dovecot-*) cat "$T/$1/run/master.pid" ;;
+	esac
+}
+
+# --- memory of large deliveries at once: first, on servers that did nothing yet --
+# VmHWM is each process's peak since it started, so this runs once per
+# server, before any other load could set the mark.
+if has lmtp-big; then
+	for srv in $SERVERS; do
+		log "$srv: $BIG_CONNS LMTP deliveries of $BIG_SIZE octets at once, peak RSS"
+		bench "$srv" 1 lmtp-big -to "one@$DOMAIN" -size "$BIG_SIZE" -conns "$BIG_CONNS" -seed big -pids "$(pids_of "$srv")" >>"$OUT"
+	done
+fi
+
 # --- fill the read mailboxes, identically on each server --------------------
 if has imap-meta || has imap-body || has imap-search || has imap-sort || has pop3-retr; then
 	for srv in $READ_SERVERS; do
-		log "$srv: filling big with $IMAP_N and pop with $POP3_N messages of $MSG_SIZE octets"
-		bench "$srv" 0 lmtp -to "big@$DOMAIN" -n "$IMAP_N" -size "$MSG_SIZE" -conns 4 -seed fill -name "fill: LMTP $IMAP_N × $MSG_SIZE octets, 4 conn, 1 user" >>"$FILL"
+		log "$srv: filling big with $IMAP_N ($FILL_MODE) and pop with $POP3_N messages of $MSG_SIZE octets"
+		if [ "$FILL_MODE" = maildir ]; then
+			case $srv in
+			storaged) "$SB" maildir -dir "$S/data/mail/big" -n "$IMAP_N" -size "$MSG_SIZE" -seed fill -to "big@$DOMAIN" ;;
+			dovecot-*) "$SB" maildir -dir "$T/$srv/home/big/Maildir" -n "$IMAP_N" -size "$MSG_SIZE" -seed fill -to "big@$DOMAIN" \
+				-uid "$MAIL_UID" -gid "$MAIL_GID" && chown "$MAIL_UID:$MAIL_GID" "$T/$srv/home/big" ;;
+			esac
+		else
+			bench "$srv" 0 lmtp -to "big@$DOMAIN" -n "$IMAP_N" -size "$MSG_SIZE" -conns 4 -seed fill -name "fill: LMTP $IMAP_N × $MSG_SIZE octets, 4 conn, 1 user" >>"$FILL"
+		fi
 		bench "$srv" 0 lmtp -to "pop@$DOMAIN" -n "$POP3_N" -size "$MSG_SIZE" -conns 4 -seed fill -name "fill: LMTP $POP3_N × $MSG_SIZE octets, 4 conn, 1 user" >>"$FILL"
 	done
 fi
@@ -313,12 +359,6 @@ for sc in imap-meta imap-body imap-search imap-sort pop3-retr; do
 done
 
 # --- IDLE latency and memory with idle connections -----------------------------
-pids_of() { # pids_of SERVER: the server's top process
-	case $1 in
-	storaged) echo "$STORAGED_PID" ;;
-	dovecot-*) cat "$T/$1/run/master.pid" ;;
-	esac
-}
 if has imap-idle; then
 	for run in $(seq 1 "$RUNS"); do
 		for srv in $(order "$run" $READ_SERVERS); do
@@ -355,6 +395,7 @@ fs=$(df -T "$T" | awk 'NR==2 {print $2 " on " $1}')
 	echo "Ratio: how many times better storaged is (>1: storaged faster or smaller), from the medians."
 	echo "Memory: RSS summed over all the server's processes (children included), connections logged in, INBOX selected, in IDLE."
 	echo "Dovecot limits raised for the many-connection scenarios: mail_max_userip_connections, default_process_limit, default_client_limit."
+	[ "$FILL_MODE" = maildir ] && echo "The IMAP mailbox's $IMAP_N messages were written into each server's Maildir as files (FILL_MODE=maildir), then indexed by each server in the warm-up."
 	[ -n "$BENCH_NOTE" ] && { echo; echo "**$BENCH_NOTE**"; }
 	echo
 	echo "$TABLE"

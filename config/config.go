@@ -28,6 +28,7 @@ type Config struct {
 	// LocalDomains are the domains whose recipients are ours; empty means
 	// "localhost" and Hostname.
 	LocalDomains []string    `toml:"local_domains"`
+	Server       Server      `toml:"server"`
 	Log          Log         `toml:"log"`
 	TLS          TLS         `toml:"tls"`
 	Auth         Auth        `toml:"auth"`
@@ -44,6 +45,32 @@ type Config struct {
 	// ShutdownTimeout bounds how long SIGTERM waits for deliveries in
 	// flight before it cuts them (none of those was acknowledged).
 	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+}
+
+// Server is what every mail access listener (IMAP, POP3, ManageSieve)
+// shares: the connections they may hold together. LMTP, the MTA's
+// door, is not counted.
+type Server struct {
+	// MaxConnections bounds the open connections of all three; one more
+	// is told so in its protocol (IMAP "* BYE [LIMIT]" as its greeting,
+	// RFC 9051 §7.1.5) and closed. 0: no bound.
+	MaxConnections int `toml:"max_connections"`
+	// MaxConnectionsPerAddress bounds them per remote address (an IPv6
+	// address counts by its /64). Addresses in auth.trusted_networks
+	// (a webmail, a proxy) are exempt: they speak for many users, and
+	// the per-user limits still hold. 0: no bound.
+	MaxConnectionsPerAddress int `toml:"max_connections_per_address"`
+	// User is the account serve runs as (a name or a number, "vmail"):
+	// started as root it binds every listener and socket, gives the
+	// data directory's new files to this user, and then drops to it for
+	// the whole process; started as this user it runs as it is. Empty:
+	// the process stays as it was started (as root, each store's files
+	// are then given to the uid/gid of the user's passwd-file line).
+	// Every store's files belong to this user, so passwd-file lines with
+	// other uid/gid fields are refused (451 4.3.0, NO [UNAVAILABLE]).
+	User string `toml:"user"`
+	// Group is the group it runs as; empty: the user's primary group.
+	Group string `toml:"group"`
 }
 
 // Admin is the socket the CLI's admin verbs reach a running server on.
@@ -165,6 +192,9 @@ type ManageSieve struct {
 	AuthFailDelay Duration `toml:"auth_fail_delay"`
 	// IdleTimeout closes a session that sends nothing for this long.
 	IdleTimeout Duration `toml:"idle_timeout"`
+	// MaxConnectionsPerUserAddress bounds one user's sessions from one
+	// address, checked at login (NO (TRYLATER)); 0: no bound.
+	MaxConnectionsPerUserAddress int `toml:"max_connections_per_user_address"`
 }
 
 // Quota is the default limit of every user and what happens at it. A
@@ -228,6 +258,9 @@ type POP3 struct {
 	// (RFC 1939 §8; a second login gets -ERR [IN-USE]). Off, as
 	// Dovecot's pop3_lock_session=no: sessions share it.
 	LockSession bool `toml:"lock_session"`
+	// MaxConnectionsPerUserAddress bounds one user's sessions from one
+	// address, checked at login (-ERR [IN-USE]); 0: no bound.
+	MaxConnectionsPerUserAddress int `toml:"max_connections_per_user_address"`
 }
 
 // IMAP is the mail access listener.
@@ -241,6 +274,15 @@ type IMAP struct {
 	AuthFailDelay Duration `toml:"auth_fail_delay"`
 	// MaxMessageSize is the APPENDLIMIT.
 	MaxMessageSize Size `toml:"max_message_size"`
+	// IdleTimeout logs out a session that sends nothing for this long;
+	// RFC 9051 §5.4 asks for at least 30 minutes once logged in.
+	IdleTimeout Duration `toml:"idle_timeout"`
+	// LoginIdleTimeout is the shorter one before login (§5.4 allows it).
+	LoginIdleTimeout Duration `toml:"login_idle_timeout"`
+	// MaxConnectionsPerUserAddress bounds one user's sessions from one
+	// address, as Dovecot's mail_max_userip_connections (10), checked at
+	// login: NO [LIMIT] (RFC 5530). 0: no bound.
+	MaxConnectionsPerUserAddress int `toml:"max_connections_per_user_address"`
 }
 
 // Log is where and how storaged logs.
@@ -266,6 +308,11 @@ type Mail struct {
 	// LockWait is how long an mbox append or rewrite waits for another
 	// program's lock before a temporary failure (LMTP 451 4.2.0).
 	LockWait Duration `toml:"lock_wait"`
+	// MaxMailboxes bounds a user's mailboxes, INBOX included, and
+	// MaxMailboxDepth the levels of one name ("a/b/c" is 3): an IMAP
+	// CREATE or RENAME past either gets NO [LIMIT]. 0: no bound.
+	MaxMailboxes    int `toml:"max_mailboxes"`
+	MaxMailboxDepth int `toml:"max_mailbox_depth"`
 }
 
 // LMTP is the delivery listener.
@@ -305,7 +352,9 @@ func Defaults() Config {
 		Users:           Users{File: "users"},
 		Admin:           Admin{Socket: "admin.sock"},
 		ShutdownTimeout: Duration(30 * time.Second),
-		Mail:            Mail{Dir: "mail", IndexDir: "index", Format: "maildir", LockWait: Duration(10 * time.Second)},
+		Server:          Server{MaxConnections: 10000, MaxConnectionsPerAddress: 100},
+		Mail: Mail{Dir: "mail", IndexDir: "index", Format: "maildir", LockWait: Duration(10 * time.Second),
+			MaxMailboxes: 10000, MaxMailboxDepth: 20},
 		LMTP: LMTP{
 			Listen:         []string{"127.0.0.1:2424", "unix:lmtp.sock"},
 			SocketMode:     "0660",
@@ -322,12 +371,18 @@ func Defaults() Config {
 			ListenTLS:      []string{},
 			AuthFailDelay:  Duration(time.Second),
 			MaxMessageSize: 50 << 20,
+
+			IdleTimeout:                  Duration(30 * time.Minute),
+			LoginIdleTimeout:             Duration(time.Minute),
+			MaxConnectionsPerUserAddress: 10,
 		},
 		POP3: POP3{
 			Listen:        []string{"127.0.0.1:1110"},
 			ListenTLS:     []string{},
 			AuthFailDelay: Duration(time.Second),
 			IdleTimeout:   Duration(10 * time.Minute),
+
+			MaxConnectionsPerUserAddress: 10,
 		},
 		Sieve: Sieve{
 			Enabled:       true,
@@ -346,6 +401,8 @@ func Defaults() Config {
 			Listen:        []string{DefaultManageSieveListen},
 			AuthFailDelay: Duration(time.Second),
 			IdleTimeout:   Duration(30 * time.Minute),
+
+			MaxConnectionsPerUserAddress: 10,
 		},
 		Quota: Quota{
 			Root:            "User quota",
@@ -502,10 +559,22 @@ func (c *Config) resolve() error {
 	if c.IMAP.MaxMessageSize <= 0 || c.IMAP.MaxMessageSize > 1<<32-1 {
 		return errors.New("imap.max_message_size: must be positive and under 4G")
 	}
+	if c.IMAP.IdleTimeout < Duration(30*time.Minute) {
+		return errors.New("imap.idle_timeout: must be at least 30m (RFC 9051 §5.4)")
+	}
+	if c.IMAP.LoginIdleTimeout <= 0 || c.IMAP.LoginIdleTimeout > c.IMAP.IdleTimeout {
+		return errors.New("imap.login_idle_timeout: must be positive and at most imap.idle_timeout")
+	}
+	if err := c.resolveLimits(); err != nil {
+		return err
+	}
 	if m, err := strconv.ParseUint(c.LMTP.SocketMode, 8, 32); err != nil || m > 0o777 {
 		return fmt.Errorf("lmtp.socket_mode: %q is not an octal mode like 0660", c.LMTP.SocketMode)
 	}
 	if _, _, err := c.SocketOwner(); err != nil {
+		return err
+	}
+	if _, _, _, err := c.RunAs(); err != nil {
 		return err
 	}
 	if c.ShutdownTimeout <= 0 {
@@ -535,6 +604,25 @@ func (c *Config) resolve() error {
 		}
 	}
 	return c.resolveSieve()
+}
+
+// resolveLimits checks the connection and mailbox limits: counts, 0
+// meaning none.
+func (c *Config) resolveLimits() error {
+	for _, p := range []struct {
+		key string
+		v   int
+	}{{"server.max_connections", c.Server.MaxConnections},
+		{"server.max_connections_per_address", c.Server.MaxConnectionsPerAddress},
+		{"imap.max_connections_per_user_address", c.IMAP.MaxConnectionsPerUserAddress},
+		{"pop3.max_connections_per_user_address", c.POP3.MaxConnectionsPerUserAddress},
+		{"managesieve.max_connections_per_user_address", c.ManageSieve.MaxConnectionsPerUserAddress},
+		{"mail.max_mailboxes", c.Mail.MaxMailboxes}, {"mail.max_mailbox_depth", c.Mail.MaxMailboxDepth}} {
+		if p.v < 0 {
+			return fmt.Errorf("%s: must not be negative (0 means none)", p.key)
+		}
+	}
+	return nil
 }
 
 func (c *Config) resolveSieve() error {
@@ -702,6 +790,39 @@ func (c *Config) SocketOwner() (uid, gid int, err error) {
 		gid, _ = strconv.Atoi(g.Gid)
 	}
 	return uid, gid, nil
+}
+
+// RunAs is the uid and gid server.user and server.group name; ok is
+// false when server.user is empty (the process stays as it started).
+func (c *Config) RunAs() (uid, gid int, ok bool, err error) {
+	n := c.Server.User
+	if n == "" {
+		if c.Server.Group != "" {
+			return 0, 0, false, errors.New("server.group: needs server.user")
+		}
+		return -1, -1, false, nil
+	}
+	u, err := user.Lookup(n)
+	if err != nil {
+		if u, err = user.LookupId(n); err != nil {
+			return 0, 0, false, fmt.Errorf("server.user: %q: no such user", n)
+		}
+	}
+	uid, _ = strconv.Atoi(u.Uid)
+	gid, _ = strconv.Atoi(u.Gid)
+	if uid == 0 {
+		return 0, 0, false, fmt.Errorf("server.user: %q is root: name an unprivileged user (or leave it empty)", n)
+	}
+	if g := c.Server.Group; g != "" {
+		grp, err := user.LookupGroup(g)
+		if err != nil {
+			if grp, err = user.LookupGroupId(g); err != nil {
+				return 0, 0, false, fmt.Errorf("server.group: %q: no such group", g)
+			}
+		}
+		gid, _ = strconv.Atoi(grp.Gid)
+	}
+	return uid, gid, true, nil
 }
 
 // Write prints the configuration as TOML.

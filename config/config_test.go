@@ -111,12 +111,50 @@ func TestErrorsNameTheKey(t *testing.T) {
 		"[quota]\nmessages = -1":                    "quota.messages",
 		"[quota]\npolicy_listen = \"12340\"":        "quota.policy_listen",
 		"[quota]\nstorage = \"big\"":                "storage",
+
+		"[server]\nmax_connections = -1":                       "server.max_connections",
+		"[server]\nmax_connections_per_address = -5":           "server.max_connections_per_address",
+		"[imap]\nmax_connections_per_user_address = -1":        "imap.max_connections_per_user_address",
+		"[pop3]\nmax_connections_per_user_address = -1":        "pop3.max_connections_per_user_address",
+		"[managesieve]\nmax_connections_per_user_address = -1": "managesieve.max_connections_per_user_address",
+		"[mail]\nmax_mailboxes = -1":                           "mail.max_mailboxes",
+		"[mail]\nmax_mailbox_depth = -1":                       "mail.max_mailbox_depth",
+		"[imap]\nidle_timeout = \"10m\"":                       "imap.idle_timeout",
+		"[imap]\nlogin_idle_timeout = \"0s\"":                  "imap.login_idle_timeout",
+		"[imap]\nlogin_idle_timeout = \"2h\"":                  "imap.login_idle_timeout",
 	}
 	for body, key := range cases {
 		_, err := Load(write(t, body))
 		if err == nil || !strings.Contains(err.Error(), key) {
 			t.Errorf("%q: error %v does not name %s", body, err, key)
 		}
+	}
+}
+
+// Every limit has a default (issue 13 point 5): none of them is off
+// unless the file says so.
+func TestLimitDefaults(t *testing.T) {
+	c, err := Load("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.MaxConnections != 10000 || c.Server.MaxConnectionsPerAddress != 100 {
+		t.Errorf("server = %+v", c.Server)
+	}
+	if c.IMAP.MaxConnectionsPerUserAddress != 10 || c.POP3.MaxConnectionsPerUserAddress != 10 ||
+		c.ManageSieve.MaxConnectionsPerUserAddress != 10 {
+		t.Errorf("per user and address: imap %d pop3 %d managesieve %d", c.IMAP.MaxConnectionsPerUserAddress,
+			c.POP3.MaxConnectionsPerUserAddress, c.ManageSieve.MaxConnectionsPerUserAddress)
+	}
+	if c.Mail.MaxMailboxes != 10000 || c.Mail.MaxMailboxDepth != 20 {
+		t.Errorf("mail = %+v", c.Mail)
+	}
+	if c.IMAP.IdleTimeout.D() != 30*time.Minute || c.IMAP.LoginIdleTimeout.D() != time.Minute {
+		t.Errorf("imap timeouts %v, %v", c.IMAP.IdleTimeout, c.IMAP.LoginIdleTimeout)
+	}
+	c, err = Load(write(t, "[server]\nmax_connections = 0\n[mail]\nmax_mailboxes = 0\n"))
+	if err != nil || c.Server.MaxConnections != 0 || c.Mail.MaxMailboxes != 0 {
+		t.Fatalf("0 turns a limit off: %+v, %v", c, err)
 	}
 }
 

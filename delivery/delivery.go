@@ -10,6 +10,7 @@ import (
 
 	"github.com/storaged/storaged/auth"
 	"github.com/storaged/storaged/folder"
+	"github.com/storaged/storaged/internal/spool"
 	"github.com/storaged/storaged/message"
 	"github.com/storaged/storaged/metrics"
 	"github.com/storaged/storaged/quota"
@@ -148,11 +149,31 @@ type Envelope struct {
 // Deliver stores msg (as received: line endings are made canonical) in
 // the recipient's INBOX, or where the recipient's Sieve scripts say.
 func (d *Deliverer) Deliver(ctx context.Context, env Envelope, rcpt Recipient, msg []byte) error {
+	return d.deliverBytes(ctx, env, rcpt, message.Canonical(msg))
+}
+
+// DeliverMessage is Deliver for a message the front end kept
+// (spool.Message, canonical): in memory it takes Deliver's path; spooled,
+// every copy streams from the spool (spooled.go) and none is held whole.
+// The stored octets are the same either way.
+func (d *Deliverer) DeliverMessage(ctx context.Context, env Envelope, rcpt Recipient, m *spool.Message) error {
+	if !m.Spooled() {
+		return d.deliverBytes(ctx, env, rcpt, m.Bytes())
+	}
 	acct, err := d.Accounts.Open(ctx, rcpt.User)
 	if err != nil {
 		return &Error{Kind: TempFail, Msg: "mailbox unavailable, try again later", Err: err}
 	}
-	full := d.withTrace(env, rcpt, message.Canonical(msg), time.Now())
+	return d.deliverSpooled(ctx, env, rcpt, acct, m)
+}
+
+// deliverBytes is Deliver for a canonical message in memory.
+func (d *Deliverer) deliverBytes(ctx context.Context, env Envelope, rcpt Recipient, canon []byte) error {
+	acct, err := d.Accounts.Open(ctx, rcpt.User)
+	if err != nil {
+		return &Error{Kind: TempFail, Msg: "mailbox unavailable, try again later", Err: err}
+	}
+	full := content{b: d.withTrace(env, rcpt, canon, time.Now())}
 	if d.Sieve != nil && d.Sieve.Scripts != nil {
 		return d.filter(ctx, env, rcpt, acct, full)
 	}
@@ -232,10 +253,19 @@ func (d *Deliverer) overQuota(rcpt Recipient, err error) error {
 // withTrace prepends Return-Path, Delivered-To and Received (RFC 5321
 // §4.4) to a canonical message.
 func (d *Deliverer) withTrace(env Envelope, rcpt Recipient, msg []byte, now time.Time) []byte {
-	var b bytes.Buffer
-	b.Grow(len(msg) + 512)
-	fmt.Fprintf(&b, "Return-Path: <%s>\r\n", sanitize(env.From))
-	fmt.Fprintf(&b, "Delivered-To: %s\r\n", sanitize(rcpt.Address))
+	return d.appendTrace(make([]byte, 0, len(msg)+512), env, rcpt, now, msg)
+}
+
+// trace is the trace fields alone, canonical and ending in CRLF: the
+// head of a spooled copy.
+func (d *Deliverer) trace(env Envelope, rcpt Recipient, now time.Time) []byte {
+	return d.appendTrace(nil, env, rcpt, now, nil)
+}
+
+func (d *Deliverer) appendTrace(dst []byte, env Envelope, rcpt Recipient, now time.Time, msg []byte) []byte {
+	b := bytes.NewBuffer(dst)
+	fmt.Fprintf(b, "Return-Path: <%s>\r\n", sanitize(env.From))
+	fmt.Fprintf(b, "Delivered-To: %s\r\n", sanitize(rcpt.Address))
 	b.WriteString("Received: from ")
 	helo := sanitize(env.Helo)
 	if helo == "" {
@@ -243,13 +273,13 @@ func (d *Deliverer) withTrace(env Envelope, rcpt Recipient, msg []byte, now time
 	}
 	b.WriteString(helo)
 	if env.Remote != "" {
-		fmt.Fprintf(&b, " (%s)", sanitize(env.Remote))
+		fmt.Fprintf(b, " (%s)", sanitize(env.Remote))
 	}
-	fmt.Fprintf(&b, "\r\n\tby %s (storaged) with %s", d.Hostname, env.Protocol)
+	fmt.Fprintf(b, "\r\n\tby %s (storaged) with %s", d.Hostname, env.Protocol)
 	if env.ID != "" {
-		fmt.Fprintf(&b, " id %s", sanitize(env.ID))
+		fmt.Fprintf(b, " id %s", sanitize(env.ID))
 	}
-	fmt.Fprintf(&b, "\r\n\tfor <%s>; %s\r\n", sanitize(rcpt.Address), now.Format(time.RFC1123Z))
+	fmt.Fprintf(b, "\r\n\tfor <%s>; %s\r\n", sanitize(rcpt.Address), now.Format(time.RFC1123Z))
 	b.Write(msg)
 	return b.Bytes()
 }

@@ -22,7 +22,7 @@ func (d *Deliverer) keepMailbox(rcpt Recipient) string {
 // folder that does not exist is never created (a sender must not make
 // folders by choosing an address) and the message goes to INBOX, as it
 // does when the folder cannot take it: mail is never lost to a detail.
-func (d *Deliverer) keep(ctx context.Context, acct *store.Account, rcpt Recipient, content []byte, flags []string, env Envelope) error {
+func (d *Deliverer) keep(ctx context.Context, acct *store.Account, rcpt Recipient, content content, flags []string, env Envelope) error {
 	if mb := d.keepMailbox(rcpt); mb != folder.Inbox {
 		err := d.appendTo(ctx, acct, mb, content, flags, env)
 		if err == nil {

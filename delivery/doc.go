@@ -9,6 +9,10 @@
 //     durable and indexed (store.Mailbox.Append's contract).
 //   - Trace fields are prepended; the message itself is never altered
 //     beyond canonical line endings (message.Canonical).
+//   - A spooled message (DeliverMessage, spooled.go) is never held
+//     whole: each copy is its trace fields in memory and the spool after
+//     them, stored as the same octets the in-memory path stores; Sieve
+//     reads its header and a bounded body prefix, its size whole.
 //   - Every failure is an *Error of a known Kind; internal causes are
 //     wrapped for the log, never shown to the peer.
 //   - Sieve (sieve.go) never loses mail: a script that does not compile

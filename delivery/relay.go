@@ -1,9 +1,9 @@
 package delivery
 
 import (
-	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"time"
 
@@ -13,8 +13,9 @@ import (
 // Relay sends the mail Sieve makes (redirects, vacation replies) onwards.
 type Relay interface {
 	// Send submits msg from the envelope sender from ("" for the null
-	// path) to the recipients.
-	Send(ctx context.Context, from string, to []string, msg []byte) error
+	// path) to the recipients. msg is read once, as it is sent: a
+	// redirected message streams from the delivery's spool.
+	Send(ctx context.Context, from string, to []string, msg io.Reader) error
 }
 
 // SMTPRelay submits through an SMTP server on Addr (host:port) with the
@@ -28,7 +29,7 @@ type SMTPRelay struct {
 }
 
 // Send implements Relay.
-func (r *SMTPRelay) Send(ctx context.Context, from string, to []string, msg []byte) error {
+func (r *SMTPRelay) Send(ctx context.Context, from string, to []string, msg io.Reader) error {
 	timeout := r.Timeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
@@ -49,7 +50,7 @@ func (r *SMTPRelay) Send(ctx context.Context, from string, to []string, msg []by
 	if err := c.Hello(helo); err != nil {
 		return fmt.Errorf("relay %s: %w", r.Addr, err)
 	}
-	if err := c.SendMail(from, to, bytes.NewReader(msg)); err != nil {
+	if err := c.SendMail(from, to, msg); err != nil {
 		return fmt.Errorf("relay %s: %w", r.Addr, err)
 	}
 	if err := c.Quit(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"mime"
 	"strings"
@@ -85,7 +86,7 @@ func (p *plan) add(t target) {
 // filter runs the user's sequence and does what it says. Every path
 // that cannot do what the script asked ends in INBOX: mail is never
 // lost to a script.
-func (d *Deliverer) filter(ctx context.Context, env Envelope, rcpt Recipient, acct *store.Account, full []byte) error {
+func (d *Deliverer) filter(ctx context.Context, env Envelope, rcpt Recipient, acct *store.Account, full content) error {
 	sv := d.Sieve
 	log := d.logger().With("user", rcpt.User, "id", env.ID)
 	steps, err := sv.Scripts.Sequence(rcpt.User)
@@ -97,7 +98,12 @@ func (d *Deliverer) filter(ctx context.Context, env Envelope, rcpt Recipient, ac
 		return d.keep(ctx, acct, rcpt, full, nil, env)
 	}
 	mem := acct.SieveMemory()
-	msg := sieve.ParseMessage(full)
+	view, err := d.sieveMessage(full)
+	if err != nil {
+		log.Warn("sieve: message not readable, implicit keep", "err", err)
+		return d.appendTo(ctx, acct, folder.Inbox, full, nil, env)
+	}
+	msg := view.msg
 	senv := d.sieveEnv(env, rcpt, acct, mem)
 	var p plan
 	keep, edited := true, false
@@ -155,7 +161,11 @@ func (d *Deliverer) filter(ctx context.Context, env Envelope, rcpt Recipient, ac
 	}
 	content := full
 	if edited {
-		content = withHeader(msg.Header, msg.Body)
+		var ok bool
+		if content, ok = d.edited(full, view, msg.Header); !ok {
+			content = full
+			log.Warn("sieve: header edits not stored: the header is larger than can be read", "limit", maxSieveHeader)
+		}
 	}
 	stored, err := d.storeAll(ctx, log, acct, p.targets, content, env)
 	if err != nil {
@@ -171,7 +181,7 @@ func (d *Deliverer) filter(ctx context.Context, env Envelope, rcpt Recipient, ac
 			log.Warn("sieve: redirect over the limit, not sent", "to", to, "limit", max)
 			continue
 		}
-		if err := d.redirect(ctx, rcpt, env, msg, to); err != nil {
+		if err := d.redirect(ctx, rcpt, env, msg, full, view, to); err != nil {
 			log.Warn("sieve: redirect failed, implicit keep", "to", to, "err", err)
 			if !stored[folder.Inbox] {
 				if err := d.appendTo(ctx, acct, folder.Inbox, content, nil, env); err != nil {
@@ -246,7 +256,7 @@ func (d *Deliverer) sieveEnv(env Envelope, rcpt Recipient, acct *store.Account, 
 // such mailbox without :create, a bad name, over quota, any error) falls
 // back to INBOX, as Pigeonhole does; an INBOX that fails fails the
 // delivery only if no copy went anywhere.
-func (d *Deliverer) storeAll(ctx context.Context, log *slog.Logger, acct *store.Account, targets []target, content []byte, env Envelope) (map[string]bool, error) {
+func (d *Deliverer) storeAll(ctx context.Context, log *slog.Logger, acct *store.Account, targets []target, content content, env Envelope) (map[string]bool, error) {
 	stored := map[string]bool{}
 	var inboxErr error
 	for i := 0; i < len(targets); i++ {
@@ -301,7 +311,7 @@ func dovecotName(name string) (string, bool) {
 	return n, n != name && folder.CheckName(n) == nil
 }
 
-func (d *Deliverer) storeOne(ctx context.Context, acct *store.Account, t target, content []byte, env Envelope) error {
+func (d *Deliverer) storeOne(ctx context.Context, acct *store.Account, t target, content content, env Envelope) error {
 	if t.mailbox != folder.Inbox {
 		if _, err := acct.Mailbox(t.mailbox); errors.Is(err, folder.ErrNotFound) || folder.CheckName(t.mailbox) != nil {
 			if alt, ok := dovecotName(t.mailbox); ok {
@@ -326,7 +336,7 @@ func (d *Deliverer) storeOne(ctx context.Context, acct *store.Account, t target,
 }
 
 // appendTo stores content in one mailbox with Sieve's flags.
-func (d *Deliverer) appendTo(ctx context.Context, acct *store.Account, mailbox string, content []byte, flags []string, env Envelope) error {
+func (d *Deliverer) appendTo(ctx context.Context, acct *store.Account, mailbox string, content content, flags []string, env Envelope) error {
 	mb, err := acct.Mailbox(mailbox)
 	if err != nil {
 		if mailbox != folder.Inbox {
@@ -334,15 +344,15 @@ func (d *Deliverer) appendTo(ctx context.Context, acct *store.Account, mailbox s
 		}
 		return &Error{Kind: TempFail, Msg: "mailbox unavailable, try again later", Err: err}
 	}
-	res, err := mb.Append(ctx, content, store.AppendOptions{Flags: toFlags(flags), Sender: env.From})
+	res, err := content.append(ctx, mb, store.AppendOptions{Flags: toFlags(flags), Sender: env.From})
 	if err != nil {
 		return d.storeError(err)
 	}
-	d.Metrics.Stored("lmtp", len(content))
+	d.Metrics.Stored("lmtp", int(content.size()))
 	// One line per stored copy, with the transaction id the LMTP
 	// session logs and answers (250 2.0.0 <rcpt> <id> Saved).
 	d.logger().Info("stored", "id", env.ID, "user", acct.User(), "mailbox", mailbox, "uid", res.UID,
-		"bytes", len(content), "msgid", messageID(content))
+		"bytes", content.size(), "msgid", content.messageID())
 	return nil
 }
 
@@ -455,8 +465,9 @@ func rejectText(reason string) string {
 }
 
 // redirect sends msg on to one address (RFC 5228 §4.2), with our mark
-// so a loop through us is caught here rather than by the hop count.
-func (d *Deliverer) redirect(ctx context.Context, rcpt Recipient, env Envelope, msg *sieve.Message, to string) error {
+// so a loop through us is caught here rather than by the hop count. Its
+// body is full's from view's body on (streamed when spooled).
+func (d *Deliverer) redirect(ctx context.Context, rcpt Recipient, env Envelope, msg *sieve.Message, full content, view sieveView, to string) error {
 	if d.Sieve.Relay == nil {
 		return errors.New("no relay is configured ([sieve] relay)")
 	}
@@ -489,8 +500,7 @@ func (d *Deliverer) redirect(ctx context.Context, rcpt Recipient, env Envelope, 
 			h = append(h, f)
 		}
 	}
-	b.Write(withHeader(h, msg.Body))
-	return d.Sieve.Relay.Send(ctx, d.redirectSender(env, rcpt), []string{to}, b.Bytes())
+	return d.Sieve.Relay.Send(ctx, d.redirectSender(env, rcpt), []string{to}, io.MultiReader(&b, redirectBody(full, view, h)))
 }
 
 func (d *Deliverer) redirectSender(env Envelope, rcpt Recipient) string {
@@ -526,7 +536,7 @@ func (d *Deliverer) vacation(ctx context.Context, log *slog.Logger, rcpt Recipie
 	reply := d.vacationMessage(rcpt, env, msg, v, time.Now())
 	// RFC 3834 §3.3 / RFC 5230 §5.1: the null return path, so nothing
 	// answers the answer.
-	if err := d.Sieve.Relay.Send(ctx, "", []string{env.From}, reply); err != nil {
+	if err := d.Sieve.Relay.Send(ctx, "", []string{env.From}, bytes.NewReader(reply)); err != nil {
 		log.Warn("sieve: vacation reply failed", "to", env.From, "err", err)
 		return store.Remember{}, false
 	}

@@ -19,6 +19,10 @@
 //     whatever form it has on disk; ReadStored returns it as it was
 //     received (message.StoredForm), which differs only for a message an
 //     IMAP client sent in a literal8 with bare LFs.
+//   - A NewMessage with Content (a spooled message) is stored as the
+//     same octets as one whose Data holds them, streamed, never read
+//     into memory whole; the sizes (Content.StoredSize) are known before
+//     the first write.
 //   - Mailbox names reaching a format have passed CheckName: no format
 //     ever sees "..", an empty level or a control character.
 //   - A format that cannot take a lock another program holds, in the time

@@ -52,6 +52,46 @@ func WriteFileSynced(d *safefs.Dir, name string, data []byte, date time.Time) er
 	return nil
 }
 
+// WriteFileSyncedFrom is WriteFileSynced for a message that is not in
+// memory: r is copied into the new file through one 64 KiB buffer, then
+// the file is fsynced; it returns the octets written. On failure nothing
+// is left behind.
+func WriteFileSyncedFrom(d *safefs.Dir, name string, r io.Reader, date time.Time) (int64, error) {
+	fd, err := d.OpenFd(name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
+	if err != nil {
+		return 0, fmt.Errorf("create %s: %w", name, err)
+	}
+	buf := copyBufs.Get().(*[]byte)
+	n, err := io.CopyBuffer(fdWriter(fd), r, *buf)
+	copyBufs.Put(buf)
+	if err == nil && !date.IsZero() {
+		err = futimens(fd, date)
+	}
+	if err == nil {
+		err = fsyncFd(fd)
+	}
+	if cerr := unix.Close(fd); err == nil && cerr != nil && cerr != unix.EINTR {
+		err = cerr
+	}
+	if err != nil {
+		d.Remove(name)
+		return 0, fmt.Errorf("write %s: %w", name, err)
+	}
+	return n, nil
+}
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+
+// fdWriter writes to a bare descriptor (see WriteFileSynced).
+type fdWriter int
+
+func (w fdWriter) Write(p []byte) (int, error) {
+	if err := writeAll(int(w), p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
 // writeAll writes data to fd whole (a regular file may take less than
 // asked when the disk fills or a signal lands).
 func writeAll(fd int, data []byte) error {

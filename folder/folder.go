@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"time"
+
+	"github.com/storaged/storaged/internal/spool"
 )
 
 // Errors a format returns, so callers can map them to protocol replies.
@@ -33,8 +35,14 @@ type NewMessage struct {
 	// sent it in a literal8 (RFC 3516): bare LFs in a binary part are
 	// data. Formats store message.StorageLF(Data), which keeps such a
 	// message as it is, and ReadStored gives it back.
-	Data  []byte
-	Flags Flags
+	Data []byte
+	// Content, when set, is the message instead of Data: one too large
+	// to hold in memory (a spooled delivery), canonical. A format
+	// streams it (Content.StoredReader, of Content.StoredSize octets)
+	// and stores byte for byte what it would store of Data holding the
+	// same octets; never the whole of it in memory.
+	Content *spool.Content
+	Flags   Flags
 	// Date becomes the arrival date the format records where it can.
 	Date time.Time
 	// Sender is the envelope sender, for formats that record it (mbox From_).

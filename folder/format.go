@@ -1,6 +1,10 @@
 package folder
 
-import "time"
+import (
+	"time"
+
+	"github.com/storaged/storaged/internal/safefs"
+)
 
 // Format is one on-disk storage format. Each format package exports its
 // own (maildir.Format, mbox.Format, mh.Format); the store picks one per
@@ -24,4 +28,11 @@ type Options struct {
 	// to trust after a crash (mbox: the sizes of an append in flight).
 	// The store gives each user's index directory.
 	StateDir string
+	// Owner, when set, is who every file and directory the format makes
+	// in the store belongs to (the passwd-file line's uid/gid, for a
+	// server running as root: safefs.Owner); nil leaves the process's.
+	Owner *safefs.Owner
+	// Layout is the LAYOUT= of the user's Dovecot mail location (Maildir:
+	// "" or "maildir++", "fs"): how folders lie beneath the root.
+	Layout string
 }

@@ -54,6 +54,10 @@ func cmdCapability(_ context.Context, c *conn, _ *wire.Command) error {
 func cmdNoop(context.Context, *conn, *wire.Command) error { return nil }
 
 func cmdLogout(_ context.Context, c *conn, _ *wire.Command) error {
+	// The user's slot is free before the client can hear the answer: a
+	// client that logs out and at once logs in again (imaptest, webmail)
+	// must not find its old session still counted.
+	c.releaseUserSlot()
 	c.w.Status("", "BYE", "", "logging out")
 	c.closeView()
 	c.state = stateLogout
@@ -118,8 +122,15 @@ func (c *conn) password(ctx context.Context, at auth.Attempt) error {
 // authenticated state.
 func (c *conn) loggedIn(ctx context.Context, mech string, l auth.Login) error {
 	u := l.User
+	if !c.holdUserSlot(u.Name) {
+		// The password was right: no failure for the throttle to count.
+		c.log.Info("login refused", "user", u.Name, "reason", "too many connections from this address",
+			"limit", c.srv.cfg.MaxConnectionsPerUserAddress)
+		return errTooManyUserConns()
+	}
 	acct, err := c.srv.accounts.Open(ctx, u.Name)
 	if err != nil {
+		c.releaseUserSlot()
 		// RFC 5530 UNAVAILABLE: the credentials were right, the store
 		// is not; the user's fault is kept to the user.
 		c.log.Error("open account", "user", u.Name, "err", err)
@@ -153,6 +164,7 @@ func mechName(m string) string {
 // later.
 func (c *conn) authFailed(ctx context.Context, mech string, err error) error {
 	c.srv.cfg.Metrics.Login("imap", false)
+	c.srv.cfg.Metrics.AuthFailure("imap", auth.FailureLabel(err))
 	var f *auth.Failure
 	if !errors.As(err, &f) {
 		// The wait for a verification slot ended: the server stops.
@@ -331,6 +343,7 @@ func cmdEnable(_ context.Context, c *conn, cmd *wire.Command) error {
 
 func cmdUnauthenticate(_ context.Context, c *conn, _ *wire.Command) error {
 	c.closeView()
+	c.releaseUserSlot()
 	c.acct, c.user, c.state, c.withdrawn = nil, "", stateNotAuth, nil
 	c.who.set(func(i *SessionInfo) { i.User, i.Mailbox = "", "" })
 	c.enabled, c.rev2, c.condstore, c.qresync = map[string]bool{}, false, false, false

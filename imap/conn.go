@@ -48,11 +48,14 @@ type conn struct {
 	r       *wire.Reader
 	w       *wire.Writer
 
-	state   state
-	user    string
-	acct    *store.Account
-	view    *store.View
-	enabled map[string]bool
+	state state
+	user  string
+	// userSlot gives back the user's (user, address) count (limits.go);
+	// nil while no user is logged in.
+	userSlot func()
+	acct     *store.Account
+	view     *store.View
+	enabled  map[string]bool
 	// rev2: the client enabled IMAP4rev2 (RFC 9051 §6.3.1).
 	rev2 bool
 	// condstore: a CONDSTORE enabling command was seen (condstore.go);
@@ -107,6 +110,7 @@ func (c *conn) shutdown() {
 func (c *conn) close() {
 	c.stopNotify()
 	c.closeView()
+	c.releaseUserSlot()
 	c.nc.Close()
 	c.z.release()
 }
@@ -186,11 +190,16 @@ func (c *conn) release() {
 	}
 }
 
-// armRead sets the deadline of the next read: the idle timeout, or now
-// when shutdown has begun (a shutdown between the check and the
-// SetReadDeadline must not be overwritten).
+// armRead sets the deadline of the next read: the idle timeout (the
+// shorter one before login, RFC 9051 §5.4), or now when shutdown has
+// begun (a shutdown between the check and the SetReadDeadline must not
+// be overwritten).
 func (c *conn) armRead() {
-	c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.IdleTimeout))
+	timeout := c.srv.cfg.IdleTimeout
+	if c.state == stateNotAuth {
+		timeout = c.srv.cfg.LoginIdleTimeout
+	}
+	c.nc.SetReadDeadline(time.Now().Add(timeout))
 	if c.closing.Load() {
 		c.nc.SetReadDeadline(time.Now())
 	}

@@ -204,6 +204,9 @@ func cmdCreate(_ context.Context, c *conn, cmd *wire.Command) error {
 	if name == folder.Inbox {
 		return no(codeExists, "INBOX always exists")
 	}
+	if err := c.checkCreate(name); err != nil {
+		return err
+	}
 	return mapErr(c.log, "create", c.acct.CreateMailbox(name, use))
 }
 
@@ -229,6 +232,9 @@ func cmdRename(ctx context.Context, c *conn, cmd *wire.Command) error {
 	}
 	to, err := c.mailboxName(args.To)
 	if err != nil {
+		return err
+	}
+	if err := c.checkRename(from, to); err != nil {
 		return err
 	}
 	return mapErr(c.log, "rename", c.acct.RenameMailbox(ctx, from, to))

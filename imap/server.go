@@ -30,6 +30,19 @@ type Config struct {
 	// IdleTimeout ends a connection that sends nothing for this long
 	// (RFC 9051 §5.4: at least 30 minutes).
 	IdleTimeout time.Duration
+	// LoginIdleTimeout is IdleTimeout before login, shorter (§5.4
+	// allows it): a connection that never logs in holds nothing long.
+	// Default IdleTimeout.
+	LoginIdleTimeout time.Duration
+	// Limits counts connections in total and per address, shared with
+	// the other listeners (limits.go); nil: no bound.
+	Limits *netserve.Limits
+	// MaxConnectionsPerUserAddress bounds one user's sessions from one
+	// address, checked at login; 0: no bound.
+	MaxConnectionsPerUserAddress int
+	// MaxMailboxes and MaxMailboxDepth bound CREATE and RENAME
+	// (limits.go); 0: no bound.
+	MaxMailboxes, MaxMailboxDepth int
 	// MaxBadCommands ends a connection after this many BADs in a row:
 	// a client speaking another protocol, or garbage.
 	MaxBadCommands int
@@ -56,6 +69,8 @@ type Server struct {
 	log      *slog.Logger
 	parser   *wire.Parser
 	cmds     *commands
+	// perUser counts logged-in sessions per user and address.
+	perUser *netserve.PerUser
 	// sortCache holds SORT and THREAD keys for every session (sortcache.go).
 	sortCache sortCache
 	ctx       context.Context
@@ -82,6 +97,9 @@ func New(cfg Config, users *auth.DB, accounts *store.Accounts, logger *slog.Logg
 	if cfg.IdleTimeout == 0 {
 		cfg.IdleTimeout = 30 * time.Minute
 	}
+	if cfg.LoginIdleTimeout <= 0 || cfg.LoginIdleTimeout > cfg.IdleTimeout {
+		cfg.LoginIdleTimeout = cfg.IdleTimeout
+	}
 	if cfg.MaxMessageSize <= 0 {
 		cfg.MaxMessageSize = 64 << 20
 	}
@@ -98,8 +116,8 @@ func New(cfg Config, users *auth.DB, accounts *store.Accounts, logger *slog.Logg
 	s := &Server{
 		cfg: cfg, users: users, accounts: accounts, log: logger, ctx: ctx, cancel: cancel,
 		parser: wire.NewParser(wire.Limits{MaxAppend: cfg.MaxMessageSize}),
-		cmds:   newCommands(),
-		conns:  map[*conn]struct{}{}, listeners: map[net.Listener]struct{}{},
+		cmds:   newCommands(), perUser: netserve.NewPerUser(cfg.MaxConnectionsPerUserAddress),
+		conns: map[*conn]struct{}{}, listeners: map[net.Listener]struct{}{},
 		compressQuiet: compressQuietDefault,
 	}
 	registerAuth(s.cmds)
@@ -232,7 +250,17 @@ func (s *Server) handle(c *conn, implicitTLS bool) {
 			c.log.Error("panic in imap connection", "panic", v, "stack", string(debug.Stack()))
 		}
 	}()
+	// Counted before the handshake, so that refused clients cannot make
+	// the server do TLS for free beyond the limit's own.
+	release, refused := s.cfg.Limits.Admit(c.raw.RemoteAddr())
+	if refused == nil {
+		defer release()
+	}
 	if implicitTLS && c.startTLS(s.ctx) != nil {
+		return
+	}
+	if refused != nil {
+		c.refuse(refused)
 		return
 	}
 	c.serve(s.ctx)

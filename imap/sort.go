@@ -64,10 +64,25 @@ func cmdSort(ctx context.Context, c *conn, cmd *wire.Command) error {
 	for i := range hits {
 		items[i] = sortItem{hits[i], entries[i]}
 	}
+	// The comparators are chosen once, not per comparison. The sort is
+	// stable although the sequence number makes the order total: mail
+	// arrives nearly in order of DATE and often of SUBJECT, and the
+	// stable sort's insertion runs are faster on such input than
+	// pdqsort (measured on 100,000 bench messages).
+	type keyCmp struct {
+		cmp     func(a, b *sortEntry) int
+		reverse bool
+	}
+	cmps := make([]keyCmp, 0, len(args.Criteria))
+	for _, k := range args.Criteria {
+		if f := sortKeyCmp(k.Key); f != nil {
+			cmps = append(cmps, keyCmp{f, k.Reverse})
+		}
+	}
 	slices.SortStableFunc(items, func(a, b sortItem) int {
-		for _, k := range args.Criteria {
-			if d := compareSortKey(&a, &b, k.Key); d != 0 {
-				if k.Reverse {
+		for _, k := range cmps {
+			if d := k.cmp(a.sortEntry, b.sortEntry); d != 0 {
+				if k.reverse {
 					return -d
 				}
 				return d
@@ -177,28 +192,30 @@ func newSortEntry(m *store.Meta) *sortEntry {
 // sortFold is the comparison form of a string key.
 func sortFold(s string) string { return strings.ToUpper(fold(s)) }
 
-func compareSortKey(a, b *sortItem, key string) int {
+// sortKeyCmp is the comparison of one SORT key (RFC 5256 §3, RFC 5957);
+// nil for a key the parser does not pass.
+func sortKeyCmp(key string) func(a, b *sortEntry) int {
 	switch key {
 	case "ARRIVAL":
-		return a.arrival.Compare(b.arrival)
+		return func(a, b *sortEntry) int { return a.arrival.Compare(b.arrival) }
 	case "DATE":
-		return a.date.Compare(b.date)
+		return func(a, b *sortEntry) int { return a.date.Compare(b.date) }
 	case "SIZE":
-		return cmpInt64(a.size, b.size)
+		return func(a, b *sortEntry) int { return cmpInt64(a.size, b.size) }
 	case "FROM":
-		return strings.Compare(a.from, b.from)
+		return func(a, b *sortEntry) int { return strings.Compare(a.from, b.from) }
 	case "DISPLAYFROM":
-		return strings.Compare(a.dispFrom, b.dispFrom)
+		return func(a, b *sortEntry) int { return strings.Compare(a.dispFrom, b.dispFrom) }
 	case "TO":
-		return strings.Compare(a.to, b.to)
+		return func(a, b *sortEntry) int { return strings.Compare(a.to, b.to) }
 	case "DISPLAYTO":
-		return strings.Compare(a.dispTo, b.dispTo)
+		return func(a, b *sortEntry) int { return strings.Compare(a.dispTo, b.dispTo) }
 	case "CC":
-		return strings.Compare(a.cc, b.cc)
+		return func(a, b *sortEntry) int { return strings.Compare(a.cc, b.cc) }
 	case "SUBJECT":
-		return strings.Compare(a.subject, b.subject)
+		return func(a, b *sortEntry) int { return strings.Compare(a.subject, b.subject) }
 	}
-	return 0
+	return nil
 }
 
 func cmpInt64(a, b int64) int {

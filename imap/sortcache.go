@@ -112,17 +112,20 @@ func (sc *sortCache) put(k sortBoxKey, uids []uint32, es []*sortEntry) {
 	}
 }
 
-// references returns the cached References of uids (ok false where not
-// yet read).
-func (sc *sortCache) references(k sortBoxKey, uid uint32) ([]string, bool) {
+// referencesOf returns the cached References of every hit (have false
+// where not yet read), under one lock.
+func (sc *sortCache) referencesOf(k sortBoxKey, hits []hit) (refs [][]string, have []bool) {
+	refs, have = make([][]string, len(hits)), make([]bool, len(hits))
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	b := sc.boxes[k]
 	if b == nil {
-		return nil, false
+		return refs, have
 	}
-	r, ok := b.refs[uid]
-	return r, ok
+	for i, h := range hits {
+		refs[i], have[i] = b.refs[h.uid]
+	}
+	return refs, have
 }
 
 func (sc *sortCache) putReferences(k sortBoxKey, uid uint32, refs []string) {

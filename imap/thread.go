@@ -49,6 +49,8 @@ type tnode struct {
 	reply    bool   // the subject had a reply or forward marker
 	parent   *tnode
 	children []*tnode
+	// root marks a node linkThreads put in the root set.
+	root bool
 }
 
 // sortDate is a node's date for ordering: a dummy's is its first child's.
@@ -136,23 +138,33 @@ func (c *conn) threadNodes(ctx context.Context, hits []hit, uid, withRefs bool) 
 	if err != nil {
 		return nil, nil, err
 	}
+	// One allocation for all the nodes, and one cache lock for all the
+	// References: at 100,000 messages, per-node allocations and locks
+	// were most of a THREAD's time.
 	nodes := make([]*tnode, len(hits))
+	block := make([]tnode, len(hits))
 	var refs []threadRefs
-	if withRefs {
-		refs = make([]threadRefs, len(hits))
-	}
+	var cached [][]string
+	var have []bool
 	mb := c.view.Mailbox()
 	info, err := mb.Info()
 	if err != nil {
 		return nil, nil, err
 	}
 	key := sortBoxKey{user: c.user, mailbox: mb.ID(), uidValidity: info.UIDValidity}
+	if withRefs {
+		refs = make([]threadRefs, len(hits))
+		cached, have = c.srv.sortCache.referencesOf(key, hits)
+	}
 	for i, h := range hits {
-		if err := ctx.Err(); err != nil {
-			return nil, nil, err
+		if i%1024 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, nil, err
+			}
 		}
 		e := entries[i]
-		n := &tnode{num: h.seq, seq: h.seq, date: e.date, subject: e.subject, reply: e.reply}
+		n := &block[i]
+		*n = tnode{num: h.seq, seq: h.seq, date: e.date, subject: e.subject, reply: e.reply}
 		if uid {
 			n.num = h.uid
 		}
@@ -161,7 +173,7 @@ func (c *conn) threadNodes(ctx context.Context, hits []hit, uid, withRefs bool) 
 			continue
 		}
 		r := threadRefs{messageID: e.messageID}
-		ids, ok := c.srv.sortCache.references(key, h.uid)
+		ids, ok := cached[i], have[i]
 		if !ok {
 			msg, found, err := mb.Message(h.uid)
 			if err != nil {
@@ -326,7 +338,11 @@ func latestDate(n *tnode) time.Time {
 // along References, the root set, dummies pruned (a root dummy with a
 // single child promoted when promote is set).
 func linkThreads(nodes []*tnode, refs []threadRefs, promote bool) []*tnode {
-	byID := map[string]*tnode{}
+	byID := make(map[string]*tnode, len(nodes))
+	// conts are byID's containers in the order they were made, so that
+	// the root set is built in an order that does not depend on map
+	// iteration, and without iterating the map.
+	conts := make([]*tnode, 0, len(nodes))
 	// (1) Containers by Message-ID, linked along References.
 	for i, n := range nodes {
 		id := refs[i].messageID
@@ -339,6 +355,7 @@ func linkThreads(nodes []*tnode, refs []threadRefs, promote bool) []*tnode {
 			cont = n
 			if id != "" {
 				byID[id] = n
+				conts = append(conts, n)
 			}
 		case cont.num == 0:
 			// A dummy made for a reference: this message fills it.
@@ -354,6 +371,7 @@ func linkThreads(nodes []*tnode, refs []threadRefs, promote bool) []*tnode {
 			if rc == nil {
 				rc = &tnode{}
 				byID[r] = rc
+				conts = append(conts, rc)
 			}
 			if prev != nil && rc.parent == nil && !isAncestor(rc, prev) && rc != prev {
 				link(prev, rc)
@@ -373,24 +391,15 @@ func linkThreads(nodes []*tnode, refs []threadRefs, promote bool) []*tnode {
 	}
 	// (2) The root set.
 	var roots []*tnode
-	seen := map[*tnode]bool{}
-	for _, n := range byID {
-		for n.parent != nil {
-			n = n.parent
-		}
-		if !seen[n] {
-			seen[n] = true
-			roots = append(roots, n)
-		}
-	}
-	for _, n := range nodes {
-		r := n
-		for r.parent != nil {
-			r = r.parent
-		}
-		if !seen[r] {
-			seen[r] = true
-			roots = append(roots, r)
+	for _, set := range [][]*tnode{conts, nodes} {
+		for _, n := range set {
+			for n.parent != nil {
+				n = n.parent
+			}
+			if !n.root {
+				n.root = true
+				roots = append(roots, n)
+			}
 		}
 	}
 	// (4) Prune dummies.

@@ -38,6 +38,12 @@ type testEnv struct {
 // changes the store's options.
 func newEnv(t testing.TB, with ...func(*store.Options)) *testEnv {
 	t.Helper()
+	return newEnvConfig(t, nil, with...)
+}
+
+// newEnvConfig is newEnv with the server's Config changed by mut first.
+func newEnvConfig(t testing.TB, mut func(*Config), with ...func(*store.Options)) *testEnv {
+	t.Helper()
 	dir := t.TempDir()
 	users, err := auth.Open(filepath.Join(dir, "users"), nil)
 	if err != nil {
@@ -55,7 +61,11 @@ func newEnv(t testing.TB, with ...func(*store.Options)) *testEnv {
 	accounts := store.NewAccounts(opts)
 	t.Cleanup(func() { accounts.Close() })
 	logs := &testnet.PanicLog{}
-	srv := New(Config{AuthFailDelay: time.Millisecond, MaxBadCommands: 5}, users, accounts, slog.New(logs))
+	cfg := Config{AuthFailDelay: time.Millisecond, MaxBadCommands: 5}
+	if mut != nil {
+		mut(&cfg)
+	}
+	srv := New(cfg, users, accounts, slog.New(logs))
 	l := testnet.NewPipeListener()
 	go srv.Serve(l)
 	t.Cleanup(func() {

@@ -2,8 +2,8 @@ package lmtp
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
+	"fmt"
 	"io"
 )
 
@@ -21,20 +21,26 @@ import (
 //   - A leading dot is removed (dot-unstuffing) only where the end could
 //     have been, at the start of a line after CRLF.
 //   - After a size or line-length error the reader still reads to the end
-//     of the data, so the next command is read as a command.
+//     of the data, so the next command is read as a command; so it does
+//     after the sink failed (a spool file that could not be written).
+//   - Nothing is held here: every fragment goes to the sink as it is
+//     read (the session's spool.Writer, which keeps a large message in a
+//     file), and nothing more once the data is refused.
 
 var (
 	errDataTooBig  = errors.New("message too big")
 	errLineTooLong = errors.New("line too long")
+	errSink        = errors.New("message not kept")
 )
 
-// readData reads one DATA body from br and returns it unstuffed, its
-// line ends as sent. maxSize bounds the message, maxLine one line (CRLF
-// excluded). On errDataTooBig or errLineTooLong the data was read to its
-// end and the stream is in sync; any other error is the connection's.
-func readData(br *bufio.Reader, maxSize int64, maxLine int) ([]byte, error) {
+// readData reads one DATA body from br and writes it unstuffed, its line
+// ends as sent, to w. maxSize bounds the message, maxLine one line (CRLF
+// excluded). On errDataTooBig, errLineTooLong or errSink (w failed) the
+// data was read to its end and the stream is in sync; any other error is
+// the connection's.
+func readData(br *bufio.Reader, w io.Writer, maxSize int64, maxLine int) error {
 	var (
-		buf bytes.Buffer
+		size int64 // octets written to w
 		// lineStart: the next octet begins a line; afterCRLF: the line
 		// before it ended in CRLF (true at the start: the CRLF of DATA).
 		lineStart, afterCRLF = true, true
@@ -51,7 +57,7 @@ func readData(br *bufio.Reader, maxSize int64, maxLine int) ([]byte, error) {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			return nil, err
+			return err
 		}
 		complete := err == nil
 		if lineStart && afterCRLF && complete && string(frag) == ".\r\n" {
@@ -76,22 +82,20 @@ func readData(br *bufio.Reader, maxSize int64, maxLine int) ([]byte, error) {
 		if fail == nil && overLine {
 			fail = errLineTooLong
 		}
-		if fail == nil && int64(buf.Len()+len(data)) > maxSize {
+		if fail == nil && size+int64(len(data)) > maxSize {
 			fail = errDataTooBig
 		}
 		if fail == nil {
-			buf.Write(data)
-		} else if buf.Cap() > 0 {
-			// What is read from now on is dropped: hold none of it.
-			buf = bytes.Buffer{}
+			// What is read after a failure is dropped: none of it held.
+			if _, err := w.Write(data); err != nil {
+				fail = fmt.Errorf("%w: %w", errSink, err)
+			}
+			size += int64(len(data))
 		}
 		lineStart = complete
 		if complete {
 			afterCRLF, lineLen, last, overLine = endsCRLF, 0, 0, false
 		}
 	}
-	if fail != nil {
-		return nil, fail
-	}
-	return buf.Bytes(), nil
+	return fail
 }

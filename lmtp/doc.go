@@ -14,6 +14,12 @@
 //     is ever part of the message, and nothing before it is ever run as
 //     a command. Refused data (too big, a line too long) is still read
 //     to its end, so the stream stays in step.
+//   - Memory per transaction is bounded: DATA goes, as it is read, into
+//     a spool.Writer that keeps it canonical, in memory up to
+//     Config.SpoolThreshold (1 MiB) and in a file in Config.SpoolDir
+//     above it; every recipient's delivery reads that one copy. The
+//     spool file has no name from its creation and its data goes with
+//     the transaction (or the connection) that made it.
 //   - STARTTLS (RFC 3207) throws away what was pipelined after it and
 //     forgets LHLO; it is refused inside a transaction.
 //   - delivery.Kind is mapped to SMTP codes here and nowhere else

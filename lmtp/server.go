@@ -17,6 +17,7 @@ import (
 
 	"github.com/storaged/storaged/delivery"
 	"github.com/storaged/storaged/internal/netserve"
+	"github.com/storaged/storaged/internal/spool"
 	"github.com/storaged/storaged/metrics"
 )
 
@@ -35,6 +36,13 @@ type Config struct {
 	WriteTimeout time.Duration
 	// TLS, when set, is offered by STARTTLS (RFC 3207).
 	TLS *tls.Config
+	// SpoolDir is where a message larger than SpoolThreshold octets
+	// (canonical; spool.DefaultThreshold when 0 or less) is kept while
+	// it is delivered: a directory on the stores' disk (the server's is
+	// data_dir/tmp), not a tmpfs, which would hold it in memory again.
+	// Empty: the system's temporary directory.
+	SpoolDir       string
+	SpoolThreshold int64
 }
 
 // Server serves LMTP on any number of listeners.
@@ -66,6 +74,9 @@ func New(cfg Config, d *delivery.Deliverer, logger *slog.Logger) *Server {
 	}
 	if cfg.Hostname == "" {
 		cfg.Hostname = "localhost"
+	}
+	if cfg.SpoolThreshold <= 0 {
+		cfg.SpoolThreshold = spool.DefaultThreshold
 	}
 	s := &Server{cfg: cfg, d: d, log: logger}
 	s.idle = sync.NewCond(&s.mu)

@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/storaged/storaged/delivery"
+	"github.com/storaged/storaged/internal/spool"
 )
 
 // maxCommandLine bounds a command line (RFC 5321 §4.5.3.1.4 says 512;
@@ -355,9 +356,28 @@ func (s *session) data(arg string) bool {
 	// once its replies are flushed: a delivery done is a delivery answered.
 	defer s.reset()
 	s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.ReadTimeout))
-	msg, err := readData(s.r, s.srv.cfg.MaxMessageSize, s.srv.cfg.MaxLineLength)
+	// The message is kept once, canonical, as it is read: in memory when
+	// small, else in a spool file every recipient's store reads from
+	// (internal/spool), so memory per delivery stays bounded.
+	sw := spool.NewWriter(s.srv.cfg.SpoolDir, s.srv.cfg.SpoolThreshold)
+	err := readData(s.r, sw, s.srv.cfg.MaxMessageSize, s.srv.cfg.MaxLineLength)
+	var msg *spool.Message
+	if err == nil {
+		if msg, err = sw.Finish(); err != nil {
+			err = fmt.Errorf("%w: %w", errSink, err)
+		} else {
+			// The spool's data goes with the transaction (its name
+			// went at its creation), whatever the replies were.
+			defer msg.Close()
+		}
+	} else {
+		sw.Discard()
+	}
 	var fail error
 	switch {
+	case errors.Is(err, errSink):
+		s.log.Warn("message not kept", "err", err)
+		fail = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "could not keep the message, try again later"}
 	case errors.Is(err, errDataTooBig):
 		fail = &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "message too big"}
 	case errors.Is(err, errLineTooLong):
@@ -403,7 +423,7 @@ func (s *session) rcptReply(to, id string, err error) {
 // deliver starts one delivery per distinct user at once, so their fsyncs
 // and index commits overlap, and returns each recipient's reply error
 // (nil: 250), in RCPT order.
-func (s *session) deliver(msg []byte, id string) []error {
+func (s *session) deliver(msg *spool.Message, id string) []error {
 	start := time.Now()
 	env := delivery.Envelope{
 		From: s.from, Helo: s.helo, Remote: s.remote,
@@ -429,7 +449,7 @@ func (s *session) deliver(msg []byte, id string) []error {
 					ch <- &delivery.Error{Kind: delivery.TempFail, Msg: "internal error"}
 				}
 			}()
-			ch <- s.srv.d.Deliver(ctx, env, rc.r, msg)
+			ch <- s.srv.d.DeliverMessage(ctx, env, rc.r, msg)
 		}(rc)
 	}
 	final := make(map[string]error)
@@ -442,7 +462,7 @@ func (s *session) deliver(msg []byte, id string) []error {
 			if err != nil {
 				s.log.Warn("delivery failed", "id", id, "rcpt", rc.to, "user", rc.r.User, "err", err)
 			} else {
-				s.log.Info("delivered", "id", id, "rcpt", rc.to, "user", rc.r.User, "from", s.from, "bytes", len(msg), "ms", time.Since(start).Milliseconds())
+				s.log.Info("delivered", "id", id, "rcpt", rc.to, "user", rc.r.User, "from", s.from, "bytes", msg.Size(), "ms", time.Since(start).Milliseconds())
 			}
 		}
 		out[i] = toSMTP(err)

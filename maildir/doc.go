@@ -2,7 +2,8 @@
 // directories of message files, the layout Dovecot, Courier, mutt and
 // procmail share.
 //
-// Layout under the store root:
+// Layout under the store root (Maildir++; Dovecot's LAYOUT=fs, folders
+// as nested directories, is in layout.go):
 //
 //	cur/ new/ tmp/            INBOX
 //	.Sent/{cur,new,tmp}       "Sent", with a maildirfolder marker file
@@ -21,7 +22,9 @@
 //     directory is fsynced before Append returns.
 //   - Messages are stored with LF line ends when that is lossless
 //     (message.StorageLF), else exactly as received; Open always yields
-//     the canonical CRLF form, ReadStored the form received.
+//     the canonical CRLF form, ReadStored the form received. A spooled
+//     message (NewMessage.Content) is streamed into tmp/ in that same
+//     form (its size, for the name's S= and W=, known beforehand).
 //   - Remove unlinks and fsyncs before it returns, so an expunge recorded
 //     afterwards in the index can never be undone by a crash.
 //   - Scan reads new/ before cur/: a file another program moves from new/

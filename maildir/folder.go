@@ -80,13 +80,35 @@ func (f *Folder) AppendUnsynced(ctx context.Context, m folder.NewMessage) (folde
 	if err := ctx.Err(); err != nil {
 		return folder.Entry{}, err
 	}
-	data, _ := message.StorageLF(m.Data)
+	var data []byte
+	var size, crlfSize int64
+	if m.Content != nil {
+		// A spooled message: streamed from the spool in the form
+		// StorageLF would give, sizes known beforehand.
+		var err error
+		if size, _, err = m.Content.StoredSize(); err != nil {
+			return folder.Entry{}, err
+		}
+		crlfSize = m.Content.Size()
+	} else {
+		data, _ = message.StorageLF(m.Data)
+		size, crlfSize = int64(len(data)), message.CRLFSize(m.Data)
+	}
 	now := time.Now()
 	var key, tmp string
 	for try := 0; ; try++ {
-		key = f.st.uniq.next(now, int64(len(data)), message.CRLFSize(m.Data))
+		key = f.st.uniq.next(now, size, crlfSize)
 		tmp = f.name("tmp/" + key)
-		err := folder.WriteFileSynced(f.dir(), tmp, data, m.Date)
+		var err error
+		if m.Content != nil {
+			var n int64
+			if n, err = folder.WriteFileSyncedFrom(f.dir(), tmp, m.Content.StoredReader(), m.Date); err == nil && n != size {
+				f.dir().Remove(tmp)
+				return folder.Entry{}, fmt.Errorf("maildir: wrote %d octets of a %d octet message", n, size)
+			}
+		} else {
+			err = folder.WriteFileSynced(f.dir(), tmp, data, m.Date)
+		}
 		if err == nil {
 			break
 		}
@@ -117,7 +139,7 @@ func (f *Folder) AppendUnsynced(ctx context.Context, m folder.NewMessage) (folde
 	if date.IsZero() {
 		date = now
 	}
-	return folder.Entry{Key: key, Name: name, Flags: flags, Size: int64(len(data)), Date: date}, nil
+	return folder.Entry{Key: key, Name: name, Flags: flags, Size: size, Date: date}, nil
 }
 
 // Open implements folder.Folder.

@@ -17,10 +17,11 @@ import (
 // Store is one user's Maildir++ tree. Every file beneath the root is
 // reached through dir (package safefs): no link is followed.
 type Store struct {
-	root string
-	dir  *safefs.Dir
-	uniq *uniq
-	sync folder.DirSyncer
+	root   string
+	dir    *safefs.Dir
+	uniq   *uniq
+	sync   folder.DirSyncer
+	layout Layout
 
 	mu      sync.Mutex
 	folders map[string]*Folder // by directory beneath the root ("" for INBOX)
@@ -28,18 +29,31 @@ type Store struct {
 
 var _ folder.Store = (*Store)(nil)
 
-// Open returns the store rooted at root, creating INBOX's directories if
-// they are missing. root itself is trusted (the server's data directory
-// holds it); what lies beneath it is the user's.
-func Open(root string) (*Store, error) {
-	if err := os.MkdirAll(root, 0o700); err != nil {
+// Open returns the Maildir++ store rooted at root, creating INBOX's
+// directories if they are missing. root itself is trusted (the server's
+// data directory holds it); what lies beneath it is the user's.
+func Open(root string) (*Store, error) { return OpenLayout(root, PlusPlus) }
+
+// OpenLayout is Open for a store in the given layout (layout.go); a
+// store whose folders are all in the other layout is ErrOtherLayout.
+func OpenLayout(root string, layout Layout) (*Store, error) { return OpenOwned(root, layout, nil) }
+
+// OpenOwned is OpenLayout for a store whose new files and directories
+// belong to owner (folder.Options.Owner), the root included when it is
+// made here.
+func OpenOwned(root string, layout Layout, owner *safefs.Owner) (*Store, error) {
+	if err := safefs.MkdirOwned(root, 0o700, owner); err != nil {
 		return nil, fmt.Errorf("maildir: %w", err)
 	}
-	d, err := safefs.OpenDir(root)
+	d, err := safefs.OpenDirOwned(root, owner)
 	if err != nil {
 		return nil, fmt.Errorf("maildir: %w", err)
 	}
-	s := &Store{root: root, dir: d, uniq: newUniq(), folders: make(map[string]*Folder)}
+	s := &Store{root: root, dir: d, uniq: newUniq(), folders: make(map[string]*Folder), layout: layout}
+	if err := s.checkLayout(); err != nil {
+		d.Close()
+		return nil, err
+	}
 	if err := s.makeMaildir("", false); err != nil {
 		return nil, err
 	}
@@ -144,7 +158,7 @@ func (s *Store) makeMaildir(rel string, marker bool) error {
 	if err := s.dir.SyncDir(rel); err != nil {
 		return err
 	}
-	return s.dir.SyncDir("")
+	return s.syncParents(rel)
 }
 
 // isMaildir: rel/cur is a directory, rel itself one (links are not).
@@ -154,7 +168,7 @@ func (s *Store) isMaildir(rel string) bool {
 
 // Folder implements folder.Store.
 func (s *Store) Folder(name string) (folder.Folder, error) {
-	rel, err := relFor(name)
+	rel, err := s.relFor(name)
 	if err != nil {
 		return nil, err
 	}
@@ -180,13 +194,13 @@ func (s *Store) Folder(name string) (folder.Folder, error) {
 
 // Exists implements folder.Store.
 func (s *Store) Exists(name string) bool {
-	rel, err := relFor(name)
+	rel, err := s.relFor(name)
 	return err == nil && s.isMaildir(rel)
 }
 
 // Create implements folder.Store.
 func (s *Store) Create(name string) error {
-	rel, err := relFor(name)
+	rel, err := s.relFor(name)
 	if err != nil {
 		return err
 	}
@@ -197,7 +211,7 @@ func (s *Store) Create(name string) error {
 		// A file or a link by that name: not ours to replace.
 		return fmt.Errorf("%w: %s (%s is not a directory)", folder.ErrExists, name, rel)
 	}
-	return s.makeMaildir(rel, true)
+	return s.makeMaildir(rel, s.layout == PlusPlus)
 }
 
 // Delete implements folder.Store: the folder is first renamed out of
@@ -206,12 +220,15 @@ func (s *Store) Delete(name string) error {
 	if err := folder.CheckDelete(name); err != nil {
 		return err
 	}
-	rel, err := relFor(name)
+	rel, err := s.relFor(name)
 	if err != nil {
 		return err
 	}
 	if !s.isMaildir(rel) {
 		return fmt.Errorf("%w: %s", folder.ErrNotFound, name)
+	}
+	if s.layout == FS {
+		return s.deleteFS(rel)
 	}
 	trash := "..deleted-" + safefs.RandomName()
 	if err := s.dir.Mkdir(trash, 0o700); err != nil {
@@ -238,6 +255,9 @@ func (s *Store) forget(rel string) {
 func (s *Store) Rename(oldName, newName string) error {
 	if err := folder.CheckRename(oldName, newName); err != nil {
 		return err
+	}
+	if s.layout == FS {
+		return s.renameFS(oldName, newName)
 	}
 	from, to := dirFor(oldName), dirFor(newName)
 	if err := folder.CheckOnDisk(to); err != nil {
@@ -276,6 +296,9 @@ func (s *Store) Rename(oldName, newName string) error {
 // List implements folder.Store: the directories of the root that are
 // Maildirs (a link to one is not).
 func (s *Store) List() ([]string, error) {
+	if s.layout == FS {
+		return s.listFS()
+	}
 	entries, err := s.dir.ReadDir("")
 	if err != nil {
 		return nil, fmt.Errorf("maildir: %w", err)
@@ -299,7 +322,13 @@ func (s *Store) List() ([]string, error) {
 // root has cur/ (a directory, not a link to one).
 var Format = folder.Format{
 	Name: "maildir",
-	Open: func(root string, _ folder.Options) (folder.Store, error) { return Open(root) },
+	Open: func(root string, o folder.Options) (folder.Store, error) {
+		l, err := ParseLayout(o.Layout)
+		if err != nil {
+			return nil, err
+		}
+		return OpenOwned(root, l, o.Owner)
+	},
 	Owns: func(root string) bool {
 		fi, err := os.Lstat(filepath.Join(root, "cur"))
 		return err == nil && fi.IsDir()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/storaged/storaged/auth"
 	"github.com/storaged/storaged/internal/netserve"
+	"github.com/storaged/storaged/metrics"
 	"github.com/storaged/storaged/sieve"
 	"github.com/storaged/storaged/sievestore"
 )
@@ -42,6 +43,15 @@ type Config struct {
 	// Auth decides logins; nil: auth.Policy's defaults over users,
 	// which must then be an *auth.DB.
 	Auth *auth.Authenticator
+	// Limits counts connections in total and per address, shared with
+	// the other listeners; one too many is greeted BYE (TRYLATER) and
+	// closed (RFC 5804 §1.3 lets a server greet so). nil: no bound.
+	Limits *netserve.Limits
+	// MaxConnectionsPerUserAddress bounds one user's sessions from one
+	// address, checked after the password: NO (TRYLATER). 0: no bound.
+	MaxConnectionsPerUserAddress int
+	// Metrics counts logins and their failures; nil counts nothing.
+	Metrics *metrics.Metrics
 }
 
 // Server serves ManageSieve.
@@ -51,8 +61,11 @@ type Server struct {
 	scripts *sievestore.Store
 	log     *slog.Logger
 	group   netserve.Group
+	perUser *netserve.PerUser
 	ctx     context.Context
 	cancel  context.CancelFunc
+	// sessions are the connected clients, for the admin's who.
+	sessions netserve.Sessions
 }
 
 // New returns a server over the script store.
@@ -73,7 +86,8 @@ func New(cfg Config, users Users, scripts *sievestore.Store, logger *slog.Logger
 		cfg.Auth, _ = auth.NewAuthenticator(db, auth.Policy{})
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Server{cfg: cfg, users: users, scripts: scripts, log: logger, ctx: ctx, cancel: cancel}
+	return &Server{cfg: cfg, users: users, scripts: scripts, log: logger, ctx: ctx, cancel: cancel,
+		perUser: netserve.NewPerUser(cfg.MaxConnectionsPerUserAddress)}
 }
 
 // Serve accepts connections on l until Shutdown; it returns nil then.
@@ -106,12 +120,32 @@ func (s *Server) handle(c net.Conn) {
 		trusted: s.cfg.Trusted.Trusts(c.RemoteAddr()),
 	}
 	ss.r = &reader{r: bufio.NewReaderSize(c, 4<<10), literalMax: ss.literalMax}
+	ss.who = s.sessions.Add(hex.EncodeToString(id[:]), remote)
+	defer ss.who.Remove()
 	defer func() {
 		if v := recover(); v != nil {
 			ss.log.Error("panic in session", "panic", v, "stack", string(debug.Stack()))
 		}
 	}()
+	admitted, refused := s.cfg.Limits.Admit(c.RemoteAddr())
+	if refused != nil {
+		ss.log.Info("connection refused", "reason", refused.Error())
+		ss.conn.SetWriteDeadline(time.Now().Add(farewellTimeout))
+		ss.reply("BYE", "TRYLATER", "Too many connections, try again later.")
+		ss.w.Flush()
+		ss.conn.Close()
+		return
+	}
+	// Given back before the connection closes (and again, a no-op, if
+	// the session panics), so that a client that saw the close may come
+	// back at once.
+	defer admitted()
 	ss.run(s.ctx)
+	ss.releaseUser()
+	admitted()
+	// Out of who before the close, as the counts: a client that saw it
+	// closed sees it gone.
+	ss.who.Remove()
 	// A TLS session ends with close_notify (RFC 8446 §6.1).
 	ss.conn.Close()
 }

@@ -14,21 +14,30 @@ import (
 	"time"
 
 	"github.com/storaged/storaged/auth"
+	"github.com/storaged/storaged/internal/netserve"
 	"github.com/storaged/storaged/sieve"
 	"github.com/storaged/storaged/sievestore"
 )
 
 type session struct {
-	srv    *Server
-	conn   net.Conn
-	r      *reader
-	w      *bufio.Writer
-	log    *slog.Logger
-	user   string // "" until AUTHENTICATE succeeds
-	errors int
+	srv  *Server
+	conn net.Conn
+	r    *reader
+	w    *bufio.Writer
+	log  *slog.Logger
+	user string // "" until AUTHENTICATE succeeds
+	// userSlot gives back the (user, address) count; nil while no user
+	// is logged in.
+	userSlot func()
+	who      *netserve.Session
+	errors   int
 	// tls: conn is TLS; trusted: the peer may authenticate without it.
 	tls, trusted bool
 }
+
+// farewellTimeout bounds the write of a refusal, so that a client that
+// never reads cannot hold the connection.
+const farewellTimeout = 10 * time.Second
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
@@ -189,6 +198,7 @@ func (s *session) dispatch(ctx context.Context, cmd command) bool {
 		}
 		s.log.Info("unauthenticated", "user", s.user)
 		s.user = ""
+		s.releaseUser()
 		s.log = s.srv.log.With("proto", "managesieve")
 		s.reply("OK", "", "Unauthenticate completed.")
 	case "LISTSCRIPTS":
@@ -401,15 +411,35 @@ func (s *session) password(ctx context.Context, at auth.Attempt) bool {
 	return false
 }
 
+// releaseUser gives back the session's (user, address) count, if it
+// holds one.
+func (s *session) releaseUser() {
+	if s.userSlot != nil {
+		s.userSlot()
+		s.userSlot = nil
+	}
+}
+
 // loggedIn enters the authenticated state; saslData is the
 // server-final-message of a mechanism that has one, sent in the OK's
 // SASL code (RFC 5804 §2.1).
 func (s *session) loggedIn(mech string, l auth.Login, saslData string) {
+	release, ok := s.srv.perUser.Acquire(l.User.Name, s.conn.RemoteAddr())
+	if !ok {
+		// The password was right: nothing for the throttle to count.
+		s.log.Info("login refused", "user", l.User.Name, "reason", "too many connections from this address",
+			"limit", s.srv.cfg.MaxConnectionsPerUserAddress)
+		s.reply("NO", "TRYLATER", "Too many connections for this user from this address.")
+		return
+	}
+	s.userSlot = release
 	s.user = l.User.Name
+	s.who.SetUser(l.User.Name)
 	s.log = s.log.With("user", l.User.Name)
 	if l.Master != "" {
 		s.log = s.log.With("master", l.Master)
 	}
+	s.srv.cfg.Metrics.Login("managesieve", true)
 	s.log.Info("logged in", "mech", mech)
 	code := ""
 	if saslData != "" {
@@ -507,6 +537,8 @@ func (s *session) saslStep(prompt string, initial *string) (resp string, done bo
 // never the password. A login the throttle refused unchecked gets
 // TRYLATER (RFC 5804 §1.3).
 func (s *session) authFailed(ctx context.Context, mech string, err error) {
+	s.srv.cfg.Metrics.Login("managesieve", false)
+	s.srv.cfg.Metrics.AuthFailure("managesieve", auth.FailureLabel(err))
 	var f *auth.Failure
 	if !errors.As(err, &f) {
 		s.log.Info("login not checked", "mech", mech, "err", err)

@@ -25,6 +25,12 @@ type harness struct {
 
 func newHarness(t *testing.T) *harness {
 	t.Helper()
+	return newHarnessWith(t, nil)
+}
+
+// newHarnessWith is newHarness with the server's Config changed by mut.
+func newHarnessWith(t *testing.T, mut func(*Config)) *harness {
+	t.Helper()
 	dir := t.TempDir()
 	users, err := auth.Open(filepath.Join(dir, "users"), nil)
 	if err != nil {
@@ -35,7 +41,11 @@ func newHarness(t *testing.T) *harness {
 		t.Fatal(err)
 	}
 	st := sievestore.New(sievestore.Options{Dir: filepath.Join(dir, "sieve"), MaxScriptSize: 2048, MaxScripts: 3})
-	srv := New(Config{AuthFailDelay: time.Millisecond, MaxRedirects: 4}, users, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	cfg := Config{AuthFailDelay: time.Millisecond, MaxRedirects: 4}
+	if mut != nil {
+		mut(&cfg)
+	}
+	srv := New(cfg, users, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	l := testnet.NewPipeListener()
 	go srv.Serve(l)
 	t.Cleanup(srv.Shutdown)

@@ -24,6 +24,9 @@ func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry,
 	if err := ctx.Err(); err != nil {
 		return folder.Entry{}, err
 	}
+	if m.Content != nil {
+		return f.appendStream(ctx, m)
+	}
 	// LF on disk when that reads back as the canonical bytes; otherwise
 	// the canonical bytes themselves, which read back unchanged.
 	data, _ := message.StorageLF(m.Data)
@@ -77,6 +80,83 @@ func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry,
 	if after, err := l.file.Stat(); err == nil && len(sep) == 0 {
 		// A separator we had to add may have changed how the last
 		// message reads; only a clean tail keeps the listing valid.
+		f.extend(tokenOf(st), tokenOf(after), e)
+	} else {
+		f.forget()
+	}
+	return e, nil
+}
+
+// appendStream is Append for a spooled message (stream.go): the same
+// record, the same locks, intent and syncs, streamed from the spool.
+func (f *Folder) appendStream(ctx context.Context, m folder.NewMessage) (folder.Entry, error) {
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return folder.Entry{}, fmt.Errorf("mbox: key: %w", err)
+	}
+	key := hex.EncodeToString(rnd[:])
+	flags := folder.Flags{Sys: m.Flags.Sys, Keywords: folder.NormalizeKeywords(m.Flags.Keywords)}
+	date := m.Date
+	if date.IsZero() {
+		date = time.Now()
+	}
+	withFlags := flags.Sys != 0 || len(flags.Keywords) > 0
+	from := fromLine(m.Sender, date)
+	rs := &recordStream{from: from, key: key, flags: flags, state: withFlags, c: m.Content,
+		unterm: m.Content.Size() == 0 || m.Content.Last() != '\n'}
+	// Key, flags and date are read from the record's first lines, which
+	// a record of no content has alike; its size and name come from the
+	// stream.
+	skel := entries(appendRecord(nil, from, key, nil, flags, withFlags), date)[0]
+	plan, err := rs.write(io.Discard)
+	if err != nil {
+		return folder.Entry{}, fmt.Errorf("mbox: append: %w", err)
+	}
+
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	l, err := f.lockWrite()
+	if err != nil {
+		return folder.Entry{}, err
+	}
+	defer l.release()
+	st, err := l.file.Stat()
+	if err != nil {
+		return folder.Entry{}, fmt.Errorf("mbox: %w", err)
+	}
+	size := st.Size()
+	sep, err := tailSeparator(l.file, size)
+	if err != nil {
+		return folder.Entry{}, fmt.Errorf("mbox: append: %w", err)
+	}
+	if err := l.writeIntent(size, size+int64(len(sep))+plan.n); err != nil {
+		return folder.Entry{}, err
+	}
+	if m.Reserve != nil {
+		m.Reserve(key)
+	}
+	fail := func(err error) (folder.Entry, error) {
+		l.file.Truncate(size)
+		return folder.Entry{}, fmt.Errorf("mbox: append: %w", err)
+	}
+	if _, err := l.file.WriteAt(sep, size); err != nil {
+		return fail(err)
+	}
+	got, err := rs.write(io.NewOffsetWriter(l.file, size+int64(len(sep))))
+	if err == nil && got != plan {
+		err = fmt.Errorf("the record came out as %d octets, not %d", got.n, plan.n)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if err := l.file.Sync(); err != nil {
+		return fail(err)
+	}
+	l.doneIntent()
+	e := skel
+	e.Size = plan.end
+	e.Name = strconv.FormatInt(size+int64(len(sep)), 10) + ":" + strconv.FormatInt(plan.end, 10)
+	if after, err := l.file.Stat(); err == nil && len(sep) == 0 {
 		f.extend(tokenOf(st), tokenOf(after), e)
 	} else {
 		f.forget()

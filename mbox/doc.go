@@ -29,7 +29,10 @@
 //
 // A message is stored with LF line ends when reading it back gives its
 // canonical form byte for byte (message.StorageLF); otherwise (a CR
-// before CRLF) in canonical form, which reads back unchanged.
+// before CRLF) in canonical form, which reads back unchanged. A spooled
+// message (folder.NewMessage.Content) is streamed into the same record,
+// a line at a time, twice: once to learn its length for the intent, once
+// into the file (stream.go).
 //
 // # Reading
 //

@@ -47,11 +47,16 @@ type Store struct {
 // Open opens (creating when new) the mbox store at root: root/INBOX and
 // the folder files beside it. root itself is trusted; what lies beneath
 // it is the user's.
-func Open(root string) (*Store, error) {
-	if err := os.MkdirAll(root, 0o700); err != nil {
+func Open(root string) (*Store, error) { return OpenOwned(root, nil) }
+
+// OpenOwned is Open for a store whose new files and directories belong
+// to owner (folder.Options.Owner), the root included when it is made
+// here.
+func OpenOwned(root string, owner *safefs.Owner) (*Store, error) {
+	if err := safefs.MkdirOwned(root, 0o700, owner); err != nil {
 		return nil, fmt.Errorf("mbox: %w", err)
 	}
-	d, err := safefs.OpenDir(root)
+	d, err := safefs.OpenDirOwned(root, owner)
 	if err != nil {
 		return nil, fmt.Errorf("mbox: %w", err)
 	}
@@ -326,7 +331,7 @@ func (s *Store) List() ([]string, error) {
 var Format = folder.Format{
 	Name: "mbox",
 	Open: func(root string, opt folder.Options) (folder.Store, error) {
-		s, err := Open(root)
+		s, err := OpenOwned(root, opt.Owner)
 		if err == nil && opt.LockWait > 0 {
 			s.LockWait = opt.LockWait
 		}

@@ -25,6 +25,7 @@ type Metrics struct {
 	reg         *prometheus.Registry
 	deliveries  *prometheus.CounterVec
 	logins      *prometheus.CounterVec
+	authFails   *prometheus.CounterVec
 	commands    *prometheus.CounterVec
 	latency     *prometheus.HistogramVec
 	connections *prometheus.GaugeVec
@@ -45,6 +46,10 @@ func New() *Metrics {
 			Name: "storaged_logins_total",
 			Help: "Login attempts by protocol and result (ok, failed).",
 		}, []string{"proto", "result"}),
+		authFails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "storaged_auth_failures_total",
+			Help: "Failed logins by protocol and reason (unknown_user, wrong_password, disabled, bad_hash, no_scram, bad_name, authz, throttled, other).",
+		}, []string{"proto", "reason"}),
 		commands: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "storaged_commands_total",
 			Help: "Commands by protocol (imap, pop3), name and outcome (IMAP: OK, NO, BAD; POP3: OK, ERR).",
@@ -73,7 +78,7 @@ func New() *Metrics {
 			Help: "Open client connections by protocol.",
 		}, []string{"proto"}),
 	}
-	m.reg.MustRegister(m.deliveries, m.logins, m.commands, m.latency, m.connections, m.stored, m.commits, m.batch,
+	m.reg.MustRegister(m.deliveries, m.logins, m.authFails, m.commands, m.latency, m.connections, m.stored, m.commits, m.batch,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -100,6 +105,14 @@ func (m *Metrics) Login(proto string, ok bool) {
 		r = "ok"
 	}
 	m.logins.WithLabelValues(proto, r).Inc()
+}
+
+// AuthFailure counts a failed login; reason must come from
+// auth.Reason.Label's fixed set.
+func (m *Metrics) AuthFailure(proto, reason string) {
+	if m != nil {
+		m.authFails.WithLabelValues(proto, reason).Inc()
+	}
 }
 
 // Command counts a command and its time; name must come from the

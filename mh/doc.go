@@ -26,6 +26,8 @@
 //     recommends: link never replaces, so concurrent appenders (inc,
 //     rcvstore, another storaged delivery) each get their own number
 //     without a lock. The directory is fsynced before Append returns.
+//     A spooled message (NewMessage.Content) is streamed into the
+//     dot-file, in the form StorageLF gives a message in memory.
 //   - .mh_sequences is read and written in place under an fcntl lock, the
 //     locking nmh uses by default (mhparam datalocking), so an inc or mark
 //     running at the same time loses nothing. It is not fsynced: the index

@@ -104,10 +104,27 @@ func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry,
 	if err := ctx.Err(); err != nil {
 		return folder.Entry{}, err
 	}
-	data, _ := message.StorageLF(m.Data)
 	tmp := f.name(tmpPrefix + safefs.RandomName())
-	if err := folder.WriteFileSynced(f.dir(), tmp, data, m.Date); err != nil {
-		return folder.Entry{}, f.notFound(err)
+	var size int64
+	if m.Content != nil {
+		// A spooled message, streamed in the form StorageLF would give.
+		want, _, err := m.Content.StoredSize()
+		if err != nil {
+			return folder.Entry{}, err
+		}
+		if size, err = folder.WriteFileSyncedFrom(f.dir(), tmp, m.Content.StoredReader(), m.Date); err != nil {
+			return folder.Entry{}, f.notFound(err)
+		}
+		if size != want {
+			f.dir().Remove(tmp)
+			return folder.Entry{}, fmt.Errorf("mh: wrote %d octets of a %d octet message", size, want)
+		}
+	} else {
+		data, _ := message.StorageLF(m.Data)
+		if err := folder.WriteFileSynced(f.dir(), tmp, data, m.Date); err != nil {
+			return folder.Entry{}, f.notFound(err)
+		}
+		size = int64(len(data))
 	}
 	defer f.dir().Remove(tmp)
 	n, err := f.link(tmp, m.Reserve)
@@ -128,7 +145,7 @@ func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry,
 		date = time.Now()
 	}
 	key := strconv.Itoa(n)
-	return folder.Entry{Key: key, Name: key, Flags: flags, Size: int64(len(data)), Date: date}, nil
+	return folder.Entry{Key: key, Name: key, Flags: flags, Size: size, Date: date}, nil
 }
 
 // linkTries bounds the numbers an append tries.

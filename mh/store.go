@@ -34,11 +34,16 @@ type Store struct {
 
 // Open opens (creating when new) the MH store at root. root itself is
 // trusted; what lies beneath it is the user's.
-func Open(root string) (*Store, error) {
-	if err := os.MkdirAll(root, 0o700); err != nil {
+func Open(root string) (*Store, error) { return OpenOwned(root, nil) }
+
+// OpenOwned is Open for a store whose new files and directories belong
+// to owner (folder.Options.Owner), the root included when it is made
+// here.
+func OpenOwned(root string, owner *safefs.Owner) (*Store, error) {
+	if err := safefs.MkdirOwned(root, 0o700, owner); err != nil {
 		return nil, fmt.Errorf("mh: %w", err)
 	}
-	d, err := safefs.OpenDir(root)
+	d, err := safefs.OpenDirOwned(root, owner)
 	if err != nil {
 		return nil, fmt.Errorf("mh: %w", err)
 	}
@@ -322,6 +327,6 @@ func (s *Store) List() ([]string, error) {
 // Format is MH as a folder.Format.
 var Format = folder.Format{
 	Name: "mh",
-	Open: func(root string, _ folder.Options) (folder.Store, error) { return Open(root) },
+	Open: func(root string, o folder.Options) (folder.Store, error) { return OpenOwned(root, o.Owner) },
 	Owns: Owns,
 }

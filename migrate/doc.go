@@ -1,6 +1,7 @@
 // Package migrate brings a user's mail in from another store: an mbox
 // file or tree, a Maildir or Maildir++ tree (Dovecot's, with its
-// dovecot-uidlist, dovecot-keywords and subscriptions), an MH tree, and
+// dovecot-uidlist, dovecot-keywords and subscriptions, in either of its
+// layouts: Maildir++ or LAYOUT=fs, recognised on disk), an MH tree, and
 // another server over IMAP or POP3 (remote.go). Every source has one
 // shape: a Source lists Folders, each Folder streams its Messages, and
 // Import writes them through store.Importer. Export (export.go) takes

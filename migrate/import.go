@@ -49,7 +49,14 @@ type Totals struct {
 	Duplicates int64 // already there from an earlier run
 	Skipped    int64 // refused: over quota, unparsable
 	Elapsed    time.Duration
+	// Read is what the source yielded so far, duplicates and skipped
+	// messages included, in its own bytes; Expect* are the sources'
+	// estimates of the whole (0: unknown), in the same units.
+	Read, ExpectMessages, ExpectBytes int64
 }
+
+// Processed counts the messages read so far, whatever became of them.
+func (t Totals) Processed() int64 { return t.Messages + t.Duplicates + t.Skipped }
 
 // FolderReport is one source folder's outcome.
 type FolderReport struct {
@@ -83,6 +90,18 @@ func Import(ctx context.Context, acct *store.Account, src Source, opt Options) (
 	existing, err := acct.Mailboxes()
 	if err != nil {
 		return rep, err
+	}
+	if opt.Progress != nil {
+		// Before the first message: the estimate lists folders, as the
+		// import will, and holds nothing of them afterwards.
+		for _, f := range folders {
+			if f.Estimate != nil {
+				m, b := f.Estimate(ctx)
+				rep.Totals.ExpectMessages += m
+				rep.Totals.ExpectBytes += b
+			}
+		}
+		opt.Progress(rep.Totals)
 	}
 	targets := make(map[string]string) // source name → target
 	for _, f := range folders {
@@ -188,6 +207,15 @@ func importFolder(ctx context.Context, acct *store.Account, f Folder, target, us
 	}
 	ordinals := make(map[[16]byte]uint32)
 	err = f.Each(ctx, func(m *Message) error {
+		tot.Read += int64(len(m.Data))
+		if opt.Progress != nil {
+			// After the message, whatever became of it: duplicates
+			// move the bar too (a resumed run skips through them).
+			defer func() {
+				tot.Elapsed = time.Since(start)
+				opt.Progress(*tot)
+			}()
+		}
 		canon := message.Canonical(m.Data)
 		d := store.ContentDigest(canon)
 		ordinals[d]++
@@ -228,10 +256,6 @@ func importFolder(ctx context.Context, acct *store.Account, f Folder, target, us
 		fr.Bytes += int64(len(canon))
 		tot.Messages++
 		tot.Bytes += int64(len(canon))
-		if opt.Progress != nil {
-			tot.Elapsed = time.Since(start)
-			opt.Progress(*tot)
-		}
 		return nil
 	})
 	if im != nil {

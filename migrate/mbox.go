@@ -153,7 +153,13 @@ func isMMDF(b []byte) bool {
 // folder streams the file rel beneath the source's root; what is there
 // by then must still be a regular file, not a link.
 func (s *mboxSource) folder(rel, name string) Folder {
-	return Folder{Name: name, Each: func(ctx context.Context, fn func(*Message) error) error {
+	return Folder{Name: name, Estimate: func(context.Context) (int64, int64) {
+		fi, err := s.dir.Lstat(rel)
+		if err != nil {
+			return 0, 0
+		}
+		return 0, fi.Size()
+	}, Each: func(ctx context.Context, fn func(*Message) error) error {
 		fd, err := s.dir.OpenFile(rel, os.O_RDONLY, 0, safefs.Regular)
 		if err != nil {
 			return fmt.Errorf("migrate: %w", err)

@@ -33,6 +33,10 @@ type Folder struct {
 	UIDs *folder.ForeignUIDs
 	// Each streams the folder's messages in the source's order.
 	Each func(ctx context.Context, fn func(*Message) error) error
+	// Estimate, when set, says cheaply (a listing, a stat) how much Each
+	// will yield, for the progress bar's ETA: messages or source bytes,
+	// 0 for what it cannot tell.
+	Estimate func(ctx context.Context) (messages, bytes int64)
 }
 
 // Source is a store to import from.
@@ -49,7 +53,8 @@ type Source interface {
 var ErrUnknownSource = errors.New("migrate: not an mbox, Maildir or MH store")
 
 // Open recognises a local source: a file is an mbox; a directory with
-// cur/ a Maildir (Maildir++ folders beside it); one with inbox/ and no
+// cur/ a Maildir (Maildir++ folders beside it, or Dovecot's LAYOUT=fs
+// folders beneath it); one with inbox/ and no
 // cur/ an MH tree; any other directory an mbox tree.
 func Open(path string) (Source, error) {
 	st, err := os.Stat(path)
@@ -61,11 +66,21 @@ func Open(path string) (Source, error) {
 	}
 	switch {
 	case maildir.Format.Owns(path):
-		s, err := maildir.Open(path)
+		// Dovecot's LAYOUT=fs (nested directories) or Maildir++, as the
+		// folders on disk are laid out: the admin need not say which.
+		layout, err := maildir.DetectLayout(path)
 		if err != nil {
 			return nil, err
 		}
-		return &storeSource{kind: "maildir", st: s}, nil
+		s, err := maildir.OpenLayout(path, layout)
+		if err != nil {
+			return nil, err
+		}
+		kind := "maildir"
+		if layout == maildir.FS {
+			kind = "maildir-fs"
+		}
+		return &storeSource{kind: kind, st: s}, nil
 	case mh.Owns(path):
 		s, err := mh.Open(path)
 		if err != nil {
@@ -109,6 +124,13 @@ func (s *storeSource) Folders() ([]Folder, error) {
 			return nil, err
 		}
 		fo := Folder{Name: n}
+		fo.Estimate = func(ctx context.Context) (int64, int64) {
+			entries, _, err := f.Scan(ctx)
+			if err != nil {
+				return 0, 0
+			}
+			return int64(len(entries)), 0
+		}
 		var uids map[string]folder.ForeignUID
 		if h, ok := f.(folder.UIDHistory); ok {
 			// Read once here for the header, and again in Each for the

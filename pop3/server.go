@@ -45,6 +45,14 @@ type Config struct {
 	// maildrop to end (default 1s); it covers a session whose client has
 	// just gone and whose end the server has not processed yet.
 	LockWait time.Duration
+	// Limits counts connections in total and per address, shared with
+	// the other listeners; one too many is answered -ERR [SYS/TEMP] and
+	// closed. nil: no bound.
+	Limits *netserve.Limits
+	// MaxConnectionsPerUserAddress bounds one user's sessions from one
+	// address, checked after the password: -ERR [IN-USE] (RFC 3206
+	// §4), as Dovecot's mail_max_userip_connections. 0: no bound.
+	MaxConnectionsPerUserAddress int
 }
 
 // Server serves POP3 over the store.
@@ -57,6 +65,10 @@ type Server struct {
 	cancel   context.CancelFunc
 
 	group netserve.Group
+
+	perUser *netserve.PerUser
+	// sessions are the connected clients, for the admin's who.
+	sessions netserve.Sessions
 
 	mu    sync.Mutex
 	inUse map[string]*maildropLock // with LockSession: users whose maildrop a session holds
@@ -79,7 +91,7 @@ func New(cfg Config, users *auth.DB, accounts *store.Accounts, logger *slog.Logg
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Server{
 		cfg: cfg, users: users, accounts: accounts, log: logger, ctx: ctx, cancel: cancel,
-		inUse: map[string]*maildropLock{},
+		inUse: map[string]*maildropLock{}, perUser: netserve.NewPerUser(cfg.MaxConnectionsPerUserAddress),
 	}
 }
 
@@ -132,6 +144,8 @@ func (s *Server) handle(raw net.Conn, implicitTLS bool) {
 
 		trusted: s.cfg.Trusted.Trusts(c.RemoteAddr()),
 	}
+	ss.who = s.sessions.Add(hex.EncodeToString(id[:]), remote)
+	defer ss.who.Remove()
 	defer ss.release()
 	defer func() {
 		// A bug in one session must not take the server (and the
@@ -141,7 +155,25 @@ func (s *Server) handle(raw net.Conn, implicitTLS bool) {
 			ss.log.Error("panic in session", "panic", v, "stack", string(debug.Stack()))
 		}
 	}()
+	// Counted before the handshake: a refused client gets no TLS work
+	// beyond the limit's own.
+	admitted, refused := s.cfg.Limits.Admit(c.RemoteAddr())
+	if refused == nil {
+		// Given back before the connection closes (and again, as a
+		// no-op, if the session panics), so that a client that saw the
+		// close may connect again at once.
+		defer admitted()
+	}
 	if implicitTLS && ss.startTLS(s.ctx) != nil {
+		return
+	}
+	if refused != nil {
+		// RFC 2449 §8.1.2 SYS/TEMP: a passing condition; the client
+		// comes back later.
+		ss.log.Info("connection refused", "reason", refused.Error())
+		ss.reply(false, "SYS/TEMP", "too many connections, try again later")
+		ss.lastWords()
+		ss.conn.Close()
 		return
 	}
 	defer func() {
@@ -151,6 +183,11 @@ func (s *Server) handle(raw net.Conn, implicitTLS bool) {
 			"retrieved", ss.retrieved, "deleted", ss.deletedN, "bytes_in", in, "bytes_out", out)
 	}()
 	ss.run(s.ctx)
+	ss.release()
+	admitted()
+	// Out of who before the close, as the counts: a client that saw it
+	// closed sees it gone.
+	ss.who.Remove()
 	// A TLS session ends with close_notify (RFC 8446 §6.1), which
 	// closing the raw connection would not send.
 	ss.conn.Close()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/storaged/storaged/auth"
 	"github.com/storaged/storaged/folder"
+	"github.com/storaged/storaged/internal/netserve"
 	"github.com/storaged/storaged/store"
 )
 
@@ -56,6 +57,8 @@ type session struct {
 	tls, trusted bool
 	user         string        // from USER, until PASS
 	hold         *maildropLock // with LockSession: the maildrop this session holds
+	userSlot     func()        // gives back the (user, address) count; nil before login
+	who          *netserve.Session
 	bad          int
 
 	acct        *store.Account
@@ -456,9 +459,18 @@ func (s *session) login(ctx context.Context, at auth.Attempt) bool {
 // after the password, so it reveals nothing to a stranger.
 func (s *session) loggedIn(ctx context.Context, mech string, l auth.Login) bool {
 	u := l.User
+	release, ok := s.srv.perUser.Acquire(u.Name, s.conn.RemoteAddr())
+	if !ok {
+		s.log.Info("login refused", "user", u.Name, "reason", "too many connections from this address",
+			"limit", s.srv.cfg.MaxConnectionsPerUserAddress)
+		s.reply(false, "IN-USE", "too many connections for this user from this address")
+		return false
+	}
+	s.userSlot = release
 	if s.srv.cfg.LockSession {
 		if s.hold = s.srv.lock(ctx, u.Name); s.hold == nil {
 			s.log.Info("maildrop in use", "user", u.Name)
+			s.release()
 			s.reply(false, "IN-USE", "another POP3 session holds this maildrop")
 			return false
 		}
@@ -470,6 +482,7 @@ func (s *session) loggedIn(ctx context.Context, mech string, l auth.Login) bool 
 		return false
 	}
 	s.state = stateTrans
+	s.who.SetUser(u.Name)
 	s.log = s.log.With("user", u.Name)
 	if l.Master != "" {
 		s.log = s.log.With("master", l.Master)
@@ -516,6 +529,7 @@ func (s *session) authFailed(ctx context.Context, mech string, err error) {
 	if mech == "" {
 		mech = "USER/PASS"
 	}
+	s.srv.cfg.Metrics.AuthFailure("pop3", auth.FailureLabel(err))
 	var f *auth.Failure
 	if !errors.As(err, &f) {
 		s.log.Info("login not checked", "mech", mech, "err", err)
@@ -546,6 +560,10 @@ func (s *session) release() {
 	if s.hold != nil {
 		s.srv.unlock(s.hold)
 		s.hold = nil
+	}
+	if s.userSlot != nil {
+		s.userSlot()
+		s.userSlot = nil
 	}
 }
 

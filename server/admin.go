@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"strings"
 
@@ -13,24 +14,27 @@ import (
 	"github.com/storaged/storaged/admin"
 )
 
-// startAdmin opens the admin socket ([admin] socket), through which the
-// CLI runs its verbs inside this process (admin package doc).
-func (s *Server) startAdmin() error {
+// listenAdmin opens the admin socket ([admin] socket), through which the
+// CLI runs its verbs inside this process (admin package doc); nil when
+// it is off. serveAdmin serves it, after the privilege drop.
+func (s *Server) listenAdmin() (net.Listener, error) {
+	if s.Config.Admin.Socket == "" {
+		return nil, nil
+	}
+	return admin.Listen(s.Config.Admin.Socket)
+}
+
+func (s *Server) serveAdmin(l net.Listener) {
+	if l == nil {
+		return
+	}
 	path := s.Config.Admin.Socket
-	if path == "" {
-		return nil
-	}
-	l, err := admin.Listen(path)
-	if err != nil {
-		return err
-	}
 	s.admin = &admin.Server{Log: s.Log, Env: &admin.Env{
 		Config: s.Config, Users: s.Users, Accounts: s.Accounts, Log: s.Log,
 		Sessions: s.sessions, Reload: s.Reload, Stop: s.requestStop,
 	}}
 	s.Log.Info("listening", "proto", "admin", "addr", path)
 	go s.admin.Serve(l)
-	return nil
 }
 
 // Reload does what SIGHUP does and says what it did: the configuration
@@ -154,6 +158,16 @@ func (s *Server) sessions() []admin.Session {
 	if s.imap != nil {
 		for _, x := range s.imap.Sessions() {
 			out = append(out, admin.Session{Proto: "imap", ID: x.ID, User: x.User, Remote: x.Remote, Since: x.Since, Mailbox: x.Mailbox})
+		}
+	}
+	if s.pop3 != nil {
+		for _, x := range s.pop3.Sessions() {
+			out = append(out, admin.Session{Proto: "pop3", ID: x.ID, User: x.User, Remote: x.Remote, Since: x.Since})
+		}
+	}
+	if s.managesieve != nil {
+		for _, x := range s.managesieve.Sessions() {
+			out = append(out, admin.Session{Proto: "managesieve", ID: x.ID, User: x.User, Remote: x.Remote, Since: x.Since})
 		}
 	}
 	return out

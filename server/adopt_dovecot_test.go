@@ -222,6 +222,12 @@ func freePort(t *testing.T) string {
 // for mail), login processes as dovenull.
 func startDovecot(t *testing.T) *dovecot {
 	t.Helper()
+	return startDovecotAt(t, "maildir:~/Maildir")
+}
+
+// startDovecotAt is startDovecot with another mail_location (a LAYOUT).
+func startDovecotAt(t *testing.T, location string) *dovecot {
+	t.Helper()
 	if _, err := os.Stat("/usr/lib/dovecot/pop3"); err != nil {
 		t.Skip("Dovecot is not installed (apt-get install dovecot-imapd dovecot-pop3d dovecot-lmtpd)")
 	}
@@ -265,7 +271,7 @@ auth_username_format = %%Ln
 default_internal_user = dovecot
 default_login_user = dovenull
 first_valid_uid = %[2]d
-mail_location = maildir:~/Maildir
+mail_location = %[8]s
 postmaster_address = postmaster@localhost
 namespace inbox {
   inbox = yes
@@ -303,7 +309,7 @@ service lmtp {
     port = %[6]s
   }
 }
-`, d, uid, gid, port(dv.imapAd), port(dv.pop3), port(dv.lmtpAddr), os.Getpid())
+`, d, uid, gid, port(dv.imapAd), port(dv.pop3), port(dv.lmtpAddr), os.Getpid(), location)
 	os.WriteFile(dv.conf, []byte(conf), 0o644)
 	dv.cmd = exec.Command("/usr/sbin/dovecot", "-F", "-c", dv.conf)
 	dv.cmd.Stderr = os.Stderr

@@ -35,6 +35,7 @@ import (
 	"github.com/storaged/storaged/folder"
 	"github.com/storaged/storaged/imap"
 	"github.com/storaged/storaged/internal/certs"
+	"github.com/storaged/storaged/internal/netserve"
 	"github.com/storaged/storaged/lmtp"
 	"github.com/storaged/storaged/maildir"
 	"github.com/storaged/storaged/managesieve"
@@ -93,10 +94,12 @@ type Server struct {
 	repaired chan struct{}
 }
 
-// EnsureDataDir creates the directories the configuration names.
+// EnsureDataDir creates the directories the configuration names; run
+// as root with server.user, it gives those it makes to that user.
 func EnsureDataDir(cfg *config.Config) error {
+	uid, gid, give := runAsRoot(cfg)
 	for _, d := range []string{cfg.DataDir, cfg.Mail.Dir, cfg.Mail.IndexDir, filepath.Dir(cfg.Users.File)} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
+		if err := mkdirAllFor(d, 0o700, uid, gid, give); err != nil {
 			return fmt.Errorf("create %s: %w", d, err)
 		}
 	}
@@ -155,6 +158,9 @@ func NewAccounts(cfg *config.Config, users *auth.DB, logger *slog.Logger, lockWa
 		Formats:       Formats,
 		FormatOptions: folder.Options{LockWait: cfg.Mail.LockWait.D()},
 		OnIndexCommit: m.IndexCommit,
+		// The files of a user's store belong to the user's passwd-file
+		// uid/gid or server.user (privileges.go).
+		Owner: storeOwner(cfg, users),
 		UserFormat: func(user string) (string, error) {
 			if u, ok := users.Lookup(user); ok {
 				if f := u.MailFormat(); f != "" {
@@ -162,6 +168,18 @@ func NewAccounts(cfg *config.Config, users *auth.DB, logger *slog.Logger, lockWa
 				}
 			}
 			return cfg.Mail.Format, nil
+		},
+		// A Dovecot store adopted in place keeps its layout: the
+		// location's LAYOUT= (maildir:~/Maildir:LAYOUT=fs).
+		UserLayout: func(user string) string {
+			if u, ok := users.Lookup(user); ok {
+				loc := u.Extra["userdb_mail"]
+				if loc == "" {
+					loc = u.Extra["mail"]
+				}
+				return maildir.LocationLayout(loc)
+			}
+			return ""
 		},
 		Quota: store.QuotaOptions{
 			// A user's own rules (passwd-file extra fields, Dovecot's
@@ -199,6 +217,7 @@ func NewSieveStore(cfg *config.Config, users *auth.DB, logger *slog.Logger) *sie
 		After:         cfg.Sieve.After,
 		GlobalDir:     cfg.Sieve.GlobalDir,
 		Log:           logger,
+		Owner:         storeOwner(cfg, users),
 	})
 }
 
@@ -277,15 +296,27 @@ func (s *Server) Start() error {
 		ReadTimeout:    cfg.LMTP.ReadTimeout.D(),
 		WriteTimeout:   cfg.LMTP.WriteTimeout.D(),
 		TLS:            tlsConf,
+		// Large messages are spooled on the data directory's disk.
+		SpoolDir: filepath.Join(cfg.DataDir, "tmp"),
 	}, s.Deliverer, s.Log)
+	// One count for the three access protocols: a client's connections
+	// add up whichever it opens. Trusted networks (a webmail, a proxy)
+	// speak for many users: counted in the total only.
+	limits := netserve.NewLimits(cfg.Server.MaxConnections, cfg.Server.MaxConnectionsPerAddress, trusted.Trusts)
 	s.imap = imap.New(imap.Config{
-		MaxMessageSize: int64(cfg.IMAP.MaxMessageSize),
-		AuthFailDelay:  cfg.IMAP.AuthFailDelay.D(),
-		QuotaRoot:      cfg.Quota.Root,
-		Metrics:        s.Metrics,
-		TLS:            tlsConf,
-		Trusted:        trusted,
-		Auth:           s.Auth,
+		Limits:                       limits,
+		IdleTimeout:                  cfg.IMAP.IdleTimeout.D(),
+		LoginIdleTimeout:             cfg.IMAP.LoginIdleTimeout.D(),
+		MaxConnectionsPerUserAddress: cfg.IMAP.MaxConnectionsPerUserAddress,
+		MaxMailboxes:                 cfg.Mail.MaxMailboxes,
+		MaxMailboxDepth:              cfg.Mail.MaxMailboxDepth,
+		MaxMessageSize:               int64(cfg.IMAP.MaxMessageSize),
+		AuthFailDelay:                cfg.IMAP.AuthFailDelay.D(),
+		QuotaRoot:                    cfg.Quota.Root,
+		Metrics:                      s.Metrics,
+		TLS:                          tlsConf,
+		Trusted:                      trusted,
+		Auth:                         s.Auth,
 	}, s.Users, s.Accounts, s.Log)
 	// Always there, so that a reload can open its listener.
 	s.policy = policy.New(policy.Config{
@@ -299,6 +330,9 @@ func (s *Server) Start() error {
 		Trusted:       trusted,
 		Auth:          s.Auth,
 		LockSession:   cfg.POP3.LockSession,
+		Limits:        limits,
+
+		MaxConnectionsPerUserAddress: cfg.POP3.MaxConnectionsPerUserAddress,
 	}, s.Users, s.Accounts, s.Log)
 	s.managesieve = managesieve.New(managesieve.Config{
 		AuthFailDelay: cfg.ManageSieve.AuthFailDelay.D(),
@@ -307,6 +341,10 @@ func (s *Server) Start() error {
 		TLS:           tlsConf,
 		Trusted:       trusted,
 		Auth:          s.Auth,
+		Limits:        limits,
+
+		MaxConnectionsPerUserAddress: cfg.ManageSieve.MaxConnectionsPerUserAddress,
+		Metrics:                      s.Metrics,
 	}, s.Users, s.Sieve, s.Log)
 	s.tlsOn = tlsConf != nil
 	var opened []*bound
@@ -324,26 +362,46 @@ func (s *Server) Start() error {
 			}
 		}
 	}
+	// Everything is bound before the privilege drop and served after it
+	// (privileges.go): no connection is ever handled as root.
+	unbind := func(more ...net.Listener) {
+		for _, b := range opened {
+			b.l.Close()
+		}
+		for _, l := range more {
+			if l != nil {
+				l.Close()
+			}
+		}
+	}
+	var metricsL net.Listener
+	if cfg.Metrics.Listen != "" {
+		if metricsL, err = net.Listen("tcp", cfg.Metrics.Listen); err != nil {
+			unbind()
+			return fmt.Errorf("metrics: listen %s: %w", cfg.Metrics.Listen, err)
+		}
+	}
+	adminL, err := s.listenAdmin()
+	if err != nil {
+		unbind(metricsL)
+		return err
+	}
+	if err := s.dropPrivileges(); err != nil {
+		unbind(metricsL, adminL)
+		return err
+	}
 	for _, b := range opened {
 		s.serveListener(b)
 	}
-	if cfg.Metrics.Listen != "" {
-		l, err := net.Listen("tcp", cfg.Metrics.Listen)
-		if err != nil {
-			s.closeListeners()
-			return fmt.Errorf("metrics: listen %s: %w", cfg.Metrics.Listen, err)
-		}
+	if metricsL != nil {
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", s.Metrics.Handler())
 		s.metricsHTTP = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		s.metricsAddr = l.Addr()
-		s.Log.Info("listening", "proto", "metrics", "addr", l.Addr().String())
-		go s.metricsHTTP.Serve(l)
+		s.metricsAddr = metricsL.Addr()
+		s.Log.Info("listening", "proto", "metrics", "addr", metricsL.Addr().String())
+		go s.metricsHTTP.Serve(metricsL)
 	}
-	if err := s.startAdmin(); err != nil {
-		s.closeListeners()
-		return err
-	}
+	s.serveAdmin(adminL)
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	go s.repair(ctx)
@@ -575,6 +633,13 @@ func LockDataDir(cfg *config.Config) (func(), error) {
 			pid = "unknown"
 		}
 		return nil, fmt.Errorf("another storaged (pid %s) serves the data directory %s", pid, cfg.DataDir)
+	}
+	if uid, gid, give := runAsRoot(cfg); give {
+		// A later start as server.user opens it for writing.
+		if err := f.Chown(uid, gid); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
 	}
 	f.Truncate(0)
 	fmt.Fprintf(f, "%d\n", os.Getpid())

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"unicode/utf8"
 
+	"github.com/storaged/storaged/internal/safefs"
 	"github.com/storaged/storaged/sieve"
 )
 
@@ -56,6 +57,10 @@ type Options struct {
 	// MaxScriptSize is taken from above.
 	Compile sieve.Options
 	Log     *slog.Logger
+	// Owner, when set, names who a user's scripts, their folder and the
+	// active link belong to (as store.Options.Owner; an error refuses
+	// the change). nil leaves the process's.
+	Owner func(user string) (*safefs.Owner, error)
 }
 
 // Store is every user's scripts. It is safe for concurrent use.
@@ -130,9 +135,10 @@ func CheckName(name string) error {
 
 // layout is where one user's scripts are.
 type layout struct {
-	scripts string // the folder of NAME.sieve files
-	active  string // the symlink naming the active one
-	adopted bool   // a Dovecot layout in the user's home
+	scripts string        // the folder of NAME.sieve files
+	active  string        // the symlink naming the active one
+	adopted bool          // a Dovecot layout in the user's home
+	owner   *safefs.Owner // who what is written there belongs to (Options.Owner)
 }
 
 func checkUser(user string) error {
@@ -149,13 +155,20 @@ func (s *Store) layoutOf(user string) (layout, error) {
 	if err := checkUser(user); err != nil {
 		return layout{}, err
 	}
-	own := layout{scripts: filepath.Join(s.opts.Dir, user), active: filepath.Join(s.opts.Dir, user+Ext)}
+	var owner *safefs.Owner
+	if s.opts.Owner != nil {
+		var err error
+		if owner, err = s.opts.Owner(user); err != nil {
+			return layout{}, err
+		}
+	}
+	own := layout{scripts: filepath.Join(s.opts.Dir, user), active: filepath.Join(s.opts.Dir, user+Ext), owner: owner}
 	if exists(own.scripts) || lexists(own.active) {
 		return own, nil
 	}
 	if s.opts.Home != nil {
 		if home := s.opts.Home(user); home != "" {
-			dc := layout{scripts: filepath.Join(home, "sieve"), active: filepath.Join(home, ".dovecot.sieve"), adopted: true}
+			dc := layout{scripts: filepath.Join(home, "sieve"), active: filepath.Join(home, ".dovecot.sieve"), adopted: true, owner: owner}
 			if isDir(dc.scripts) || lexists(dc.active) {
 				return dc, nil
 			}
@@ -369,10 +382,10 @@ func (s *Store) Put(user, name string, src []byte) error {
 	if err := s.countOK(list, name); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(l.scripts, 0o700); err != nil {
+	if err := safefs.MkdirOwned(l.scripts, 0o700, l.owner); err != nil {
 		return fmt.Errorf("sievestore: %w", err)
 	}
-	return writeAtomic(s.path(l, name, active), src)
+	return writeAtomic(s.path(l, name, active), src, l.owner)
 }
 
 // SetActive makes name the active script; "" deactivates (RFC 5804
@@ -425,6 +438,10 @@ func (s *Store) link(l layout, target string) error {
 	if err := os.Symlink(rel, tmp); err != nil {
 		return fmt.Errorf("sievestore: %w", err)
 	}
+	if err := safefs.LchownNew(tmp, l.owner); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("sievestore: %w", err)
+	}
 	if err := os.Rename(tmp, l.active); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("sievestore: %w", err)
@@ -433,7 +450,7 @@ func (s *Store) link(l layout, target string) error {
 }
 
 func (s *Store) adoptPlain(l layout) error {
-	if err := os.MkdirAll(l.scripts, 0o700); err != nil {
+	if err := safefs.MkdirOwned(l.scripts, 0o700, l.owner); err != nil {
 		return fmt.Errorf("sievestore: %w", err)
 	}
 	dst := filepath.Join(l.scripts, plainActive+Ext)
@@ -529,15 +546,19 @@ func randHex() string {
 }
 
 // writeAtomic writes data to path through a temp file in the same
-// folder: fsync, rename, fsync of the folder.
-func writeAtomic(path string, data []byte) error {
+// folder: fsync, rename, fsync of the folder. The new file is owner's
+// before a byte is written.
+func writeAtomic(path string, data []byte, owner *safefs.Owner) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, ".tmp-*")
 	if err != nil {
 		return fmt.Errorf("sievestore: %w", err)
 	}
 	tmp := f.Name()
-	_, err = f.Write(data)
+	err = safefs.ChownFile(f, owner)
+	if err == nil {
+		_, err = f.Write(data)
+	}
 	if err == nil {
 		err = f.Sync()
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/storaged/storaged/folder"
 	"github.com/storaged/storaged/index"
+	"github.com/storaged/storaged/internal/safefs"
+	"github.com/storaged/storaged/internal/spool"
 	"github.com/storaged/storaged/message"
 	"github.com/storaged/storaged/quota"
 )
@@ -24,11 +26,15 @@ type Account struct {
 	files  folder.Store
 	log    *slog.Logger
 	hub    Hub
+	owner  *safefs.Owner // who the store's new files belong to (Options.Owner)
 
 	// mu guards mailboxes and serialises changes to the set of mailboxes
 	// (create, delete, rename).
 	mu        sync.Mutex
 	mailboxes map[uint64]*Mailbox
+	// openRebuild is what the open did to a damaged index (rebuild.go),
+	// until `index rebuild` reports it; guarded by mu.
+	openRebuild *Rebuild
 
 	quota QuotaOptions
 	// qmu guards reserved: quota held by appends in flight (quota.go).
@@ -155,9 +161,28 @@ func (m *Mailbox) append(ctx context.Context, msg []byte, opt AppendOptions, res
 	if err != nil {
 		return Appended{}, err
 	}
+	return m.appendStaged(ctx, st, opt, res)
+}
+
+// AppendContent is Append for a message too large to hold in memory (a
+// spooled delivery, canonical): it is parsed as it streams from the
+// spool for the cached ENVELOPE and BODYSTRUCTURE, the quota is reserved
+// for its known size, and the format streams it into place. The
+// durability order, and what a failure leaves, are Append's.
+func (m *Mailbox) AppendContent(ctx context.Context, c *spool.Content, opt AppendOptions) (Appended, error) {
+	st, err := stageContent(c, opt)
+	if err != nil {
+		return Appended{}, err
+	}
+	return m.appendStaged(ctx, st, opt, nil)
+}
+
+// appendStaged is the common part of append and AppendContent.
+func (m *Mailbox) appendStaged(ctx context.Context, st *staged, opt AppendOptions, res *reservation) (Appended, error) {
+	var err error
 	own := res == nil
 	if own {
-		res, err = m.acct.reserve(m, quota.Usage{Storage: int64(len(st.canon)), Messages: 1})
+		res, err = m.acct.reserve(m, quota.Usage{Storage: st.size, Messages: 1})
 		if err != nil {
 			return Appended{}, err
 		}
@@ -196,7 +221,7 @@ func (m *Mailbox) append(ctx context.Context, msg []byte, opt AppendOptions, res
 	if own {
 		res.warn(ctx)
 	}
-	return Appended{UIDValidity: mb.UIDValidity, UID: rec.UID, Size: int64(len(st.canon))}, nil
+	return Appended{UIDValidity: mb.UIDValidity, UID: rec.UID, Size: st.size}, nil
 }
 
 // AppendMany stores several messages as one change (RFC 3502
@@ -216,7 +241,7 @@ func (m *Mailbox) AppendMany(ctx context.Context, msgs [][]byte, opts []AppendOp
 			return nil, err
 		}
 		sts[i] = st
-		add.Storage += int64(len(st.canon))
+		add.Storage += st.size
 		add.Messages++
 	}
 	res, err := m.acct.reserve(m, add)
@@ -253,9 +278,12 @@ func (m *Mailbox) AppendMany(ctx context.Context, msgs [][]byte, opts []AppendOp
 	return out, nil
 }
 
-// staged is one message on its way in.
+// staged is one message on its way in: in memory (msg, canon), or
+// spooled (content).
 type staged struct {
 	msg, canon []byte
+	content    *spool.Content
+	size       int64  // canonical octets
 	env, body  []byte // cached ENVELOPE and BODYSTRUCTURE
 	date       time.Time
 	opt        AppendOptions
@@ -276,7 +304,26 @@ func stage(msg []byte, opt AppendOptions) (*staged, error) {
 	if date.IsZero() {
 		date = time.Now()
 	}
-	return &staged{msg: msg, canon: canon, env: env, body: body, date: date, opt: opt}, nil
+	return &staged{msg: msg, canon: canon, size: int64(len(canon)), env: env, body: body, date: date, opt: opt}, nil
+}
+
+// stageContent is stage for a spooled message: message.Parse reads it
+// as it streams (one line and the kept header fields in memory), so the
+// cache is what ParseBytes would have made of the same octets.
+func stageContent(c *spool.Content, opt AppendOptions) (*staged, error) {
+	info, err := message.Parse(c.NewReader())
+	if err != nil {
+		return nil, fmt.Errorf("store: parse: %w", err)
+	}
+	env, body, err := encodeInfo(info)
+	if err != nil {
+		return nil, err
+	}
+	date := opt.Date
+	if date.IsZero() {
+		date = time.Now()
+	}
+	return &staged{content: c, size: c.Size(), env: env, body: body, date: date, opt: opt}, nil
 }
 
 // writeStaged writes the message's file durably.
@@ -295,7 +342,7 @@ func (m *Mailbox) writeStaged(ctx context.Context, st *staged, keys *[]string) e
 // setting it again.
 func (m *Mailbox) newMessage(st *staged, keys *[]string) folder.NewMessage {
 	return folder.NewMessage{
-		Data: st.msg, Flags: st.opt.Flags, Date: st.opt.Date, Sender: st.opt.Sender,
+		Data: st.msg, Content: st.content, Flags: st.opt.Flags, Date: st.opt.Date, Sender: st.opt.Sender,
 		Reserve: func(k string) { *keys = append(*keys, k); m.pend(k) },
 	}
 }
@@ -313,7 +360,7 @@ func (m *Mailbox) indexStaged(sts []*staged) ([]index.Message, index.Mailbox, er
 			e := st.entry
 			rec, err := tx.AddMessage(m.id, index.NewMessage{
 				Key: e.Key, Name: e.Name, Flags: e.Flags, InternalDate: st.date,
-				Size: e.Size, CRLFSize: int64(len(st.canon)), Envelope: st.env, Body: st.body,
+				Size: e.Size, CRLFSize: st.size, Envelope: st.env, Body: st.body,
 				SaveDate: now,
 			})
 			if err != nil {

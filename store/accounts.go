@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/storaged/storaged/folder"
@@ -35,12 +36,28 @@ type Options struct {
 	FormatOptions folder.Options
 	// UserFormat names a user's format; nil or "" means "maildir".
 	UserFormat func(user string) (string, error)
+	// UserLayout, when set, gives a user's folder layout
+	// (folder.Options.Layout: Dovecot's LAYOUT= of the mail location).
+	UserLayout func(user string) string
 	// OnIndexCommit, when set, is told of every durable index commit:
 	// the writers it served and its duration (metrics).
 	OnIndexCommit func(writers int, d time.Duration)
 	// Quota gives users' limits and the warnings; zero means no limits.
 	Quota QuotaOptions
+	// Owner, when set, names who the files of a user's store belong to
+	// (the passwd-file line's uid/gid, Dovecot's mail_uid/mail_gid as a
+	// default): every file and directory made in the store, and the
+	// index file, are given to it (safefs.Owner). nil, or a nil Owner,
+	// leaves the process's. An error (one that Is ErrOwner when the ids
+	// cannot be honoured) fails that user's Open, and nothing is written.
+	Owner func(user string) (*safefs.Owner, error)
 }
+
+// ErrOwner: the user's files would have to belong to a uid/gid this
+// process cannot give them (it runs as another user than the one the
+// passwd-file line names). Delivery answers 451 4.3.0, IMAP NO
+// [UNAVAILABLE]: better than files the user's own tools cannot read.
+var ErrOwner = errors.New("store: the user's files cannot belong to the uid/gid the users file gives")
 
 // DefaultMailboxes are created with every new account, with their
 // special-use attributes (RFC 6154).
@@ -123,6 +140,15 @@ func (a *Accounts) openAccount(ctx context.Context, user string) (*Account, erro
 	if err := safefs.CheckPath(user); err != nil || strings.ContainsAny(user, "/\\") || strings.HasPrefix(user, ".") {
 		return nil, fmt.Errorf("store: user name %q cannot name a directory", user)
 	}
+	// The owner first: a user whose ids cannot be honoured gets nothing
+	// made on disk.
+	var owner *safefs.Owner
+	if a.opts.Owner != nil {
+		var err error
+		if owner, err = a.opts.Owner(user); err != nil {
+			return nil, err
+		}
+	}
 	root := filepath.Join(a.opts.MailDir, user)
 	_, statErr := os.Stat(root)
 	newStore := errors.Is(statErr, fs.ErrNotExist)
@@ -138,6 +164,10 @@ func (a *Accounts) openAccount(ctx context.Context, user string) (*Account, erro
 	// which the user may write, so a format can trust what it keeps there.
 	fopts := a.opts.FormatOptions
 	fopts.StateDir = idxDir
+	fopts.Owner = owner
+	if a.opts.UserLayout != nil {
+		fopts.Layout = a.opts.UserLayout(user)
+	}
 	files, err := format.Open(root, fopts)
 	if err != nil {
 		return nil, err
@@ -146,12 +176,21 @@ func (a *Accounts) openAccount(ctx context.Context, user string) (*Account, erro
 	_, statErr = os.Stat(idxPath)
 	rebuild := errors.Is(statErr, fs.ErrNotExist) && !newStore
 	idx, err := index.Open(idxPath, a.opts.LockWait)
+	var salvage *index.Salvage
+	var aside string
 	if err != nil && !errors.Is(err, index.ErrLocked) && !errors.Is(err, index.ErrVersion) {
-		// Unreadable: keep it for a post-mortem and start afresh. UIDs
-		// change, so every mailbox gets a new UIDVALIDITY (the clock
-		// guarantees one larger than clients have cached).
-		aside := fmt.Sprintf("%s.broken-%d", idxPath, time.Now().Unix())
-		log.Error("index unreadable; rebuilding from the mail files with new UIDVALIDITY", "err", err, "moved_to", aside)
+		// Unreadable: what can still be read of it keeps those messages'
+		// UIDs and flags (rebuild.go); the file is kept for a post-mortem
+		// and the index starts afresh. Mailboxes nothing could be read of
+		// get a new UIDVALIDITY (the clock guarantees one larger than
+		// clients have cached).
+		salvage, _ = index.SalvageFile(idxPath, a.opts.LockWait)
+		aside = fmt.Sprintf("%s.broken-%d", idxPath, time.Now().Unix())
+		salvaged := 0
+		if salvage != nil {
+			salvaged = len(salvage.Mailboxes)
+		}
+		log.Error("index unreadable; rebuilding from the mail files, keeping the UIDs of the records still readable", "err", err, "moved_to", aside, "salvaged_mailboxes", salvaged)
 		if rerr := os.Rename(idxPath, aside); rerr != nil {
 			return nil, fmt.Errorf("store: move broken index aside: %w", rerr)
 		}
@@ -161,10 +200,14 @@ func (a *Accounts) openAccount(ctx context.Context, user string) (*Account, erro
 	if err != nil {
 		return nil, err
 	}
+	if err := chownIndex(idxPath, owner); err != nil {
+		idx.Close()
+		return nil, err
+	}
 	if a.opts.OnIndexCommit != nil {
 		idx.SetCommitObserver(a.opts.OnIndexCommit)
 	}
-	acct := &Account{user: user, root: root, format: format.Name, idx: idx, files: files, log: log, mailboxes: make(map[uint64]*Mailbox), quota: a.opts.Quota}
+	acct := &Account{owner: owner, user: user, root: root, format: format.Name, idx: idx, files: files, log: log, mailboxes: make(map[uint64]*Mailbox), quota: a.opts.Quota}
 	if rebuild {
 		// Adoption below keeps the UIDs another server recorded (Dovecot's
 		// dovecot-uidlist); only the other mailboxes change UIDVALIDITY.
@@ -183,6 +226,15 @@ func (a *Accounts) openAccount(ctx context.Context, user string) (*Account, erro
 		idx.Close()
 		return nil, err
 	}
+	if salvage != nil && len(salvage.Mailboxes) > 0 {
+		r, err := acct.rebuildFromSalvage(ctx, salvage, aside)
+		if err != nil {
+			idx.Close()
+			return nil, err
+		}
+		acct.openRebuild = r
+		return acct, nil
+	}
 	// Before any session sees a mailbox: UIDs another server gave its
 	// messages are kept (adopt.go).
 	if !newStore {
@@ -198,6 +250,31 @@ func (a *Accounts) openAccount(ctx context.Context, user string) (*Account, erro
 		}
 	}
 	return acct, nil
+}
+
+// chownIndex gives the index file to owner. The index directory stays
+// the server's (0700, outside the store: what it holds is trusted, the
+// mbox journal's sizes included), so no one can swap the file between
+// the open and this; the checks make sure what is given away is a plain
+// file of the process's, made here.
+func chownIndex(path string, owner *safefs.Owner) error {
+	if owner == nil {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || !fi.Mode().IsRegular() || st.Nlink != 1 || int(st.Uid) != os.Geteuid() {
+		return nil
+	}
+	return safefs.ChownFile(f, owner)
 }
 
 // uidValidityMark is a file in the mail root holding the last UIDVALIDITY
@@ -239,7 +316,7 @@ func (a *Account) markUIDValidity() error {
 	}
 	// A new file of random name renamed over the mark (safefs.WriteFile):
 	// no link planted at either name is written through.
-	d, err := safefs.OpenDir(a.root)
+	d, err := safefs.OpenDirOwned(a.root, a.owner)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}

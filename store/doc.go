@@ -9,7 +9,9 @@
 //     batched per mailbox in appendbatch.go) before the index commit, and
 //     the index commit is durable before Deliver returns. A crash in
 //     between leaves a file the index does not know; the next Sync gives it
-//     the next UID. Nothing acknowledged is lost.
+//     the next UID. Nothing acknowledged is lost. AppendContent (a
+//     spooled message) keeps the same order; it only streams what Append
+//     has in memory: the parse for the cache and the format's write.
 //   - Remove: files go first, then the index. A crash in between leaves
 //     index entries without files, which Sync expunges. An expunged message
 //     can never come back under a new UID.

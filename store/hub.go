@@ -19,6 +19,12 @@ const (
 	MetadataChanged // METADATA Entries of mailbox Name ("": the server's) changed
 )
 
+// Index rebuilds (rebuild.go).
+const (
+	Rebuilt            EventKind = iota + 20 // the index was rebuilt in place: views read it again
+	UIDValidityChanged                       // rebuilt under a new UIDVALIDITY: views are void
+)
+
 // Event is one committed change to one mailbox.
 type Event struct {
 	Mailbox uint64 // index mailbox id

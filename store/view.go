@@ -35,6 +35,8 @@ type View struct {
 	owedAdd     []uint32
 	owedFlags   map[uint32]bool
 	resync      bool
+	// void: the mailbox was rebuilt under a new UIDVALIDITY.
+	void bool
 	// newKeywords are keywords changes set since NewKeywords last ran.
 	newKeywords []string
 }
@@ -237,8 +239,10 @@ func (v *View) take() {
 			for _, uid := range e.UIDs {
 				v.owedFlags[uid] = true
 			}
-		case Removed:
+		case Removed, Rebuilt:
 			v.resync = true
+		case UIDValidityChanged:
+			v.void = true
 		}
 	}
 }
@@ -259,6 +263,9 @@ var ErrMailboxGone = errors.New("the selected mailbox was deleted")
 // RECENT for new messages, then flag changes.
 func (v *View) Updates(allowExpunge bool) ([]Update, error) {
 	v.take()
+	if v.void {
+		return nil, ErrUIDValidityChanged
+	}
 	var out []Update
 	if v.resync && allowExpunge {
 		if err := v.rebuild(); err != nil {

@@ -143,9 +143,32 @@ func runIMAPIdle(p idleParams) ([]Result, error) {
 // treeMemory sums VmRSS and Pss (kB) over the processes pids and all their
 // descendants, from /proc.
 func treeMemory(pids []int) (rss, pss int64, procs int, err error) {
-	ents, err := os.ReadDir("/proc")
+	all, err := processTree(pids)
 	if err != nil {
 		return 0, 0, 0, err
+	}
+	for _, pid := range all {
+		r, ok := procField(fmt.Sprintf("/proc/%d/status", pid), "VmRSS:")
+		if !ok {
+			continue
+		}
+		procs++
+		rss += r
+		if p, ok := procField(fmt.Sprintf("/proc/%d/smaps_rollup", pid), "Pss:"); ok {
+			pss += p
+		}
+	}
+	if procs == 0 {
+		return 0, 0, 0, fmt.Errorf("no process among %v", pids)
+	}
+	return rss, pss, procs, nil
+}
+
+// processTree is pids and all their descendants, from /proc.
+func processTree(pids []int) ([]int, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
 	}
 	children := map[int][]int{}
 	for _, e := range ents {
@@ -170,6 +193,7 @@ func treeMemory(pids []int) (rss, pss int64, procs int, err error) {
 		children[ppid] = append(children[ppid], pid)
 	}
 	seen := map[int]bool{}
+	var out []int
 	queue := append([]int(nil), pids...)
 	for len(queue) > 0 {
 		pid := queue[0]
@@ -178,21 +202,10 @@ func treeMemory(pids []int) (rss, pss int64, procs int, err error) {
 			continue
 		}
 		seen[pid] = true
+		out = append(out, pid)
 		queue = append(queue, children[pid]...)
-		r, ok := procField(fmt.Sprintf("/proc/%d/status", pid), "VmRSS:")
-		if !ok {
-			continue
-		}
-		procs++
-		rss += r
-		if p, ok := procField(fmt.Sprintf("/proc/%d/smaps_rollup", pid), "Pss:"); ok {
-			pss += p
-		}
 	}
-	if procs == 0 {
-		return 0, 0, 0, fmt.Errorf("no process among %v", pids)
-	}
-	return rss, pss, procs, nil
+	return out, nil
 }
 
 // procField is the kB value of the line starting with key in a /proc file.

@@ -10,9 +10,11 @@
 //	storaged-bench run -scenario imap-meta|imap-body|imap-search|imap-sort -imap ADDR -user U -password P
 //	storaged-bench run -scenario imap-idle -imap ADDR -lmtp ADDR -user U -password P -to U@dom -conns K [-pids PID,...]
 //	storaged-bench run -scenario pop3-retr -pop3 ADDR -user U -password P
+//	storaged-bench run -scenario lmtp-big -lmtp ADDR -to a@dom[,...] -size S -conns C -pids PID,...  (peak RSS of a fresh server)
 //	storaged-bench report [-servers storaged,dovecot-optimized] FILE.jsonl...
 //	storaged-bench ports N        print N free loopback TCP ports
 //	storaged-bench wait ADDR...   wait until every address accepts connections
+//	storaged-bench maildir -dir D write generated messages into a Maildir
 package main
 
 import (
@@ -35,6 +37,8 @@ Usage:
                                               a Markdown table of median (min–max)
   storaged-bench ports N                      print N free loopback ports
   storaged-bench wait [-timeout D] ADDR...    wait for listeners
+  storaged-bench maildir -dir D -n N -size S [-seed S -to A -uid U -gid G]
+                                              write the messages lmtp would deliver into D/cur
 
 Scenarios: lmtp, imap-meta, imap-body, imap-search, imap-sort, imap-idle, pop3-retr.
 `
@@ -57,6 +61,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return portsCmd(args[1:], stdout, stderr)
 	case "wait":
 		return waitCmd(args[1:], stderr)
+	case "maildir":
+		return maildirCmd(args[1:], stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -88,7 +94,7 @@ type Result struct {
 func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	scenarios := fs.String("scenario", "", "comma-separated: lmtp, imap-meta, imap-body, imap-search, imap-sort, imap-idle, pop3-retr")
+	scenarios := fs.String("scenario", "", "comma-separated: lmtp, lmtp-big, imap-meta, imap-body, imap-search, imap-sort, imap-idle, pop3-retr")
 	server := fs.String("server", "server", "label of the server under test, copied into each result")
 	runN := fs.Int("run", 0, "run number, copied into each result")
 	lmtpAddr := fs.String("lmtp", "", "LMTP address host:port")
@@ -106,7 +112,7 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	expect := fs.Int("expect", 0, "imap, pop3: messages the mailbox must hold (0: any)")
 	keyword := fs.Int("keyword", 42, "imap-search: keyword number to search for (0-99)")
 	rounds := fs.Int("rounds", 5, "imap-idle: messages delivered, one at a time, while idle")
-	pids := fs.String("pids", "", "imap-idle: comma-separated server process ids; their memory (children included) is measured with every connection idle")
+	pids := fs.String("pids", "", "imap-idle, lmtp-big: comma-separated server process ids; their memory (children included) is measured with every connection idle")
 	wait := fs.Duration("wait", 60*time.Second, "imap-idle: how long a round waits for every * EXISTS")
 	name := fs.String("name", "", "scenario name in the results instead of the generated one")
 	if err := fs.Parse(args); err != nil {
@@ -185,6 +191,21 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 				default:
 					rs[i].Scenario = fmt.Sprintf("IDLE latency LMTP 250 → * EXISTS, %d conns, %s", rs[i].N, rs[i].Suffix)
 				}
+			}
+		case "lmtp-big":
+			var pl []int
+			for _, f := range splitList(*pids) {
+				pid, perr := strconv.Atoi(f)
+				if perr != nil {
+					fmt.Fprintf(stderr, "storaged-bench run: -pids: %q is not a process id\n", f)
+					return 64
+				}
+				pl = append(pl, pid)
+			}
+			rcpts := splitList(*to)
+			rs, err = runLMTPBig(lmtpParams{addr: *lmtpAddr, rcpts: rcpts, first: *first, size: *size, conns: *conns, seed: *seed}, pl)
+			for i := range rs {
+				rs[i].Scenario = fmt.Sprintf("LMTP %s × %d at once, %d %s: server peak RSS", human(*size), *conns, len(rcpts), plural(len(rcpts), "user"))
 			}
 		case "pop3-retr":
 			var r Result

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,7 +36,7 @@ func TestSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, u := range []string{"big", "rr1", "rr2", "rr3"} {
+	for _, u := range []string{"big", "rr1", "rr2", "rr3", "files"} {
 		if err := srv.Users.Add(u, "pw", nil); err != nil {
 			t.Fatal(err)
 		}
@@ -96,6 +97,17 @@ func TestSmoke(t *testing.T) {
 	}
 	if r := results[3]; r.Bytes < n*3000*9/10 {
 		t.Errorf("body FETCH read %d octets, want about %d", r.Bytes, n*3000)
+	}
+
+	// FILL_MODE=maildir: the files, written before the server first
+	// opens the user, are what SELECT finds.
+	if err := writeMaildir(filepath.Join(dir, "mail", "files"), 40, 2000, "fill", "files@localhost", -1, -1); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	bench("-scenario", "imap-meta,imap-sort", "-user", "files", "-expect", "40")
+	if got := strings.Count(out.String(), "\n"); got != 6 {
+		t.Errorf("%d results from the Maildir fill, want 6:\n%s", got, out.String())
 	}
 
 	var table bytes.Buffer

@@ -66,6 +66,12 @@ func adminCmd(cfg *config.Config, logger *slog.Logger, args []string, stdin io.R
 			return exUsage
 		}
 	}
+	long := args[0] == "import" || args[0] == "export"
+	if long {
+		// A bar on a terminal, plain lines otherwise, wherever the verb
+		// runs: the server sends records, this process draws them.
+		stderr = admin.NewRenderer(stderr, admin.IsTerminal(stderr))
+	}
 	if cfg.Admin.Socket != "" {
 		// The server reads and writes import and export paths from its
 		// own working directory: give it the admin's.
@@ -73,7 +79,13 @@ func adminCmd(cfg *config.Config, logger *slog.Logger, args []string, stdin io.R
 		if cwd, err := os.Getwd(); err == nil {
 			sent = admin.AbsPaths(args, cwd)
 		}
-		code, err := admin.Call(cfg.Admin.Socket, sent, stdin, stdout, stderr)
+		ctx := context.Background()
+		if long {
+			var done func()
+			ctx, done = interruptible(stderr)
+			defer done()
+		}
+		code, err := admin.CallContext(ctx, cfg.Admin.Socket, sent, stdin, stdout, stderr)
 		if err == nil {
 			return code
 		}
@@ -106,4 +118,23 @@ func adminCmd(cfg *config.Config, logger *slog.Logger, args []string, stdin io.R
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return admin.Run(ctx, &admin.Env{Config: cfg, Users: users, Accounts: accts, Log: logger}, args, stdin, stdout, stderr)
+}
+
+// interruptible is a context the first SIGINT or SIGTERM ends: the
+// server is told to stop the verb and this process waits for its report
+// (the summary, the exit status). A second signal ends this process at
+// once, as it would without the handler; the server still stops the
+// verb, when the socket closes.
+func interruptible(stderr io.Writer) (context.Context, func()) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ended := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			stop()
+			fmt.Fprintln(stderr, "storaged: interrupted: the server stops after the current message and reports (again to leave at once)")
+		case <-ended:
+		}
+	}()
+	return ctx, func() { close(ended); stop() }
 }

@@ -27,7 +27,7 @@ func runIn(t *testing.T, stdin string, args ...string) (code int, stdout, stderr
 func TestHelpOnEveryVerb(t *testing.T) {
 	broken := filepath.Join(t.TempDir(), "broken.toml")
 	os.WriteFile(broken, []byte("[imap\n"), 0o600)
-	verbs := []string{"serve", "deliver", "user", "quota", "sieve", "cert", "import", "config", "check", "version"}
+	verbs := []string{"serve", "deliver", "user", "quota", "sieve", "cert", "import", "config", "check", "index", "version"}
 	for _, v := range verbs {
 		forms := [][]string{{v, "--help"}, {v, "-h"}, {v, "-help"}, {"help", v}, {"-config", broken, v, "--help"}, {v, "--help", "-config", broken}}
 		switch v {

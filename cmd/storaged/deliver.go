@@ -9,9 +9,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -189,6 +191,24 @@ func exitCode(err error) int {
 
 var errNoServer = errors.New("no server on the LMTP socket")
 
+// permissionError names what this process may not use and who it is:
+// Postfix runs an LDA as the recipient (local(8) with a mailbox_command)
+// or as default_privs (nobody), and "permission denied" alone would let
+// mail wait in the queue without a word of why. The path is err's when
+// it has one, else where.
+func permissionError(err error, where string) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		where = pe.Path
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Addr != nil {
+		where = oe.Addr.String()
+	}
+	return fmt.Errorf("permission denied on %s for uid %d gid %d: run deliver as the server's user (server.user, or Postfix's default_privs / pipe user=), or give that user access; the MTA will retry (%w)",
+		where, os.Getuid(), os.Getgid(), err)
+}
+
 func unixSocket(cfg *config.Config) string {
 	for _, l := range cfg.LMTP.Listen {
 		if p, ok := strings.CutPrefix(l, "unix:"); ok {
@@ -203,6 +223,16 @@ func unixSocket(cfg *config.Config) string {
 // nothing answers on the socket.
 func deliverLMTP(sock, helo, from string, rcpts []string, msg []byte) ([]result, error) {
 	conn, err := net.DialTimeout("unix", sock, 5*time.Second)
+	if errors.Is(err, fs.ErrPermission) {
+		// A socket there that we may not use: a server most likely runs
+		// (its index is not ours to open), and the MTA runs us as a user
+		// the socket's mode leaves out.
+		out := make([]result, len(rcpts))
+		for i, r := range rcpts {
+			out[i] = result{rcpt: r, err: permissionError(err, sock)}
+		}
+		return out, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errNoServer, err)
 	}
@@ -284,6 +314,9 @@ func deliverDirect(cfg *config.Config, logger *slog.Logger, from string, rcpts [
 	}
 	a, err := server.New(cfg, logger, 5*time.Second)
 	if err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			err = permissionError(err, cfg.DataDir)
+		}
 		for i := range out {
 			out[i].err = fmt.Errorf("cannot open the store: %w", err)
 		}
@@ -312,6 +345,12 @@ func deliverDirect(cfg *config.Config, logger *slog.Logger, from string, rcpts [
 		}
 		if errors.Is(err, index.ErrLocked) {
 			out[i].err = errors.New("the index is busy (is a server starting?); try again")
+			continue
+		}
+		if errors.Is(err, fs.ErrPermission) {
+			// Not an SMTP reply: a temporary failure (75) whose text names
+			// the path and who we are.
+			out[i].err = permissionError(err, filepath.Join(cfg.Mail.Dir, rc.User))
 			continue
 		}
 		if err != nil {

@@ -121,11 +121,13 @@ Examples:
 Imports mbox files or trees, Maildirs (Dovecot's too, UIDs kept), MH
 trees, or another server: imap[s]://user@host[:port]/ (UIDs kept) and
 pop3[s]://user@host[:port] (UIDLs kept), with the password from
--password-file or $STORAGED_IMPORT_PASSWORD. Into USER's store; safe to
-repeat (duplicates are recognised) and
-to interrupt (run it again to go on). With a server running it goes
-through the admin socket, so sessions see the mail at once; else it opens
-the store itself.
+-password-file or $STORAGED_IMPORT_PASSWORD. A Maildir in Dovecot's
+LAYOUT=fs (nested folder directories) is recognised as such. Into USER's
+store; safe to repeat (duplicates are recognised) and to interrupt
+(Ctrl-C, also through the server; run it again to go on). With a server
+running it goes through the admin socket, so sessions see the mail at
+once; else it opens the store itself. A progress bar on a terminal,
+plain lines on standard error otherwise; the summary on standard output.
 
 Examples:
   storaged import -dry-run bob /var/mail/bob
@@ -167,6 +169,27 @@ nothing is created. The server must be stopped.
 Examples:
   storaged check bob
   storaged check -repair -A
+`,
+	"index": `usage: storaged [-config FILE] index rebuild USER [MAILBOX] [--json]
+
+Rebuilds USER's index (every mailbox, or MAILBOX) from the mail files,
+keeping what the old index still knows: a message whose record can be
+read keeps its UID, flags and keywords (merged with the flags the file
+records, as a sync would); a Dovecot dovecot-uidlist of the same
+UIDVALIDITY gives the UIDs the index lost. A mailbox keeps its
+UIDVALIDITY only when every kept UID is below its UIDNEXT and given to
+one file; otherwise it gets a new one and the output says why. New UIDs
+are above every UID the old index held. A damaged index.db is read as
+far as it can be and kept as index.db.broken-TIME (the whole index is
+rebuilt then, whatever MAILBOX says). With a server running it goes
+through the admin socket: sessions go on and are told what changed; one
+whose mailbox changed UIDVALIDITY is disconnected. Without one it opens
+the store itself. The table: messages, UIDs kept, new UIDs, messages
+whose files are gone, UIDVALIDITY kept or changed.
+
+Examples:
+  storaged index rebuild bob
+  storaged index rebuild bob INBOX --json
 `,
 	"version": `usage: storaged version
 

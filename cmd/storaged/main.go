@@ -95,7 +95,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
-	if (!admin.Handles(rest) || rest[0] == "import" || rest[0] == "export") && wantsHelp(rest[1:]) && printHelp(stdout, rest[0]) {
+	if (!admin.Handles(rest) || rest[0] == "import" || rest[0] == "export" || rest[0] == "index") && wantsHelp(rest[1:]) && printHelp(stdout, rest[0]) {
 		return 0
 	}
 	// Verbs that take no arguments refuse them rather than ignore them.
@@ -107,6 +107,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	cfg, err := config.Load(*cfgPath)
+	if err != nil && rest[0] == "deliver" && errors.Is(err, os.ErrPermission) {
+		// The MTA runs the LDA as the recipient or as nobody: a config
+		// it may not read is a local setup to fix, and the mail must wait
+		// for it (75), not bounce (EX_CONFIG is 5.3.5 to Postfix).
+		fmt.Fprintf(stderr, "storaged deliver: %v (running as uid %d gid %d: run deliver as the server's user, or let it read the file); the MTA will retry\n", err, os.Getuid(), os.Getgid())
+		return exTempFail
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "storaged:", err)
 		return exConfig

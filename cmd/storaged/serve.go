@@ -16,6 +16,11 @@ import (
 )
 
 func serve(cfg *config.Config, cfgPath string, logger *slog.Logger, level *slog.LevelVar, lf *logfile.File, stdout io.Writer) int {
+	// server.user: checked before New makes anything on disk.
+	if err := server.CheckRunAs(cfg); err != nil {
+		logger.Error("cannot start", "err", err)
+		return exConfig
+	}
 	srv, err := server.New(cfg, logger, 2*time.Second)
 	if err != nil {
 		logger.Error("cannot start", "err", err)

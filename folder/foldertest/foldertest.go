@@ -71,6 +71,7 @@ func RunCaps(t *testing.T, corpusDir string, newStore NewStore, caps Caps) {
 	t.Run("HostileNames", func(t *testing.T) { testHostileNames(t, newStore) })
 	t.Run("AppendEntries", func(t *testing.T) { testAppendEntries(t, newStore) })
 	t.Run("StoredForm", func(t *testing.T) { testStoredForm(t, newStore) })
+	t.Run("SpooledAppend", func(t *testing.T) { testSpooledAppend(t, corpusDir, newStore) })
 	t.Run("ConcurrentAppends", func(t *testing.T) { testConcurrentAppends(t, newStore) })
 	t.Run("StaleEntries", func(t *testing.T) { testStaleEntries(t, newStore, caps) })
 	t.Run("FlagBatch", func(t *testing.T) { testFlagBatch(t, newStore, caps) })

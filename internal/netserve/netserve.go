@@ -1,7 +1,8 @@
 // Package netserve is the accept loop our listeners share: accept with
 // backoff when the process is out of descriptors, one goroutine per
 // connection, and a shutdown that stops accepting first and then waits
-// for the connections it was told to end.
+// for the connections it was told to end; and the connection limits
+// those listeners share (limit.go).
 //
 // Invariants:
 //   - After Shutdown begins, no new connection is handed to a handler:

@@ -37,6 +37,11 @@
 //     it belongs to the store's owner and that owner is not root. Writers
 //     never write in place through a file with more than one link,
 //     whatever the setting (Regular with Single).
+//   - A Dir with an Owner (OpenDirOwned: a server running as root for
+//     users with their own uid/gid) gives every file and directory it
+//     makes to that owner before a byte is written, on a descriptor of
+//     the new file, never through a name or a link; nothing that
+//     existed before is chowned (owner.go).
 //   - The directory a Dir was opened on is trusted (the store root sits
 //     in the server's data directory, which users cannot write); only
 //     what lies beneath it is the user's.

@@ -60,6 +60,7 @@ type Dir struct {
 	fd      int
 	path    string
 	uid     uint32
+	own     *Owner // who new files and directories are given to (OpenDirOwned)
 	cleanup runtime.Cleanup
 	closed  atomic.Bool
 }
@@ -142,7 +143,15 @@ const resolveFlags = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESO
 
 // open resolves name beneath d and opens it with flags (O_CLOEXEC and,
 // for the last component, O_NOFOLLOW are added). The name is checked.
+// A file it creates in a Dir with an owner is given to the owner.
 func (d *Dir) open(name string, flags int, mode uint32) (int, error) {
+	if d.own != nil && flags&unix.O_CREAT != 0 {
+		return d.openOwned(name, flags, mode)
+	}
+	return d.openName(name, flags, mode)
+}
+
+func (d *Dir) openName(name string, flags int, mode uint32) (int, error) {
 	if err := CheckPath(name); err != nil {
 		return -1, err
 	}
@@ -436,6 +445,9 @@ func (d *Dir) Mkdir(name string, perm os.FileMode) error {
 	if err := unix.Mkdirat(dir, base, uint32(perm.Perm())); err != nil {
 		return &fs.PathError{Op: "mkdir", Path: name, Err: err}
 	}
+	if d.own != nil {
+		return d.chownNewDir(dir, base, name)
+	}
 	return nil
 }
 
@@ -457,14 +469,22 @@ func (d *Dir) MkdirAll(name string, perm os.FileMode) error {
 	}()
 	for rest := name; rest != ""; {
 		comp, more, _ := strings.Cut(rest, "/")
-		if err := unix.Mkdirat(dir, comp, uint32(perm.Perm())); err != nil && err != unix.EEXIST {
+		err := unix.Mkdirat(dir, comp, uint32(perm.Perm()))
+		if err != nil && err != unix.EEXIST {
 			return &fs.PathError{Op: "mkdir", Path: name, Err: err}
 		}
+		made := err == nil
 		next, err := retry(func() (int, error) {
 			return unix.Openat(dir, comp, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 		})
 		if err != nil {
 			return &fs.PathError{Op: "mkdir", Path: name, Err: linkOr(dir, comp, err)}
+		}
+		if made && d.own != nil {
+			if err := d.chownIfOurs(next, name); err != nil {
+				unix.Close(next)
+				return err
+			}
 		}
 		if dir != d.fd {
 			unix.Close(dir)

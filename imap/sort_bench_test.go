@@ -1,0 +1,81 @@
+package imap
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/storaged/storaged/folder"
+)
+
+// benchSortMailbox is a mailbox of n messages shaped as bench/peer.sh's
+// (cmd/storaged-bench): subjects that differ in a number, dates a
+// minute apart, threads of four by In-Reply-To. STORAGED_SORT_BENCH_N
+// sets n (default 10,000; the peer bench's figure is for 100,000).
+func benchSortMailbox(b *testing.B) (net.Conn, *bufio.Reader, int) {
+	b.Helper()
+	n := 10000
+	if v, err := strconv.Atoi(os.Getenv("STORAGED_SORT_BENCH_N")); err == nil && v > 0 {
+		n = v
+	}
+	e, root := newFetchEnv(b)
+	fetchTestAppend(b, e, "Subject: first\r\n\r\nx\r\n", folder.Flags{}, fetchDate)
+	epoch := time.Date(2006, 1, 2, 15, 4, 5, 0, time.UTC)
+	for i := 1; i < n; i++ {
+		reply := ""
+		if i%4 != 0 {
+			reply = fmt.Sprintf("In-Reply-To: <%d.fill@bench.example>\n", i-1)
+		}
+		msg := fmt.Sprintf("From: Bench Sender <sender@bench.example>\nTo: <big@localhost>\n"+
+			"Subject: bench message %d kw%04d\nDate: %s\nMessage-ID: <%d.fill@bench.example>\n%s"+
+			"MIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n\nbodykw%04d opens message %d\n",
+			i, i%100, epoch.Add(time.Duration(i)*time.Minute).Format(time.RFC1123Z), i, reply, i%100, i)
+		if err := os.WriteFile(filepath.Join(root, "new", fmt.Sprintf("%d.sort%d.example", 1700000000+i, i)), []byte(msg), 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	c := e.l.Dial()
+	b.Cleanup(func() { c.Close() })
+	r := bufio.NewReaderSize(c, 256<<10)
+	r.ReadString('\n')
+	benchDo(b, c, r, "l LOGIN u p")
+	benchDo(b, c, r, "s EXAMINE INBOX")
+	// The first SORT and THREAD fill the server's sort cache, as the
+	// peer bench's warm-up does.
+	benchDo(b, c, r, "w1 UID SORT (SUBJECT) UTF-8 ALL")
+	benchDo(b, c, r, "w2 UID THREAD REFERENCES UTF-8 ALL")
+	return c, r, n
+}
+
+func benchSortCommand(b *testing.B, cmd string) {
+	c, r, _ := benchSortMailbox(b)
+	// STORAGED_SORT_BENCH_PROFILE=FILE profiles the timed commands
+	// only: the mailbox's setup would drown them in -cpuprofile.
+	if p := os.Getenv("STORAGED_SORT_BENCH_PROFILE"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		benchDo(b, c, r, "b"+strconv.Itoa(i)+" "+cmd)
+	}
+}
+
+func BenchmarkSortDate(b *testing.B)    { benchSortCommand(b, "UID SORT (DATE) UTF-8 ALL") }
+func BenchmarkSortSubject(b *testing.B) { benchSortCommand(b, "UID SORT (SUBJECT) UTF-8 ALL") }
+func BenchmarkThreadReferences(b *testing.B) {
+	benchSortCommand(b, "UID THREAD REFERENCES UTF-8 ALL")
+}
+func BenchmarkThreadRefs(b *testing.B) { benchSortCommand(b, "UID THREAD REFS UTF-8 ALL") }
