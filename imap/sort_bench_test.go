@@ -3,11 +3,13 @@ package imap
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,7 +47,7 @@ func benchSortMailbox(b *testing.B) (net.Conn, *bufio.Reader, int) {
 	r := bufio.NewReaderSize(c, 256<<10)
 	r.ReadString('\n')
 	benchDo(b, c, r, "l LOGIN u p")
-	benchDo(b, c, r, "s EXAMINE INBOX")
+	benchDo(b, c, r, "s SELECT INBOX (CONDSTORE)")
 	// The first SORT and THREAD fill the server's sort cache, as the
 	// peer bench's warm-up does.
 	benchDo(b, c, r, "w1 UID SORT (SUBJECT) UTF-8 ALL")
@@ -55,6 +57,10 @@ func benchSortMailbox(b *testing.B) (net.Conn, *bufio.Reader, int) {
 
 func benchSortCommand(b *testing.B, cmd string) {
 	c, r, _ := benchSortMailbox(b)
+	benchSortTimed(b, c, r, cmd)
+}
+
+func benchSortTimed(b *testing.B, c net.Conn, r *bufio.Reader, cmd string) {
 	// STORAGED_SORT_BENCH_PROFILE=FILE profiles the timed commands
 	// only: the mailbox's setup would drown them in -cpuprofile.
 	if p := os.Getenv("STORAGED_SORT_BENCH_PROFILE"); p != "" {
@@ -79,3 +85,28 @@ func BenchmarkThreadReferences(b *testing.B) {
 	benchSortCommand(b, "UID THREAD REFERENCES UTF-8 ALL")
 }
 func BenchmarkThreadRefs(b *testing.B) { benchSortCommand(b, "UID THREAD REFS UTF-8 ALL") }
+
+// The peer bench's CHANGEDSINCE: ten messages changed since a MODSEQ
+// taken before, out of the whole mailbox.
+func BenchmarkFetchChangedSince(b *testing.B) {
+	c, r, n := benchSortMailbox(b)
+	io.WriteString(c, "m0 STATUS INBOX (HIGHESTMODSEQ)\r\n")
+	var highest uint64
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, v, ok := strings.Cut(line, "HIGHESTMODSEQ "); ok {
+			highest, _ = strconv.ParseUint(strings.TrimRight(v, ")\r\n"), 10, 64)
+		}
+		if strings.HasPrefix(line, "m0 ") {
+			break
+		}
+	}
+	if highest == 0 {
+		b.Fatal("no HIGHESTMODSEQ")
+	}
+	benchDo(b, c, r, "m1 UID STORE "+strconv.Itoa(n-9)+":* +FLAGS.SILENT (\\Flagged)")
+	benchSortTimed(b, c, r, "UID FETCH 1:* (FLAGS) (CHANGEDSINCE "+strconv.FormatUint(highest, 10)+")")
+}
