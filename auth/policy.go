@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"runtime"
 	"strings"
+
+	"github.com/storaged/storaged/internal/netaddr"
 )
 
 // Networks are the networks from which a password may cross a cleartext
@@ -40,16 +42,15 @@ func ParseNetworks(list []string) (Networks, error) {
 // connection that is not over IP (a unix socket, an in-process pipe) is
 // local and trusted: whoever reaches it is already on the machine.
 func (n Networks) Trusts(remote net.Addr) bool {
-	var ip netip.Addr
-	switch a := remote.(type) {
-	case *net.TCPAddr:
-		ip, _ = netip.AddrFromSlice(a.IP)
-	case *net.UDPAddr:
-		ip, _ = netip.AddrFromSlice(a.IP)
+	switch remote.(type) {
+	case *net.TCPAddr, *net.UDPAddr:
 	default:
 		return true
 	}
-	ip = ip.Unmap()
+	ip, ok := netaddr.IP(remote)
+	if !ok {
+		return false // an IP connection without a usable address
+	}
 	if n == nil {
 		n = DefaultTrusted
 	}

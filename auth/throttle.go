@@ -2,10 +2,11 @@ package auth
 
 import (
 	"net"
-	"net/netip"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/storaged/storaged/internal/netaddr"
 )
 
 // The throttle slows and then refuses password guessing (doc.go, "Login
@@ -116,24 +117,10 @@ func NewThrottle(cfg ThrottleConfig) *Throttle {
 // IPv4 address, an IPv6 address's /64, "local" for a unix socket or a
 // pipe.
 func addrKey(remote net.Addr) string {
-	var ip netip.Addr
-	switch a := remote.(type) {
-	case *net.TCPAddr:
-		ip, _ = netip.AddrFromSlice(a.IP)
-	case *net.UDPAddr:
-		ip, _ = netip.AddrFromSlice(a.IP)
-	default:
-		return "local"
+	if k, ok := netaddr.Key(remote); ok {
+		return k
 	}
-	ip = ip.Unmap()
-	if !ip.IsValid() {
-		return "local"
-	}
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.String()
-	}
-	return ip.String()
+	return "local"
 }
 
 // level is a bucket's score now, leaked since it was last touched.

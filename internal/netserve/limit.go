@@ -3,8 +3,9 @@ package netserve
 import (
 	"errors"
 	"net"
-	"net/netip"
 	"sync"
+
+	"github.com/storaged/storaged/internal/netaddr"
 )
 
 // Connection limits. A Limits is shared by the listeners it bounds
@@ -50,7 +51,7 @@ func (l *Limits) Admit(remote net.Addr) (release func(), err error) {
 	if l == nil {
 		return func() {}, nil
 	}
-	key, ok := AddrKey(remote)
+	key, ok := netaddr.Key(remote)
 	if !ok || l.perAddr <= 0 || (l.exempt != nil && l.exempt(remote)) {
 		key = ""
 	}
@@ -110,7 +111,7 @@ func (p *PerUser) Acquire(user string, remote net.Addr) (release func(), ok bool
 	if p == nil || p.max <= 0 {
 		return func() {}, true
 	}
-	addr, ok := AddrKey(remote)
+	addr, ok := netaddr.Key(remote)
 	if !ok {
 		addr = "local"
 	}
@@ -131,30 +132,4 @@ func (p *PerUser) Acquire(user string, remote net.Addr) (release func(), ok bool
 			}
 		})
 	}, true
-}
-
-// AddrKey is the part of a remote address limits count by, as the login
-// throttle does (auth/throttle.go): the IPv4 address or an IPv6
-// address's /64 (one host's share; counting single IPv6 addresses would
-// bound nothing). ok is false for what is not an IP address (a unix
-// socket, a pipe).
-func AddrKey(remote net.Addr) (key string, ok bool) {
-	var ip netip.Addr
-	switch a := remote.(type) {
-	case *net.TCPAddr:
-		ip, _ = netip.AddrFromSlice(a.IP)
-	case *net.UDPAddr:
-		ip, _ = netip.AddrFromSlice(a.IP)
-	default:
-		return "", false
-	}
-	ip = ip.Unmap()
-	if !ip.IsValid() {
-		return "", false
-	}
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.String(), true
-	}
-	return ip.String(), true
 }
