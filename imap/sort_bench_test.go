@@ -110,3 +110,47 @@ func BenchmarkFetchChangedSince(b *testing.B) {
 	benchDo(b, c, r, "m1 UID STORE "+strconv.Itoa(n-9)+":* +FLAGS.SILENT (\\Flagged)")
 	benchSortTimed(b, c, r, "UID FETCH 1:* (FLAGS) (CHANGEDSINCE "+strconv.FormatUint(highest, 10)+")")
 }
+
+// As the peer bench runs it: each CHANGEDSINCE right after the STORE
+// that changed ten messages (with a keyword new to the mailbox).
+func BenchmarkFetchChangedSinceAfterStore(b *testing.B) {
+	c, r, n := benchSortMailbox(b)
+	if p := os.Getenv("STORAGED_SORT_BENCH_PROFILE"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		io.WriteString(c, "h"+strconv.Itoa(i)+" STATUS INBOX (HIGHESTMODSEQ)\r\n")
+		var highest string
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, v, ok := strings.Cut(line, "HIGHESTMODSEQ "); ok {
+				highest = strings.TrimRight(v, ")\r\n")
+			}
+			if strings.HasPrefix(line, "h"+strconv.Itoa(i)+" ") {
+				break
+			}
+		}
+		set := ""
+		for k := 0; k < 10; k++ {
+			if set != "" {
+				set += ","
+			}
+			set += strconv.Itoa(1 + k*(n/10))
+		}
+		benchDo(b, c, r, "s"+strconv.Itoa(i)+" STORE "+set+" +FLAGS.SILENT ($b"+highest+")")
+		b.StartTimer()
+		benchDo(b, c, r, "f"+strconv.Itoa(i)+" UID FETCH 1:* (FLAGS) (CHANGEDSINCE "+highest+")")
+	}
+}

@@ -90,7 +90,7 @@ func Open(path string, lockWait time.Duration) (*DB, error) {
 		} else if len(v) != 4 || binary.BigEndian.Uint32(v) != SchemaVersion {
 			return ErrVersion
 		}
-		return nil
+		return addModSeqIndexes(tx)
 	})
 	if err != nil {
 		b.Close()

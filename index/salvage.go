@@ -250,7 +250,7 @@ func (t *Tx) ResetMailbox(id uint64, uidValidity, uidNext uint32, highestModSeq 
 	}
 	t.forget()
 	b = t.mbxBucket(id)
-	drop := [][]byte{bMsgs, bKeys, bEnv, bBody}
+	drop := [][]byte{bMsgs, bKeys, bEnv, bBody, bModSeqs}
 	if uidValidity != mb.UIDValidity {
 		drop = append(drop, bTombs)
 	}

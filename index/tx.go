@@ -205,7 +205,7 @@ func (t *Tx) CreateMailbox(name, specialUse string) (Mailbox, error) {
 	if err != nil {
 		return Mailbox{}, err
 	}
-	for _, n := range [][]byte{bMsgs, bKeys, bEnv, bBody, bTombs} {
+	for _, n := range [][]byte{bMsgs, bKeys, bEnv, bBody, bTombs, bModSeqs} {
 		if _, err := b.CreateBucket(n); err != nil {
 			return Mailbox{}, err
 		}
@@ -344,6 +344,9 @@ func (t *Tx) addMessage(mailboxID uint64, uid uint32, nm NewMessage) (Message, e
 	if err := b.Bucket(bMsgs).Put(uk, encodeMessage(&m)); err != nil {
 		return Message{}, err
 	}
+	if err := putModSeq(b, 0, m.ModSeq, m.UID); err != nil {
+		return Message{}, err
+	}
 	if err := keys.Put([]byte(nm.Key), uk); err != nil {
 		return Message{}, err
 	}
@@ -477,6 +480,9 @@ func (t *Tx) UpdateMessage(mailboxID uint64, uid uint32, flags folder.Flags, nam
 		countFlags(&mb, m.Flags.Sys, -1)
 		countFlags(&mb, flags.Sys, 1)
 		mb.HighestModSeq++
+		if err := putModSeq(b, m.ModSeq, mb.HighestModSeq, uid); err != nil {
+			return Message{}, err
+		}
 		m.ModSeq = mb.HighestModSeq
 		m.Flags = flags
 		if err := t.putInfo(&mb); err != nil {
@@ -515,6 +521,7 @@ func (t *Tx) Expunge(mailboxID uint64, uids []uint32) ([]uint32, error) {
 		}
 		for _, del := range []func() error{
 			func() error { return msgs.Delete(uk) },
+			func() error { return dropModSeq(b, m.ModSeq, uid) },
 			func() error { return b.Bucket(bKeys).Delete([]byte(m.Key)) },
 			func() error { return b.Bucket(bEnv).Delete(uk) },
 			func() error { return b.Bucket(bBody).Delete(uk) },
