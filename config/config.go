@@ -293,6 +293,14 @@ type Log struct {
 	// error (the journal under systemd). A reload (SIGHUP, what
 	// logrotate's postrotate sends) reopens it.
 	File string `toml:"file"`
+	// RawlogUsers are the users whose sessions (IMAP, POP3, ManageSieve)
+	// are traced from their login on, Dovecot's rawlog: login names as
+	// the server normalises them (username_format applied). A reload
+	// applies a change to the sessions that log in afterwards.
+	RawlogUsers []string `toml:"rawlog_users"`
+	// RawlogDir holds the traces, <user>/<proto>-<date>-<time>-<session>.in
+	// and .out; relative to data_dir.
+	RawlogDir string `toml:"rawlog_dir"`
 }
 
 // Users is the user database.
@@ -346,7 +354,7 @@ type LMTP struct {
 func Defaults() Config {
 	return Config{
 		DataDir:         "./data",
-		Log:             Log{Level: "info", Format: "text"},
+		Log:             Log{Level: "info", Format: "text", RawlogUsers: []string{}, RawlogDir: "rawlog"},
 		TLS:             TLS{Certs: []CertPair{}},
 		Auth:            defaultAuth(),
 		Users:           Users{File: "users"},
@@ -582,6 +590,16 @@ func (c *Config) resolve() error {
 	}
 	if c.Log.File != "" {
 		c.Log.File = c.Path(c.Log.File)
+	}
+	if c.Log.RawlogDir == "" {
+		return errors.New("log.rawlog_dir: must not be empty")
+	}
+	c.Log.RawlogDir = c.Path(c.Log.RawlogDir)
+	for _, u := range c.Log.RawlogUsers {
+		// Each names a directory beneath rawlog_dir.
+		if u == "" || u == "." || u == ".." || strings.ContainsAny(u, "/\x00") {
+			return fmt.Errorf("log.rawlog_users: %q is not a user name", u)
+		}
 	}
 	if c.LMTP.MaxMessageSize <= 0 {
 		return errors.New("lmtp.max_message_size: must be positive")

@@ -35,6 +35,7 @@ var examples = map[string]string{
 	"tls.key":               `"/etc/ssl/private/mail.key"`,
 	"tls.certs":             "[[tls.certs]] with cert = \"…\" and key = \"…\"",
 	"auth.trusted_networks": `["127.0.0.0/8", "::1"]`,
+	"log.rawlog_users":      `["alice"]`,
 }
 
 var (

@@ -137,7 +137,24 @@ func (c *conn) startCompression() {
 	if c.bw != nil {
 		c.bw.Reset(c.z)
 	}
+	c.retrace(n)
 	c.log.Debug("COMPRESS=DEFLATE active", "pipelined_octets", n)
+}
+
+// retrace puts a running rawlog's taps back above the compression layer
+// just put in, so the trace stays plaintext. The n octets the reader
+// held were recorded as they came, but they are the start of the
+// compressed stream: they leave the trace, and come back decoded through
+// the inflater.
+func (c *conn) retrace(n int) {
+	if c.trace == nil {
+		return
+	}
+	c.trace.Unread(n)
+	c.br.Reset(c.trace.In(c.z.in))
+	if c.bw != nil {
+		c.bw.Reset(c.trace.Out(c.z))
+	}
 }
 
 // out is where the buffered writer writes: the deflater once COMPRESS is

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/storaged/storaged/imap/wire"
 	"github.com/storaged/storaged/internal/netserve"
+	"github.com/storaged/storaged/internal/rawlog"
 	"github.com/storaged/storaged/store"
 )
 
@@ -30,6 +32,10 @@ import (
 //     holds a pooled write buffer only while it answers, and gives it
 //     back (release) only after a successful flush, so no write error is
 //     ever hidden behind wire.ErrNoBuffer.
+//   - The protocol trace (rawlog) starts and ends only between commands
+//     (traceState), and its taps sit right under br and bw, above TLS
+//     and COMPRESS: whoever swaps a layer under br or bw while a trace
+//     runs puts the taps back (compress.go retrace).
 type conn struct {
 	srv *Server
 	// raw is the accepted connection, for deadlines set from other
@@ -76,6 +82,11 @@ type conn struct {
 	lastSync time.Time
 	// z is the COMPRESS=DEFLATE layer once active (compress.go).
 	z *compression
+	// trace is the rawlog of a listed user's session, nil when none;
+	// traced: the session was logged in when traceState last ran (so
+	// its user was looked up in the rawlog list).
+	trace  *rawlog.Trace
+	traced bool
 	// notify is the NOTIFY in effect (notify.go), nil when none.
 	notify *notifyState
 
@@ -113,6 +124,7 @@ func (c *conn) close() {
 	c.releaseUserSlot()
 	c.nc.Close()
 	c.z.release()
+	c.trace.Close()
 }
 
 func (c *conn) closeView() {
@@ -153,6 +165,7 @@ func (c *conn) serve(ctx context.Context) {
 			}
 		} else {
 			c.run(ctx, cmd)
+			c.traceState()
 		}
 		// Pipelined commands are answered in one write.
 		if c.br.Buffered() == 0 || c.state == stateLogout {
@@ -175,9 +188,39 @@ var writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 64<
 func (c *conn) acquire() {
 	if c.bw == nil {
 		c.bw = writerPool.Get().(*bufio.Writer)
-		c.bw.Reset(c.out())
+		c.bw.Reset(c.trace.Out(c.out()))
 		c.w.SetBuffer(c.bw)
 	}
+}
+
+// traceState starts the rawlog when a listed user has just logged in
+// and ends it when the session has left the authenticated state
+// (UNAUTHENTICATE; LOGOUT, whose BYE is then recorded). It runs after a
+// command was answered, so the login command, its SASL exchange and
+// its OK are never in the trace, and a login that follows an
+// UNAUTHENTICATE is not either (Detach drops what was read ahead).
+func (c *conn) traceState() {
+	authed := c.state&afterAuth != 0
+	if authed == c.traced {
+		return
+	}
+	c.traced = authed
+	if !authed {
+		c.trace.Detach(c.br, c.bw)
+		c.trace = nil
+		return
+	}
+	c.trace = c.srv.cfg.Rawlog.Start("imap", c.who.get().ID, c.user, c.log)
+	if c.trace == nil {
+		return
+	}
+	// br reads the plaintext: the inflater's output once COMPRESS is
+	// on, else nc (TLS or the counted connection).
+	var src io.Reader = c.nc
+	if c.z != nil {
+		src = c.z.in
+	}
+	c.trace.Attach(c.br, src, c.bw, c.out())
 }
 
 // release returns the write buffer once everything in it was flushed.

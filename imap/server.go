@@ -17,6 +17,7 @@ import (
 	"github.com/storaged/storaged/auth"
 	"github.com/storaged/storaged/imap/wire"
 	"github.com/storaged/storaged/internal/netserve"
+	"github.com/storaged/storaged/internal/rawlog"
 	"github.com/storaged/storaged/metrics"
 	"github.com/storaged/storaged/store"
 )
@@ -59,6 +60,9 @@ type Config struct {
 	Trusted auth.Networks
 	// Auth decides logins (nil: auth.Policy's defaults over users).
 	Auth *auth.Authenticator
+	// Rawlog traces the sessions of the users it lists, from their
+	// login on (internal/rawlog); nil traces nobody.
+	Rawlog *rawlog.Tracer
 }
 
 // Server serves IMAP over the store.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/storaged/storaged/auth"
 	"github.com/storaged/storaged/internal/netserve"
+	"github.com/storaged/storaged/internal/rawlog"
 	"github.com/storaged/storaged/metrics"
 	"github.com/storaged/storaged/sieve"
 	"github.com/storaged/storaged/sievestore"
@@ -52,6 +53,9 @@ type Config struct {
 	MaxConnectionsPerUserAddress int
 	// Metrics counts logins and their failures; nil counts nothing.
 	Metrics *metrics.Metrics
+	// Rawlog traces the sessions of the users it lists, from their
+	// login on (internal/rawlog); nil traces nobody.
+	Rawlog *rawlog.Tracer
 }
 
 // Server serves ManageSieve.
@@ -120,8 +124,11 @@ func (s *Server) handle(c net.Conn) {
 		trusted: s.cfg.Trusted.Trusts(c.RemoteAddr()),
 	}
 	ss.r = &reader{r: bufio.NewReaderSize(c, 4<<10), literalMax: ss.literalMax}
-	ss.who = s.sessions.Add(hex.EncodeToString(id[:]), remote)
+	ss.id = hex.EncodeToString(id[:])
+	ss.who = s.sessions.Add(ss.id, remote)
 	defer ss.who.Remove()
+	// However the session ends, its trace is written out and closed.
+	defer func() { ss.trace.Close() }()
 	defer func() {
 		if v := recover(); v != nil {
 			ss.log.Error("panic in session", "panic", v, "stack", string(debug.Stack()))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/storaged/storaged/auth"
 	"github.com/storaged/storaged/internal/netserve"
+	"github.com/storaged/storaged/internal/rawlog"
 	"github.com/storaged/storaged/sieve"
 	"github.com/storaged/storaged/sievestore"
 )
@@ -33,6 +34,12 @@ type session struct {
 	errors   int
 	// tls: conn is TLS; trusted: the peer may authenticate without it.
 	tls, trusted bool
+	// id is the session's id in the log; trace its rawlog while a listed
+	// user is logged in; traced: the session was logged in when
+	// traceState last ran (so its user was looked up in the rawlog list).
+	id     string
+	trace  *rawlog.Trace
+	traced bool
 }
 
 // farewellTimeout bounds the write of a refusal, so that a client that
@@ -105,10 +112,34 @@ func (s *session) run(ctx context.Context) {
 			s.w.Flush()
 			return
 		}
-		if s.dispatch(ctx, cmd) {
+		quit := s.dispatch(ctx, cmd)
+		s.traceState()
+		if quit {
 			s.w.Flush()
 			return
 		}
+	}
+}
+
+// traceState starts the rawlog when a listed user has just logged in
+// and ends it at UNAUTHENTICATE. It runs after a command was answered,
+// so AUTHENTICATE, its SASL exchange and its OK are never in the trace,
+// nor a login that follows UNAUTHENTICATE (Detach drops what was read
+// ahead). STARTTLS is refused once authenticated, so no layer changes
+// under r and w while a trace runs.
+func (s *session) traceState() {
+	authed := s.user != ""
+	if authed == s.traced {
+		return
+	}
+	s.traced = authed
+	if !authed {
+		s.trace.Detach(s.r.r, s.w)
+		s.trace = nil
+		return
+	}
+	if s.trace = s.srv.cfg.Rawlog.Start("managesieve", s.id, s.user, s.log); s.trace != nil {
+		s.trace.Attach(s.r.r, s.conn, s.w, s.conn)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/storaged/storaged/auth"
 	"github.com/storaged/storaged/internal/netserve"
+	"github.com/storaged/storaged/internal/rawlog"
 	"github.com/storaged/storaged/metrics"
 	"github.com/storaged/storaged/store"
 )
@@ -53,6 +54,9 @@ type Config struct {
 	// address, checked after the password: -ERR [IN-USE] (RFC 3206
 	// §4), as Dovecot's mail_max_userip_connections. 0: no bound.
 	MaxConnectionsPerUserAddress int
+	// Rawlog traces the sessions of the users it lists, from their
+	// login on (internal/rawlog); nil traces nobody.
+	Rawlog *rawlog.Tracer
 }
 
 // Server serves POP3 over the store.
@@ -144,8 +148,11 @@ func (s *Server) handle(raw net.Conn, implicitTLS bool) {
 
 		trusted: s.cfg.Trusted.Trusts(c.RemoteAddr()),
 	}
-	ss.who = s.sessions.Add(hex.EncodeToString(id[:]), remote)
+	ss.id = hex.EncodeToString(id[:])
+	ss.who = s.sessions.Add(ss.id, remote)
 	defer ss.who.Remove()
+	// However the session ends, its trace is written out and closed.
+	defer func() { ss.trace.Close() }()
 	defer ss.release()
 	defer func() {
 		// A bug in one session must not take the server (and the

@@ -15,6 +15,7 @@ import (
 	"github.com/storaged/storaged/auth"
 	"github.com/storaged/storaged/folder"
 	"github.com/storaged/storaged/internal/netserve"
+	"github.com/storaged/storaged/internal/rawlog"
 	"github.com/storaged/storaged/store"
 )
 
@@ -60,6 +61,10 @@ type session struct {
 	userSlot     func()        // gives back the (user, address) count; nil before login
 	who          *netserve.Session
 	bad          int
+	// id is the session's id in the log; trace its rawlog once a
+	// listed user logged in (nil otherwise).
+	id    string
+	trace *rawlog.Trace
 
 	acct        *store.Account
 	mb          *store.Mailbox
@@ -493,6 +498,13 @@ func (s *session) loggedIn(ctx context.Context, mech string, l auth.Login) bool 
 	}
 	s.log.Info("logged in", "messages", n, "mech", mech)
 	s.reply(true, "", fmt.Sprintf("maildrop has %d messages (%d octets)", n, size))
+	// From here on, with the +OK that ends the login out of the way: no
+	// password is ever in the trace. TRANSACTION has no way back to
+	// AUTHORIZATION, and no layer changes under r and w after login
+	// (STLS is refused), so the trace runs until the session ends.
+	if s.trace = s.srv.cfg.Rawlog.Start("pop3", s.id, u.Name, s.log); s.trace != nil {
+		s.trace.Attach(s.r, s.conn, s.w, s.conn)
+	}
 	return false
 }
 

@@ -115,6 +115,14 @@ func (s *Server) applyConfig(next *config.Config) (applied, restart []string, er
 		}
 		live["log.level"] = true
 	}
+	if s.rawlog != nil {
+		// New sessions use the new list; traces running go on.
+		if !slices.Equal(last.Log.RawlogUsers, next.Log.RawlogUsers) {
+			s.rawlog.SetUsers(next.Log.RawlogUsers)
+			applied = append(applied, "rawlog users ["+strings.Join(next.Log.RawlogUsers, " ")+"]")
+		}
+		live["log.rawlog_users"] = true
+	}
 	if s.certs != nil && next.TLS.Enabled() {
 		var pairs []certs.Pair
 		for _, p := range next.TLS.Pairs() {

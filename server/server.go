@@ -36,6 +36,7 @@ import (
 	"github.com/storaged/storaged/imap"
 	"github.com/storaged/storaged/internal/certs"
 	"github.com/storaged/storaged/internal/netserve"
+	"github.com/storaged/storaged/internal/rawlog"
 	"github.com/storaged/storaged/lmtp"
 	"github.com/storaged/storaged/maildir"
 	"github.com/storaged/storaged/managesieve"
@@ -71,6 +72,7 @@ type Server struct {
 	pop3        *pop3.Server
 	policy      *policy.Server
 	admin       *admin.Server
+	rawlog      *rawlog.Tracer // [log] rawlog_users, which a reload replaces
 	// LoadConfig reads the configuration again for Reload (SIGHUP);
 	// nil reloads only the certificates and the users file. LogLevel,
 	// when set, is the level a reload changes.
@@ -303,6 +305,7 @@ func (s *Server) Start() error {
 	// add up whichever it opens. Trusted networks (a webmail, a proxy)
 	// speak for many users: counted in the total only.
 	limits := netserve.NewLimits(cfg.Server.MaxConnections, cfg.Server.MaxConnectionsPerAddress, trusted.Trusts)
+	s.rawlog = rawlog.New(cfg.Log.RawlogDir, cfg.Log.RawlogUsers)
 	s.imap = imap.New(imap.Config{
 		Limits:                       limits,
 		IdleTimeout:                  cfg.IMAP.IdleTimeout.D(),
@@ -317,6 +320,7 @@ func (s *Server) Start() error {
 		TLS:                          tlsConf,
 		Trusted:                      trusted,
 		Auth:                         s.Auth,
+		Rawlog:                       s.rawlog,
 	}, s.Users, s.Accounts, s.Log)
 	// Always there, so that a reload can open its listener.
 	s.policy = policy.New(policy.Config{
@@ -331,6 +335,7 @@ func (s *Server) Start() error {
 		Auth:          s.Auth,
 		LockSession:   cfg.POP3.LockSession,
 		Limits:        limits,
+		Rawlog:        s.rawlog,
 
 		MaxConnectionsPerUserAddress: cfg.POP3.MaxConnectionsPerUserAddress,
 	}, s.Users, s.Accounts, s.Log)
@@ -342,6 +347,7 @@ func (s *Server) Start() error {
 		Trusted:       trusted,
 		Auth:          s.Auth,
 		Limits:        limits,
+		Rawlog:        s.rawlog,
 
 		MaxConnectionsPerUserAddress: cfg.ManageSieve.MaxConnectionsPerUserAddress,
 		Metrics:                      s.Metrics,
