@@ -174,14 +174,31 @@ func (s *Store) Sequence(user string) ([]Step, error) {
 	if err := s.globals(&out, "before", s.opts.Before); err != nil {
 		return nil, err
 	}
-	l, err := s.layoutOf(user)
-	if err != nil {
+	none, stamps := s.hasNone(user)
+	active := ""
+	if !none {
+		l, err := s.layoutOf(user)
+		if err != nil {
+			return nil, err
+		}
+		if active, err = s.activeName(l); err != nil {
+			return nil, err
+		}
+		if active == "" {
+			s.rememberNone(user, stamps)
+		}
+		if err := s.userStep(&out, user, l, active); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.globals(&out, "after", s.opts.After); err != nil {
 		return nil, err
 	}
-	active, err := s.activeName(l)
-	if err != nil {
-		return nil, err
-	}
+	return out, nil
+}
+
+// userStep appends the user's active script, if any, to out.
+func (s *Store) userStep(out *[]Step, user string, l layout, active string) error {
 	if active != "" {
 		p := s.path(l, active, active)
 		sc, err := s.compiled(l, p, "")
@@ -190,16 +207,13 @@ func (s *Store) Sequence(user string) ([]Step, error) {
 				// A dangling link: no script, as Pigeonhole treats it.
 				s.opts.Log.Warn("sieve: the active script is missing", "user", user, "path", p)
 			} else {
-				return nil, fmt.Errorf("script %q: %w", active, err)
+				return fmt.Errorf("script %q: %w", active, err)
 			}
 		} else {
-			out = append(out, Step{Name: active, Script: sc, Personal: true})
+			*out = append(*out, Step{Name: active, Script: sc, Personal: true})
 		}
 	}
-	if err := s.globals(&out, "after", s.opts.After); err != nil {
-		return nil, err
-	}
-	return out, nil
+	return nil
 }
 
 func (s *Store) globals(out *[]Step, kind string, paths []string) error {

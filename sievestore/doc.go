@@ -39,6 +39,11 @@
 //   - A compiled script is reused until its file or any file it
 //     includes changes (inode, size or mtime differ); a compile error is
 //     cached the same way, so a broken script costs one compile.
+//   - "No active script" is remembered only while the directories that
+//     hold the names which could activate one (dir, the home) keep the
+//     stamps they had before the look-up, and only once their mtimes are
+//     settled (none.go): a script activated by another process counts
+//     from the next delivery.
 //   - The delivery sequence continues to the next script only while the
 //     implicit keep stands (Pigeonhole's multiscript rule): a before
 //     script that files or discards a message ends the sequence.

@@ -67,6 +67,8 @@ type Options struct {
 type Store struct {
 	opts  Options
 	cache cache
+	// none remembers users without an active script (none.go).
+	none noneCache
 
 	// mu serialises changes per user: a put racing a setactive of the
 	// same user must not see half of the other.
@@ -362,6 +364,7 @@ func (s *Store) Put(user, name string, src []byte) error {
 		return fmt.Errorf("%w: %d octets, the limit is %d", ErrTooBig, len(src), s.opts.MaxScriptSize)
 	}
 	defer s.lock(user)()
+	s.forgetNone(user)
 	l, err := s.layoutOf(user)
 	if err != nil {
 		return err
@@ -397,6 +400,7 @@ func (s *Store) SetActive(user, name string) error {
 		}
 	}
 	defer s.lock(user)()
+	s.forgetNone(user)
 	l, err := s.layoutOf(user)
 	if err != nil {
 		return err
@@ -469,6 +473,7 @@ func (s *Store) Delete(user, name string) error {
 		return err
 	}
 	defer s.lock(user)()
+	s.forgetNone(user)
 	l, err := s.layoutOf(user)
 	if err != nil {
 		return err
@@ -499,6 +504,7 @@ func (s *Store) Rename(user, oldName, newName string) error {
 		return err
 	}
 	defer s.lock(user)()
+	s.forgetNone(user)
 	l, err := s.layoutOf(user)
 	if err != nil {
 		return err

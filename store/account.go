@@ -76,6 +76,11 @@ type Mailbox struct {
 	amu      sync.Mutex
 	aqueue   []*appendReq
 	aleading bool
+	// awriting counts the appends still writing their files, which will
+	// queue; await, when set, is closed when the count drops to 0 (a
+	// leader waits on it for company, appendbatch.go).
+	awriting int
+	await    chan struct{}
 }
 
 func (m *Mailbox) folder() folder.Folder {

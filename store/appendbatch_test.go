@@ -66,3 +66,42 @@ func TestConcurrentAppendsBatched(t *testing.T) {
 		}
 	}
 }
+
+// Every append leaves the writer count it joined, failed ones too: a
+// count left behind would make every later leader wait for company that
+// never comes.
+func TestAppendWritersCounted(t *testing.T) {
+	_, a := openAccount(t, t.TempDir())
+	mb, err := a.Mailbox(folder.Inbox)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := mb.folder().(folder.BatchAppender); !ok {
+		t.Skip("the default format does not batch")
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	var wg sync.WaitGroup
+	for w := 0; w < 6; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			ctx := context.Background()
+			if w%2 == 1 {
+				ctx = cancelled // refused before its file is made
+			}
+			for i := 0; i < 10; i++ {
+				_, err := mb.Append(ctx, msg(w*10+i), AppendOptions{})
+				if (err != nil) != (w%2 == 1) {
+					t.Errorf("writer %d: %v", w, err)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	mb.amu.Lock()
+	defer mb.amu.Unlock()
+	if mb.awriting != 0 || mb.await != nil || mb.aleading || len(mb.aqueue) != 0 {
+		t.Fatalf("after the appends: %d writing, await %v, leading %v, %d queued", mb.awriting, mb.await != nil, mb.aleading, len(mb.aqueue))
+	}
+}
