@@ -28,7 +28,38 @@
 #   MSG_SIZE=4096         size of the IMAP and POP3 messages
 #   FSYNC_MODES="optimized always"   one Dovecot instance each; LMTP runs on all
 #   READ_MODES=optimized  the Dovecot instances the read scenarios run on
-#   SCENARIOS="lmtp-big lmtp imap-meta imap-body imap-search imap-sort pop3-retr imap-idle rss"
+#   SCENARIOS="lmtp-big lmtp imap-meta imap-body imap-search imap-sort pop3-retr imap-idle rss
+#             tls-handshake imaps-body login-rss"
+#   TLS_N=1000 TLS_CONNS=16   tls-handshake: that many full handshakes on the
+#                         implicit-TLS IMAP port, up to the greeting, one after the
+#                         other and then by TLS_CONNS clients at once
+#   LOGIN_CONNS=500       login-rss: that many IMAP LOGINs at once, each from a loopback
+#                         address of its own and as a user of its own, while the
+#                         servers' RSS is sampled
+#
+# The TLS scenarios. Both servers get the same ECDSA P-256 certificate and
+# key, made here with `storaged cert selfsigned` (Dovecot: ssl = yes, an
+# imaps inet_listener; storaged: [tls] and [imap] listen_tls), and the
+# client decides the rest for both: TLS 1.3, X25519, no session
+# resumption, the certificate verified.
+#   tls-handshake: handshakes per second, sequential and concurrent, each a
+#                  full one (a signature by the server's key) up to "* OK".
+#   imaps-body:    imap-body's FETCH BODY.PEEK[] of the IMAP mailbox over
+#                  implicit TLS, in MB/s (Dovecot's login process proxies the
+#                  TLS; storaged's session does it itself).
+#                  Dovecot's imap-login stays at its default, high-security mode
+#                  (service_count = 1: a process forked per connection), as
+#                  Debian installs it.
+#   login-rss:     the peak of the servers' summed RSS (sampled every 20 ms)
+#                  during LOGIN_CONNS parallel logins with the right password,
+#                  and the time until the last OK. The users (login1, login2,
+#                  ...: a new set each run, so that no cache of verified
+#                  passwords helps) have the same argon2id hash (64 MiB, t=3,
+#                  written by `storaged user add`) on both servers. Each
+#                  connection comes from its own 127.1.x.y: storaged's
+#                  throttle counts logins in flight against an address's
+#                  failure limit (20), which 500 from one address exceed.
+#                  Run last: it grows both servers' memory for what follows.
 #   FILL_MODE=lmtp        how the IMAP mailbox is filled: "lmtp" delivers it to each
 #                         server; "maildir" writes the same messages into each server's
 #                         Maildir (cur/) before the server first opens it, as an admin
@@ -56,7 +87,10 @@ MSG_SIZE=${MSG_SIZE:-4096}
 FILL_MODE=${FILL_MODE:-lmtp}
 FSYNC_MODES=${FSYNC_MODES:-"optimized always"}
 READ_MODES=${READ_MODES:-optimized}
-SCENARIOS=${SCENARIOS:-"lmtp-big lmtp imap-meta imap-body imap-search imap-sort pop3-retr imap-idle rss"}
+SCENARIOS=${SCENARIOS:-"lmtp-big lmtp imap-meta imap-body imap-search imap-sort pop3-retr imap-idle rss tls-handshake imaps-body login-rss"}
+TLS_N=${TLS_N:-1000}
+TLS_CONNS=${TLS_CONNS:-16}
+LOGIN_CONNS=${LOGIN_CONNS:-500}
 BIG_SIZE=${BIG_SIZE:-41943040}
 BIG_CONNS=${BIG_CONNS:-20}
 STORAGED_BIN=${STORAGED_BIN:-}
@@ -68,6 +102,7 @@ DOMAIN=localhost
 
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
+has() { case " $SCENARIOS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # --- Dovecot from Debian ------------------------------------------------
 need_dovecot() {
@@ -149,15 +184,24 @@ rcpts() { # rcpts N: the first N round-robin recipients, comma-separated
 
 # --- ports ----------------------------------------------------------------
 nmodes=$(echo $FSYNC_MODES | wc -w)
-mapfile -t PORTS < <("$SB" ports $((3 * (nmodes + 1))))
-declare -A LMTP IMAP POP3
+mapfile -t PORTS < <("$SB" ports $((4 * (nmodes + 1))))
+declare -A LMTP IMAP POP3 IMAPS
 pi=0
 for srv in storaged $(for m in $FSYNC_MODES; do echo "dovecot-$m"; done); do
 	LMTP[$srv]=127.0.0.1:${PORTS[$pi]}
 	IMAP[$srv]=127.0.0.1:${PORTS[$((pi + 1))]}
 	POP3[$srv]=127.0.0.1:${PORTS[$((pi + 2))]}
-	pi=$((pi + 3))
+	IMAPS[$srv]=127.0.0.1:${PORTS[$((pi + 3))]}
+	pi=$((pi + 4))
 done
+
+# --- one certificate for every server -----------------------------------------
+# ECDSA P-256, as a new installation would make it; world-readable under
+# $T so that Dovecot's processes read it whatever user they run as (the
+# key is a throwaway).
+CERT=$T/tls/cert.pem KEY=$T/tls/key.pem
+"$T/bin/storaged" cert selfsigned -cert "$CERT" -key "$KEY" -type ecdsa localhost 127.0.0.1 >/dev/null
+chmod 755 "$T/tls" && chmod 644 "$CERT" "$KEY"
 
 # --- storaged ---------------------------------------------------------------
 S=$T/storaged
@@ -170,8 +214,12 @@ local_domains = ["$DOMAIN"]
 level = "warn"
 [lmtp]
 listen = ["${LMTP[storaged]}"]
+[tls]
+cert = "$CERT"
+key = "$KEY"
 [imap]
 listen = ["${IMAP[storaged]}"]
+listen_tls = ["${IMAPS[storaged]}"]
 # As Dovecot's mail_max_userip_connections below: the IDLE and memory
 # scenarios hold many connections of one user from one address.
 max_connections_per_user_address = $((RSS_CONNS + IDLE_CONNS + 10))
@@ -182,6 +230,16 @@ log "storaged: adding $(echo $USERS | wc -w) users"
 for u in $USERS; do
 	echo "$PASSWORD" | "$T/bin/storaged" -config "$S/storaged.toml" user add "$u" -password-stdin >/dev/null
 done
+# login-rss's users: one argon2id hash made by storaged, copied to every
+# login user of both servers (the salt is in the hash, so it verifies
+# under any name), a set of LOGIN_CONNS per run.
+LOGIN_HASH=
+if has login-rss; then
+	echo "$PASSWORD" | "$T/bin/storaged" -config "$S/storaged.toml" user add login -password-stdin >/dev/null
+	LOGIN_HASH=$(awk -F: '$1 == "login" {print $2}' "$S/data/users")
+	case $LOGIN_HASH in "{ARGON2ID}"*) ;; *) die "login-rss: storaged wrote no argon2id hash for login ($LOGIN_HASH)" ;; esac
+	for i in $(seq 1 $((RUNS * LOGIN_CONNS))); do echo "login$i:$LOGIN_HASH::::::"; done >>"$S/data/users"
+fi
 "$T/bin/storaged" -config "$S/storaged.toml" serve >"$S/storaged.log" 2>&1 &
 STORAGED_PID=$!
 
@@ -193,6 +251,9 @@ for mode in $FSYNC_MODES; do
 	chown "$MAIL_UID:$MAIL_GID" "$D/home"
 	: >"$D/passwd"
 	for u in $USERS; do echo "$u:{PLAIN}$PASSWORD::::::" >>"$D/passwd"; done
+	if [ -n "$LOGIN_HASH" ]; then
+		for i in $(seq 1 $((RUNS * LOGIN_CONNS))); do echo "login$i:$LOGIN_HASH::::::"; done >>"$D/passwd"
+	fi
 	cat >"$D/dovecot.conf" <<EOF
 # Dovecot for bench/peer.sh: loopback only, everything under $D.
 instance_name = bench-$mode
@@ -201,7 +262,9 @@ state_dir = $D/state
 log_path = $D/dovecot.log
 protocols = imap pop3 lmtp
 listen = 127.0.0.1
-ssl = no
+ssl = yes
+ssl_cert = <$CERT
+ssl_key = <$KEY
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_username_format = %Ln
@@ -230,7 +293,9 @@ service imap-login {
     port = ${IMAP[$srv]#127.0.0.1:}
   }
   inet_listener imaps {
-    port = 0
+    address = 127.0.0.1
+    port = ${IMAPS[$srv]#127.0.0.1:}
+    ssl = yes
   }
 }
 service pop3-login {
@@ -256,16 +321,15 @@ done
 SERVERS="storaged $(for m in $FSYNC_MODES; do echo "dovecot-$m"; done)"
 READ_SERVERS="storaged $(for m in $READ_MODES; do echo "dovecot-$m"; done)"
 for srv in $SERVERS; do
-	"$SB" wait -timeout 30s "${LMTP[$srv]}" "${IMAP[$srv]}" "${POP3[$srv]}" ||
+	"$SB" wait -timeout 30s "${LMTP[$srv]}" "${IMAP[$srv]}" "${POP3[$srv]}" "${IMAPS[$srv]}" ||
 		die "$srv is not listening (logs under $T)"
 done
-log "listening: $(for s in $SERVERS; do printf '%s lmtp=%s imap=%s pop3=%s; ' "$s" "${LMTP[$s]}" "${IMAP[$s]}" "${POP3[$s]}"; done)"
+log "listening: $(for s in $SERVERS; do printf '%s lmtp=%s imap=%s pop3=%s imaps=%s; ' "$s" "${LMTP[$s]}" "${IMAP[$s]}" "${POP3[$s]}" "${IMAPS[$s]}"; done)"
 
 OUT=$T/results.jsonl
 FILL=$T/fill.jsonl
 : >"$OUT"
 : >"$FILL"
-has() { case " $SCENARIOS " in *" $1 "*) return 0 ;; esac; return 1; }
 
 # bench SERVER RUN SCENARIO ARGS...: one measurement, appended to $OUT.
 bench() {
@@ -273,6 +337,7 @@ bench() {
 	shift 3
 	"$SB" run -server "$srv" -run "$run" -scenario "$sc" \
 		-lmtp "${LMTP[$srv]}" -imap "${IMAP[$srv]}" -pop3 "${POP3[$srv]}" \
+		-imaps "${IMAPS[$srv]}" -cafile "$CERT" -servername localhost \
 		-password "$PASSWORD" "$@"
 }
 # order RUN SERVER...: the servers, reversed on even runs.
@@ -300,7 +365,7 @@ if has lmtp-big; then
 fi
 
 # --- fill the read mailboxes, identically on each server --------------------
-if has imap-meta || has imap-body || has imap-search || has imap-sort || has pop3-retr; then
+if has imap-meta || has imap-body || has imap-search || has imap-sort || has pop3-retr || has imaps-body; then
 	for srv in $READ_SERVERS; do
 		log "$srv: filling big with $IMAP_N ($FILL_MODE) and pop with $POP3_N messages of $MSG_SIZE octets"
 		if [ "$FILL_MODE" = maildir ]; then
@@ -342,7 +407,7 @@ read_args() { # read_args SCENARIO
 	*) echo "-user big -expect $IMAP_N" ;;
 	esac
 }
-for sc in imap-meta imap-body imap-search imap-sort pop3-retr; do
+for sc in imap-meta imap-body imap-search imap-sort pop3-retr imaps-body; do
 	has "$sc" || continue
 	for srv in $READ_SERVERS; do
 		log "warm-up: $srv $sc"
@@ -376,6 +441,31 @@ if has rss; then
 	done
 fi
 
+# --- TLS handshakes: a short warm-up (Dovecot forks its login processes), then RUNS runs --
+if has tls-handshake; then
+	for srv in $READ_SERVERS; do
+		log "warm-up: $srv tls-handshake"
+		bench "$srv" 0 tls-handshake -n 50 -conns "$TLS_CONNS" >/dev/null
+	done
+	for run in $(seq 1 "$RUNS"); do
+		for srv in $(order "$run" $READ_SERVERS); do
+			log "run $run: $srv $TLS_N TLS handshakes, sequential and $TLS_CONNS at once"
+			bench "$srv" "$run" tls-handshake -n "$TLS_N" -conns "$TLS_CONNS" >>"$OUT"
+		done
+	done
+fi
+
+# --- parallel logins: last, since they grow every server's memory -------------
+if has login-rss; then
+	for run in $(seq 1 "$RUNS"); do
+		for srv in $(order "$run" $READ_SERVERS); do
+			log "run $run: $srv RSS during $LOGIN_CONNS parallel LOGINs"
+			bench "$srv" "$run" login-rss -user login -distinct -first $(((run - 1) * LOGIN_CONNS + 1)) \
+				-conns "$LOGIN_CONNS" -pids "$(pids_of "$srv")" >>"$OUT"
+		done
+	done
+fi
+
 # --- the table ----------------------------------------------------------------
 servers_csv=$(echo $SERVERS | tr ' ' ',')
 TABLE=$("$SB" report -servers "$servers_csv" -base storaged "$OUT")
@@ -395,6 +485,10 @@ fs=$(df -T "$T" | awk 'NR==2 {print $2 " on " $1}')
 	echo "Ratio: how many times better storaged is (>1: storaged faster or smaller), from the medians."
 	echo "Memory: RSS summed over all the server's processes (children included), connections logged in, INBOX selected, in IDLE."
 	echo "Dovecot limits raised for the many-connection scenarios: mail_max_userip_connections, default_process_limit, default_client_limit."
+	if has tls-handshake || has imaps-body || has login-rss; then
+		echo "TLS: one ECDSA P-256 certificate for both servers; the client asks for TLS 1.3 and X25519 only, without resumption (every handshake a full one), and verifies the certificate. Dovecot's login service at its default (high-security mode: service_count = 1, a new imap-login process per connection, which also holds the connection's TLS)."
+		echo "Logins: users with the same argon2id hash (m=64 MiB, t=3) on both servers, a new set each run, each connection from its own 127.1.x.y; peak RSS sampled every 20 ms over the server's processes."
+	fi
 	[ "$FILL_MODE" = maildir ] && echo "The IMAP mailbox's $IMAP_N messages were written into each server's Maildir as files (FILL_MODE=maildir), then indexed by each server in the warm-up."
 	[ -n "$BENCH_NOTE" ] && { echo; echo "**$BENCH_NOTE**"; }
 	echo

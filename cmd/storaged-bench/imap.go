@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -36,8 +37,22 @@ type respStats struct {
 
 var errIMAPStatus = errors.New("imap: command failed")
 
-func dialIMAP(addr string, timeout time.Duration) (*imapConn, error) {
-	c, err := net.DialTimeout("tcp", addr, timeout)
+// dialIMAP connects and reads the greeting; with tc, over implicit TLS
+// (RFC 8314 §3.3), the handshake done before the greeting is read.
+func dialIMAP(addr string, tc *tls.Config, timeout time.Duration) (*imapConn, error) {
+	return dialIMAPWith(&net.Dialer{Timeout: timeout}, addr, tc)
+}
+
+// dialIMAPWith is dialIMAP with a dialer of the caller's (login-rss sets
+// the local address).
+func dialIMAPWith(d *net.Dialer, addr string, tc *tls.Config) (*imapConn, error) {
+	var c net.Conn
+	var err error
+	if tc != nil {
+		c, err = tls.DialWithDialer(d, "tcp", addr, tc)
+	} else {
+		c, err = d.Dial("tcp", addr)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -200,10 +215,11 @@ type imapParams struct {
 	expect               int // messages the mailbox must hold; 0: any
 	first                int // number of the first message, for the expected SEARCH hits
 	keyword              int
+	tls                  *tls.Config // nil: plain IMAP; else implicit TLS
 }
 
 func imapSession(p imapParams) (*imapConn, error) {
-	m, err := dialIMAP(p.addr, 10*time.Second)
+	m, err := dialIMAP(p.addr, p.tls, 10*time.Second)
 	if err != nil {
 		return nil, fmt.Errorf("imap %s: %w", p.addr, err)
 	}

@@ -11,6 +11,9 @@
 //	storaged-bench run -scenario imap-idle -imap ADDR -lmtp ADDR -user U -password P -to U@dom -conns K [-pids PID,...]
 //	storaged-bench run -scenario pop3-retr -pop3 ADDR -user U -password P
 //	storaged-bench run -scenario lmtp-big -lmtp ADDR -to a@dom[,...] -size S -conns C -pids PID,...  (peak RSS of a fresh server)
+//	storaged-bench run -scenario tls-handshake -imaps ADDR -cafile CERT -n N -conns C
+//	storaged-bench run -scenario imaps-body -imaps ADDR -cafile CERT -user U -password P
+//	storaged-bench run -scenario login-rss -imap ADDR -user U -password P -conns C -pids PID,... [-distinct -first F]
 //	storaged-bench report [-servers storaged,dovecot-optimized] FILE.jsonl...
 //	storaged-bench ports N        print N free loopback TCP ports
 //	storaged-bench wait ADDR...   wait until every address accepts connections
@@ -18,6 +21,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -40,7 +44,8 @@ Usage:
   storaged-bench maildir -dir D -n N -size S [-seed S -to A -uid U -gid G]
                                               write the messages lmtp would deliver into D/cur
 
-Scenarios: lmtp, imap-meta, imap-body, imap-search, imap-sort, imap-idle, pop3-retr.
+Scenarios: lmtp, lmtp-big, imap-meta, imap-body, imap-search, imap-sort, imap-idle, pop3-retr,
+tls-handshake, imaps-body, login-rss.
 `
 
 func main() {
@@ -87,6 +92,10 @@ type Result struct {
 	P99Ms    float64 `json:"p99_ms,omitempty"`
 	PssMB    float64 `json:"pss_mb,omitempty"` // proportional set size, shared pages split
 	Procs    int     `json:"procs,omitempty"`  // processes measured
+	// login-rss: the RSS before the logins and how many samples the
+	// peak is the largest of.
+	BeforeMB float64 `json:"before_mb,omitempty"`
+	Samples  int     `json:"samples,omitempty"`
 	// Suffix tells apart the results of one scenario run; not written.
 	Suffix string `json:"-"`
 }
@@ -94,17 +103,20 @@ type Result struct {
 func runCmd(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	scenarios := fs.String("scenario", "", "comma-separated: lmtp, lmtp-big, imap-meta, imap-body, imap-search, imap-sort, imap-idle, pop3-retr")
+	scenarios := fs.String("scenario", "", "comma-separated: lmtp, lmtp-big, imap-meta, imap-body, imap-search, imap-sort, imap-idle, pop3-retr, tls-handshake, imaps-body, login-rss")
 	server := fs.String("server", "server", "label of the server under test, copied into each result")
 	runN := fs.Int("run", 0, "run number, copied into each result")
 	lmtpAddr := fs.String("lmtp", "", "LMTP address host:port")
 	imapAddr := fs.String("imap", "", "IMAP address host:port")
 	pop3Addr := fs.String("pop3", "", "POP3 address host:port")
+	imapsAddr := fs.String("imaps", "", "tls-handshake, imaps-body: implicit-TLS IMAP address host:port")
+	caFile := fs.String("cafile", "", "tls-handshake, imaps-body: the servers' certificate (PEM), verified")
+	serverName := fs.String("servername", "localhost", "tls-handshake, imaps-body: SNI and the name verified")
 	to := fs.String("to", "", "lmtp: comma-separated recipients, delivered to round robin")
-	n := fs.Int("n", 1000, "lmtp: messages to deliver")
-	first := fs.Int("first", 0, "lmtp: number of the first message; imap-search: of the mailbox's first message")
+	n := fs.Int("n", 1000, "lmtp: messages to deliver; tls-handshake: handshakes, sequential and concurrent each")
+	first := fs.Int("first", 0, "lmtp: number of the first message; imap-search: of the mailbox's first message; login-rss -distinct: of the first user")
 	size := fs.Int("size", 4096, "lmtp: message size in octets")
-	conns := fs.Int("conns", 4, "lmtp: concurrent connections")
+	conns := fs.Int("conns", 4, "lmtp, tls-handshake, login-rss: concurrent connections")
 	seed := fs.String("seed", "", "lmtp: tag in Message-ID (default: the time)")
 	user := fs.String("user", "", "imap, pop3: user name")
 	password := fs.String("password", "", "imap, pop3: password")
@@ -112,8 +124,9 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 	expect := fs.Int("expect", 0, "imap, pop3: messages the mailbox must hold (0: any)")
 	keyword := fs.Int("keyword", 42, "imap-search: keyword number to search for (0-99)")
 	rounds := fs.Int("rounds", 5, "imap-idle: messages delivered, one at a time, while idle")
-	pids := fs.String("pids", "", "imap-idle, lmtp-big: comma-separated server process ids; their memory (children included) is measured with every connection idle")
+	pids := fs.String("pids", "", "imap-idle, lmtp-big, login-rss: comma-separated server process ids; their memory (children included) is measured with every connection idle")
 	wait := fs.Duration("wait", 60*time.Second, "imap-idle: how long a round waits for every * EXISTS")
+	distinct := fs.Bool("distinct", false, "login-rss: connection i logs in as USER<first+i> instead of USER")
 	name := fs.String("name", "", "scenario name in the results instead of the generated one")
 	if err := fs.Parse(args); err != nil {
 		return 64
@@ -206,6 +219,43 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 			rs, err = runLMTPBig(lmtpParams{addr: *lmtpAddr, rcpts: rcpts, first: *first, size: *size, conns: *conns, seed: *seed}, pl)
 			for i := range rs {
 				rs[i].Scenario = fmt.Sprintf("LMTP %s × %d at once, %d %s: server peak RSS", human(*size), *conns, len(rcpts), plural(len(rcpts), "user"))
+			}
+		case "tls-handshake", "imaps-body":
+			var tc *tls.Config
+			if tc, err = benchTLS(*caFile, *serverName); err != nil {
+				break
+			}
+			if sc == "tls-handshake" {
+				rs, err = runTLSHandshake(*imapsAddr, tc, *n, *conns)
+				for i := range rs {
+					who := "1 client"
+					if rs[i].Suffix == "concurrent" {
+						who = fmt.Sprintf("%d clients", *conns)
+					}
+					rs[i].Scenario = fmt.Sprintf("IMAPS full TLS 1.3 handshake to greeting, %s", who)
+				}
+				break
+			}
+			tp := ip
+			tp.addr, tp.tls = *imapsAddr, tc
+			rs, err = runIMAPBody(tp)
+			for i := range rs {
+				rs[i].Scenario = fmt.Sprintf("IMAPS FETCH BODY.PEEK[], %d msgs", rs[i].N)
+			}
+		case "login-rss":
+			var pl []int
+			for _, f := range splitList(*pids) {
+				pid, perr := strconv.Atoi(f)
+				if perr != nil {
+					fmt.Fprintf(stderr, "storaged-bench run: -pids: %q is not a process id\n", f)
+					return 64
+				}
+				pl = append(pl, pid)
+			}
+			rs, err = runLoginRSS(ip, *conns, pl, *distinct)
+			for i := range rs {
+				what := map[string]string{"rss": "server peak RSS", "time": "until the last answer", "failed": "failed"}[rs[i].Suffix]
+				rs[i].Scenario = fmt.Sprintf("%d parallel IMAP LOGINs: %s", rs[i].N, what)
 			}
 		case "pop3-retr":
 			var r Result

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/storaged/storaged/config"
+	"github.com/storaged/storaged/internal/certs"
 	"github.com/storaged/storaged/server"
 )
 
@@ -32,6 +33,12 @@ func TestSmoke(t *testing.T) {
 	cfg.LMTP.Listen = []string{"127.0.0.1:0"}
 	cfg.IMAP.Listen = []string{"127.0.0.1:0"}
 	cfg.POP3.Listen = []string{"127.0.0.1:0"}
+	// The TLS scenarios: an ECDSA P-256 certificate, as bench/peer.sh gives both servers.
+	cfg.TLS.Cert, cfg.TLS.Key = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := certs.SelfSigned(cfg.TLS.Cert, cfg.TLS.Key, certs.ECDSAP256, 0, "localhost"); err != nil {
+		t.Fatal(err)
+	}
+	cfg.IMAP.ListenTLS = []string{"127.0.0.1:0"}
 	srv, err := server.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -108,6 +115,34 @@ func TestSmoke(t *testing.T) {
 	bench("-scenario", "imap-meta,imap-sort", "-user", "files", "-expect", "40")
 	if got := strings.Count(out.String(), "\n"); got != 6 {
 		t.Errorf("%d results from the Maildir fill, want 6:\n%s", got, out.String())
+	}
+
+	// The TLS scenarios and the parallel logins.
+	out.Reset()
+	bench("-imaps", addr("imaps"), "-cafile", cfg.TLS.Cert, "-scenario", "tls-handshake,imaps-body", "-user", "big", "-expect", "250", "-n", "40", "-conns", "4")
+	bench("-scenario", "login-rss", "-user", "rr2", "-conns", "20", "-pids", strconv.Itoa(os.Getpid()))
+	bench("-scenario", "login-rss", "-user", "rr", "-distinct", "-first", "1", "-conns", "3", "-pids", strconv.Itoa(os.Getpid()))
+	var tlsResults []Result
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var r Result
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if r.Value <= 0 {
+			t.Errorf("result %+v", r)
+		}
+		tlsResults = append(tlsResults, r)
+	}
+	// handshakes sequential and concurrent, IMAPS body ms and MB/s,
+	// login peak RSS and time, twice.
+	if len(tlsResults) != 8 {
+		t.Fatalf("%d TLS results, want 8:\n%s", len(tlsResults), out.String())
+	}
+	if r := tlsResults[2]; !strings.HasPrefix(r.Scenario, "IMAPS FETCH") || r.Bytes < n*3000*9/10 {
+		t.Errorf("IMAPS body FETCH %+v, want about %d octets", r, n*3000)
+	}
+	if r := tlsResults[4]; r.Samples < 1 || r.N != 20 {
+		t.Errorf("login-rss %+v, want 20 logins and a sample", r)
 	}
 
 	var table bytes.Buffer
