@@ -134,6 +134,10 @@ type Policy struct {
 	// Throttle are the limits on failed logins; the zero value is
 	// DefaultThrottle.
 	Throttle ThrottleConfig
+	// Trusted are the networks (a webmail, a proxy) whose logins in
+	// flight do not count against their address in the throttle: they
+	// log many users in at once. Their failures still count.
+	Trusted Networks
 }
 
 // Authenticator decides logins for every protocol: username_format, the
@@ -182,6 +186,7 @@ func NewAuthenticator(users *DB, p Policy) (*Authenticator, error) {
 		tc = DefaultThrottle
 	}
 	a.throttle, a.maxDelay = NewThrottle(tc), tc.MaxDelay
+	a.throttle.trusted = p.Trusted
 	rand.Read(a.secret)
 	return a, nil
 }

@@ -35,7 +35,10 @@ import (
 // one) counts once, as Dovecot's penalty does, not once per retry.
 // Logins being verified count against their address's and pair's limit
 // too, so a thousand parallel connections get no more guesses than a
-// patient one. Every table holds at most MaxEntries buckets: drained
+// patient one; except against the address of a trusted network
+// (Policy.Trusted: a webmail or proxy logs many users in at
+// once from one address), where only failures count, and the pair's
+// limit on logins in flight still holds. Every table holds at most MaxEntries buckets: drained
 // ones go first, then arbitrary ones (a bucket lost early only forgets
 // failures, it never refuses anyone).
 
@@ -70,6 +73,9 @@ const (
 type Throttle struct {
 	cfg ThrottleConfig
 	now func() time.Time
+	// trusted are the networks whose logins in flight are not counted
+	// against their address (nil: none).
+	trusted Networks
 
 	mu    sync.Mutex
 	addrs table
@@ -174,6 +180,8 @@ func (t *Throttle) evict(tb *table, now time.Time) {
 // ticket is one login attempt between Admit and its outcome.
 type ticket struct {
 	user, addr, pair string
+	// countAddr: the login is counted in flight against its address.
+	countAddr bool
 }
 
 // admit decides whether a login of user (lower case) from remote may be
@@ -182,19 +190,28 @@ type ticket struct {
 func (t *Throttle) admit(user string, remote net.Addr) (ticket, Reason) {
 	addr := addrKey(remote)
 	tk := ticket{user: user, addr: addr, pair: user + "\x00" + addr}
+	// A trusted network's own logins in flight do not fill its address:
+	// only its failures do. Non-IP connections are trusted by
+	// Networks.Trusts but have no address of their own ("local").
+	_, isIP := netaddr.IP(remote)
+	tk.countAddr = !(isIP && t.trusted != nil && t.trusted.Trusts(remote))
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	a, p := t.addrs.m[tk.addr], t.pairs.m[tk.pair]
+	addrLevel := t.level(&t.addrs, a, now)
 	switch {
-	case full(&t.addrs, t.level(&t.addrs, a, now), a):
+	case tk.countAddr && full(&t.addrs, addrLevel, a),
+		!tk.countAddr && t.addrs.limit > 0 && addrLevel > float64(t.addrs.limit-1):
 		return tk, ReasonRefusedAddress
 	case full(&t.pairs, t.level(&t.pairs, p, now), p):
 		return tk, ReasonRefusedPair
 	case t.cfg.MaxPerUser > 0 && t.level(&t.users, t.users.m[user], now) > float64(t.cfg.MaxPerUser-1) && !t.isKnown(user, addr, now):
 		return tk, ReasonRefusedUser
 	}
-	t.get(&t.addrs, tk.addr, now).inflight++
+	if tk.countAddr {
+		t.get(&t.addrs, tk.addr, now).inflight++
+	}
 	t.get(&t.pairs, tk.pair, now).inflight++
 	return tk, ""
 }
@@ -222,7 +239,9 @@ func (t *Throttle) isKnown(user, addr string, now time.Time) bool {
 
 func (t *Throttle) done(tk ticket, now time.Time) (a, p *bucket) {
 	a, p = t.get(&t.addrs, tk.addr, now), t.get(&t.pairs, tk.pair, now)
-	a.inflight = max(0, a.inflight-1)
+	if tk.countAddr {
+		a.inflight = max(0, a.inflight-1)
+	}
 	p.inflight = max(0, p.inflight-1)
 	return a, p
 }

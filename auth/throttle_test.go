@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -128,6 +129,48 @@ func TestThrottleInflight(t *testing.T) {
 		t.Fatalf("after a release: %q", r)
 	} else {
 		th.release(tk)
+	}
+}
+
+// A trusted network (a webmail on loopback) logs many users in at once:
+// its logins in flight do not fill its address, its failures still do,
+// and one user's logins in flight from it are still bounded by the pair.
+func TestThrottleInflightTrusted(t *testing.T) {
+	trusted, _ := ParseNetworks([]string{"127.0.0.0/8"})
+	th, _ := newThrottle(ThrottleConfig{MaxPerAddress: 3, MaxPerPair: 2, MaxPerUser: 100, Window: time.Hour})
+	th.trusted = trusted
+	for i := range 10 {
+		if _, r := th.admit(fmt.Sprint("user", i), ip("127.0.0.1")); r != "" {
+			t.Fatalf("trusted login %d in flight: %q", i, r)
+		}
+	}
+	var tks []ticket
+	for range 2 {
+		tk, r := th.admit("ann", ip("127.0.0.1"))
+		if r != "" {
+			t.Fatalf("ann in flight: %q", r)
+		}
+		tks = append(tks, tk)
+	}
+	if _, r := th.admit("ann", ip("127.0.0.1")); r != ReasonRefusedPair {
+		t.Fatalf("a 3rd ann in flight from one address: %q, want the pair refused", r)
+	}
+	for i, tk := range tks {
+		th.failed(tk, uint64(10+i)) // two different wrong passwords
+	}
+	tk, _ := th.admit("bob", ip("127.0.0.1"))
+	th.failed(tk, 2)
+	if _, r := th.admit("carol", ip("127.0.0.1")); r != ReasonRefusedAddress {
+		t.Fatalf("after 3 failures from a trusted address: %q, want it refused", r)
+	}
+	// An untrusted address still counts logins in flight.
+	for i := range 3 {
+		if _, r := th.admit(fmt.Sprint("user", i), ip("192.0.2.9")); r != "" {
+			t.Fatalf("untrusted %d: %q", i, r)
+		}
+	}
+	if _, r := th.admit("user9", ip("192.0.2.9")); r != ReasonRefusedAddress {
+		t.Fatalf("a 4th in flight from an untrusted address: %q", r)
 	}
 }
 

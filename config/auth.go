@@ -94,5 +94,6 @@ func (c *Config) AuthPolicy(masters *auth.DB) auth.Policy {
 			Window:        time.Duration(a.FailureWindow),
 			MaxDelay:      time.Duration(a.FailDelayMax),
 		},
+		Trusted: c.TrustedNetworks(),
 	}
 }
