@@ -39,9 +39,11 @@ import (
 // was, the files outside every store unchanged, no file or directory
 // created outside the attacker's store, and the attack's own checks.
 //
-// The server runs as root here. The half of the issue's table that runs
-// "as the dropped user" needs privilege dropping (point 2), which is not
-// done yet: it is not in this table.
+// The table runs as root (TestIsolation on its own), and as the dropped
+// user: TestIsolationAsDroppedUser (isolation_dropped_test.go) runs this
+// test binary again with isoDropEnv set, and TestIsolation then drops the
+// whole process to that uid and gid before it makes anything, as serve
+// with [server] user runs; every store, socket and index is that user's.
 
 // Markers no answer may ever carry.
 const (
@@ -99,6 +101,7 @@ var isoResults struct {
 }
 
 func TestIsolation(t *testing.T) {
+	dropForIsolation(t)
 	isoResults.rows = map[string][]string{}
 	eachFormat(t, testIsolation)
 	var names []string
@@ -185,6 +188,12 @@ func newIsoEnv(t *testing.T, format string) *isoEnv {
 		t.Fatalf("bob's PUTSCRIPT: %q", st)
 	}
 	m.cmd(`SETACTIVE "mine"`)
+	if isoDropped() {
+		// The server's files, from the data directory down (stores,
+		// indexes, scripts, the LMTP socket), are the dropped user's,
+		// as serve with [server] user leaves them.
+		ownedBy(t, e.data, os.Geteuid(), os.Getegid())
+	}
 	return e
 }
 
@@ -600,6 +609,12 @@ var (
 func storagedBinary(t *testing.T) string {
 	t.Helper()
 	cliOnce.Do(func() {
+		if bin := os.Getenv(isoBinEnv); bin != "" {
+			// Built by the parent of a dropped run: the dropped user
+			// has no Go cache or module cache to build with.
+			cliBin = bin
+			return
+		}
 		dir, err := os.MkdirTemp("", "storaged-iso")
 		if err != nil {
 			cliErr = err
@@ -654,6 +669,10 @@ func (a *attacker) kernelRefusesLink(src string) {
 	a.t.Helper()
 	if !safefs.LinksProtected() {
 		a.t.Logf("fs.protected_hardlinks is off: the server's own checks are all there is")
+		return
+	}
+	if isoDropped() {
+		a.kernelRefusesLinkDropped()
 		return
 	}
 	dir, err := os.MkdirTemp("", "storaged-iso-link")

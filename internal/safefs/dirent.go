@@ -206,7 +206,10 @@ func ForceWalk() (restore func()) {
 // LinkedElsewhere tells whether a message file may not be read through
 // this link (see the package doc): only when CheckLinks is on, for a file
 // with more than one link that does not belong to the store's owner, or
-// whose owner is root.
+// whose owner is root or this process's own uid. Root's and the process's
+// uid own every store that has no uid of its own (a server run as root
+// without per-user ids, or dropped to one server.user for all): there
+// the owner does not tell whose file it is.
 func (d *Dir) LinkedElsewhere(st *unix.Stat_t) bool {
-	return st.Nlink > 1 && (st.Uid != d.uid || st.Uid == 0)
+	return st.Nlink > 1 && (st.Uid != d.uid || st.Uid == 0 || int(st.Uid) == os.Geteuid())
 }

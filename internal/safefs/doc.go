@@ -34,7 +34,10 @@
 //     could not read already; LinksProtected reports that setting, read
 //     once. Where it is off, CheckLinks says so and readers of message
 //     files (folder.OpenRaw) refuse a file with more than one link unless
-//     it belongs to the store's owner and that owner is not root. Writers
+//     it belongs to the store's owner and that owner is neither root nor
+//     the process's own uid (a server dropped to one server.user owns
+//     every store, so ownership does not tell one user's file from
+//     another's, as root's does not when run as root). Writers
 //     never write in place through a file with more than one link,
 //     whatever the setting (Regular with Single).
 //   - A Dir with an Owner (OpenDirOwned: a server running as root for

@@ -191,6 +191,11 @@ func TestHardLinks(t *testing.T) {
 	if !fx.d.LinkedElsewhere(&unix.Stat_t{Nlink: 2, Uid: 0}) || fx.d.LinkedElsewhere(&unix.Stat_t{Nlink: 1}) {
 		t.Error("LinkedElsewhere")
 	}
+	// The process's own uid owns every store of a server dropped to one
+	// server.user: it tells nothing about whose file it is.
+	if !fx.d.LinkedElsewhere(&unix.Stat_t{Nlink: 2, Uid: uint32(os.Geteuid())}) {
+		t.Error("LinkedElsewhere: a file of the process's own uid with two links")
+	}
 	restore := ForceCheckLinks(true)
 	if !CheckLinks() {
 		t.Error("ForceCheckLinks(true) ignored")
