@@ -29,27 +29,10 @@ import (
 // time passes the zero date: the kernel's mtime already is that, and the
 // utimensat is saved.
 func WriteFileSynced(d *safefs.Dir, name string, data []byte, date time.Time) error {
-	// O_EXCL: nothing can be there, so no FIFO to guard against with
-	// O_NONBLOCK.
-	fd, err := d.OpenFd(name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", name, err)
-	}
-	err = writeAll(fd, data)
-	if err == nil && !date.IsZero() {
-		err = futimens(fd, date)
-	}
-	if err == nil {
-		err = fsyncFd(fd)
-	}
-	if cerr := unix.Close(fd); err == nil && cerr != nil && cerr != unix.EINTR {
-		err = cerr
-	}
-	if err != nil {
-		d.Remove(name)
-		return fmt.Errorf("write %s: %w", name, err)
-	}
-	return nil
+	_, err := writeSynced(d, name, date, func(fd int) (int64, error) {
+		return int64(len(data)), writeAll(fd, data)
+	})
+	return err
 }
 
 // WriteFileSyncedFrom is WriteFileSynced for a message that is not in
@@ -57,13 +40,23 @@ func WriteFileSynced(d *safefs.Dir, name string, data []byte, date time.Time) er
 // the file is fsynced; it returns the octets written. On failure nothing
 // is left behind.
 func WriteFileSyncedFrom(d *safefs.Dir, name string, r io.Reader, date time.Time) (int64, error) {
+	return writeSynced(d, name, date, func(fd int) (int64, error) {
+		buf := copyBufs.Get().(*[]byte)
+		defer copyBufs.Put(buf)
+		return io.CopyBuffer(fdWriter(fd), r, *buf)
+	})
+}
+
+// writeSynced creates name beneath d, lets write fill it, sets its mtime
+// when date is set and fsyncs it; on any failure it removes the file.
+func writeSynced(d *safefs.Dir, name string, date time.Time, write func(fd int) (int64, error)) (int64, error) {
+	// O_EXCL: nothing can be there, so no FIFO to guard against with
+	// O_NONBLOCK.
 	fd, err := d.OpenFd(name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o600)
 	if err != nil {
 		return 0, fmt.Errorf("create %s: %w", name, err)
 	}
-	buf := copyBufs.Get().(*[]byte)
-	n, err := io.CopyBuffer(fdWriter(fd), r, *buf)
-	copyBufs.Put(buf)
+	n, err := write(fd)
 	if err == nil && !date.IsZero() {
 		err = futimens(fd, date)
 	}
