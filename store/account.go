@@ -298,18 +298,12 @@ type staged struct {
 func stage(msg []byte, opt AppendOptions) (*staged, error) {
 	canon := message.Canonical(msg)
 	info, err := message.ParseBytes(canon)
-	if err != nil {
-		return nil, fmt.Errorf("store: parse: %w", err)
-	}
-	env, body, err := encodeInfo(info)
+	st, err := newStaged(info, err, opt)
 	if err != nil {
 		return nil, err
 	}
-	date := opt.Date
-	if date.IsZero() {
-		date = time.Now()
-	}
-	return &staged{msg: msg, canon: canon, size: int64(len(canon)), env: env, body: body, date: date, opt: opt}, nil
+	st.msg, st.canon, st.size = msg, canon, int64(len(canon))
+	return st, nil
 }
 
 // stageContent is stage for a spooled message: message.Parse reads it
@@ -317,8 +311,20 @@ func stage(msg []byte, opt AppendOptions) (*staged, error) {
 // cache is what ParseBytes would have made of the same octets.
 func stageContent(c *spool.Content, opt AppendOptions) (*staged, error) {
 	info, err := message.Parse(c.NewReader())
+	st, err := newStaged(info, err, opt)
 	if err != nil {
-		return nil, fmt.Errorf("store: parse: %w", err)
+		return nil, err
+	}
+	st.content, st.size = c, c.Size()
+	return st, nil
+}
+
+// newStaged is what stage and stageContent share: the index's cached
+// envelope and structure from the parse (parseErr its error), and the
+// arrival date (now, unless the append gives one).
+func newStaged(info *message.Info, parseErr error, opt AppendOptions) (*staged, error) {
+	if parseErr != nil {
+		return nil, fmt.Errorf("store: parse: %w", parseErr)
 	}
 	env, body, err := encodeInfo(info)
 	if err != nil {
@@ -328,7 +334,7 @@ func stageContent(c *spool.Content, opt AppendOptions) (*staged, error) {
 	if date.IsZero() {
 		date = time.Now()
 	}
-	return &staged{content: c, size: c.Size(), env: env, body: body, date: date, opt: opt}, nil
+	return &staged{env: env, body: body, date: date, opt: opt}, nil
 }
 
 // writeStaged writes the message's file durably.
