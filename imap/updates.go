@@ -29,7 +29,13 @@ func (c *conn) sendUpdates(ctx context.Context, allowExpunge bool) {
 	}
 	ups, err := v.Updates(allowExpunge)
 	if errors.Is(err, store.ErrMailboxGone) {
-		c.w.Status("", "BYE", "", "the selected mailbox was deleted, have to disconnect")
+		// RFC 9051 §2.3.1.1: the client must drop what it cached
+		// under the old UIDVALIDITY, which it does on reconnecting.
+		text := "the selected mailbox was deleted, have to disconnect"
+		if errors.Is(err, store.ErrUIDValidityChanged) {
+			text = "the selected mailbox's index was rebuilt with a new UIDVALIDITY, have to disconnect"
+		}
+		c.w.Status("", "BYE", "", text)
 		c.closeView()
 		c.state = stateLogout
 		return
