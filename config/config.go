@@ -321,6 +321,13 @@ type Mail struct {
 	// CREATE or RENAME past either gets NO [LIMIT]. 0: no bound.
 	MaxMailboxes    int `toml:"max_mailboxes"`
 	MaxMailboxDepth int `toml:"max_mailbox_depth"`
+	// Layout is how Maildir stores nest folders, Dovecot's LAYOUT= of
+	// mail_location: "" (Maildir++, ".Work.Sub") or "fs" (nested
+	// directories, "Work/Sub"). A user whose userdb_mail (or mail) field
+	// gives a location takes that location's LAYOUT= instead, as Dovecot
+	// does. A store found in the other layout is refused, never
+	// misread.
+	Layout string `toml:"layout"`
 }
 
 // LMTP is the delivery listener.
@@ -524,6 +531,11 @@ func (c *Config) resolve() error {
 	case "maildir", "mbox", "mh":
 	default:
 		return fmt.Errorf("mail.format: %q is not one of maildir, mbox, mh", c.Mail.Format)
+	}
+	switch c.Mail.Layout = strings.ToLower(c.Mail.Layout); c.Mail.Layout {
+	case "", "maildir++", "fs":
+	default:
+		return fmt.Errorf("mail.layout: %q is not one of \"\" (Maildir++), fs", c.Mail.Layout)
 	}
 	if c.Mail.LockWait <= 0 {
 		return errors.New("mail.lock_wait: must be positive")

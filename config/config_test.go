@@ -119,6 +119,7 @@ func TestErrorsNameTheKey(t *testing.T) {
 		"[managesieve]\nmax_connections_per_user_address = -1": "managesieve.max_connections_per_user_address",
 		"[mail]\nmax_mailboxes = -1":                           "mail.max_mailboxes",
 		"[mail]\nmax_mailbox_depth = -1":                       "mail.max_mailbox_depth",
+		"[mail]\nlayout = \"nested\"":                          "mail.layout",
 		"[imap]\nidle_timeout = \"10m\"":                       "imap.idle_timeout",
 		"[imap]\nlogin_idle_timeout = \"0s\"":                  "imap.login_idle_timeout",
 		"[imap]\nlogin_idle_timeout = \"2h\"":                  "imap.login_idle_timeout",

@@ -172,16 +172,20 @@ func NewAccounts(cfg *config.Config, users *auth.DB, logger *slog.Logger, lockWa
 			return cfg.Mail.Format, nil
 		},
 		// A Dovecot store adopted in place keeps its layout: the
-		// location's LAYOUT= (maildir:~/Maildir:LAYOUT=fs).
+		// location's LAYOUT= (maildir:~/Maildir:LAYOUT=fs); a user
+		// without a location of their own has mail.layout, as a
+		// Dovecot user without userdb_mail has mail_location's.
 		UserLayout: func(user string) string {
 			if u, ok := users.Lookup(user); ok {
 				loc := u.Extra["userdb_mail"]
 				if loc == "" {
 					loc = u.Extra["mail"]
 				}
-				return maildir.LocationLayout(loc)
+				if loc != "" {
+					return maildir.LocationLayout(loc)
+				}
 			}
-			return ""
+			return cfg.Mail.Layout
 		},
 		Quota: store.QuotaOptions{
 			// A user's own rules (passwd-file extra fields, Dovecot's
