@@ -9,8 +9,9 @@
 // UIDs survive the move back, or mbox files.
 //
 // Invariants:
-//   - Memory is bounded by one message and one index batch, never by a
-//     folder: sources stream (the mbox reader holds one message, and
+//   - Memory is bounded by one message being read, the few whose files
+//     are being written (store's importWriters), and one index batch,
+//     never by a folder: sources stream (the mbox reader holds one message, and
 //     cuts a file exactly as mbox.Split cuts it whole, Content-Length
 //     included: FuzzMboxStream; the
 //     Maildir and MH readers hold the folder's listing of names, not its

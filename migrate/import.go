@@ -264,6 +264,16 @@ func importFolder(ctx context.Context, acct *store.Account, f Folder, target, us
 		if ferr := im.Flush(context.WithoutCancel(ctx)); err == nil {
 			err = ferr
 		}
+		// Files are written while the next messages are read: one
+		// counted above whose write failed was not added after all.
+		if n, b := im.Lost(); n > 0 {
+			fr.Messages -= n
+			fr.Bytes -= b
+			tot.Messages -= n
+			tot.Bytes -= b
+			fr.Skipped["write failed"] += n
+			tot.Skipped += n
+		}
 	}
 	return fr, err
 }

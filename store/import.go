@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/storaged/storaged/folder"
@@ -36,6 +38,19 @@ import (
 //     does not know: BeginImport of the next run syncs them in (they get
 //     UIDs above the high-water) and marks them from their content, so
 //     the rerun does not add them again.
+//   - For a folder.BatchAppender, up to importWriters files are written
+//     and fsynced at once (their fsyncs overlap), each by a goroutine of
+//     its own; Flush waits for every one of the batch before the
+//     directory fsync. Other formats append one message at a time, in
+//     order, as their Append keeps its own syncs.
+//   - UIDs follow the source order whatever order the files finish in:
+//     they are given at the commit, in the order Add took the messages.
+//   - Add returning nil means the message will be indexed by the next
+//     Flush unless that Flush fails: a write begun is finished even when
+//     ctx is cancelled (an interrupt waits for at most importWriters
+//     files), and a write that fails is counted by Lost, not indexed.
+//     Add returning an error took nothing: over quota and unparsable
+//     refuse that message only; any other error ends the import.
 //   - Source UIDs are kept only when the target mailbox was empty (or has
 //     the source's UIDVALIDITY already: an interrupted run), through
 //     index.AddMessageUID, which never reuses a UID.
@@ -48,7 +63,16 @@ var ErrUnparsable = errors.New("store: message cannot be parsed")
 const (
 	importBatch      = 128
 	importBatchBytes = 16 << 20
+	// importEntryBytes stands for a message's key and name in the
+	// batch's bytes before its file (which chooses them) is written.
+	importEntryBytes = 128
 )
+
+// importWriters bounds the files an import writes at once. Their fsyncs
+// overlap (the device serves several flushes in the time of one, and
+// ext4 commits concurrent fsyncs in one journal transaction), and at
+// most this many messages' contents are held besides the one being read.
+const importWriters = 8
 
 // ImportOptions shape one mailbox's import.
 type ImportOptions struct {
@@ -88,14 +112,25 @@ func (m *Mailbox) Imported(mark []byte) (bool, error) {
 	return ok, err
 }
 
-// Importer adds messages to one mailbox in batches.
+// Importer adds messages to one mailbox in batches. It is used by one
+// goroutine; the writers it starts are its own.
 type Importer struct {
 	m    *Mailbox
 	opt  ImportOptions
 	keep bool
+	// ba is the folder when it is a BatchAppender (its files are then
+	// written concurrently), nil otherwise.
+	ba folder.BatchAppender
 
-	batch []pendingImport
+	batch []*pendingImport // in source order
 	bytes int
+
+	slots   chan struct{}  // one held per file being written
+	writing sync.WaitGroup // the writers of the batch
+	mu      sync.Mutex
+	werr    error // the first failed write's, sticky
+	// lost counts the messages Add took whose file was not written.
+	lost, lostBytes int64
 }
 
 type pendingImport struct {
@@ -103,6 +138,8 @@ type pendingImport struct {
 	uid  uint32
 	mark []byte
 	res  *reservation
+	// err is the write's, set by its writer before writing.Done.
+	err error
 }
 
 // BeginImport prepares m for an import: it syncs the folder, marks what
@@ -116,6 +153,9 @@ func (m *Mailbox) BeginImport(ctx context.Context, opt ImportOptions) (*Importer
 		return nil, err
 	}
 	im := &Importer{m: m, opt: opt}
+	if ba, ok := m.folder().(folder.BatchAppender); ok {
+		im.ba, im.slots = ba, make(chan struct{}, importWriters)
+	}
 	err := m.acct.idx.Commit(func(tx *index.Tx) error {
 		im.keep = false
 		info, err := tx.MailboxByID(m.id)
@@ -213,10 +253,28 @@ func (m *Mailbox) markOrphans(ctx context.Context) error {
 	return err
 }
 
-// Add writes one message's file; the index learns of it at the next
-// Flush (every importBatch messages, and at the end). An error that Is
-// quota.ErrOverQuota refuses this message only.
+// Add takes one message: it is checked (quota, structure) here, and its
+// file is written meanwhile, or for formats other than a BatchAppender
+// before Add returns; the index learns of it at the Flush that follows
+// every importBatch messages, and at the end. An error that Is
+// quota.ErrOverQuota or ErrUnparsable refuses this message only; any
+// other error (a cancelled ctx, a failed write or commit of an earlier
+// message) took nothing and ends the import, which should Flush what it
+// has.
 func (im *Importer) Add(ctx context.Context, msg ImportMessage) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := im.writeErr(); err != nil {
+		return err
+	}
+	if len(im.batch) >= importBatch || im.bytes >= importBatchBytes {
+		// Before this message is taken, so that an error here says
+		// that it was not.
+		if err := im.Flush(ctx); err != nil {
+			return err
+		}
+	}
 	m := im.m
 	canon := message.Canonical(msg.Data)
 	var res *reservation
@@ -240,19 +298,57 @@ func (im *Importer) Add(ctx context.Context, msg ImportMessage) error {
 	if date.IsZero() {
 		date = time.Now()
 	}
-	var keys []string
-	nmsg := folder.NewMessage{
-		Data: canon, Flags: msg.Flags, Date: date,
-		Reserve: func(k string) { keys = append(keys, k); m.pend(k) },
+	p := &pendingImport{
+		nm: index.NewMessage{
+			InternalDate: date, CRLFSize: int64(len(canon)), Envelope: env, Body: body, POP3UIDL: msg.POP3UIDL,
+			SaveDate: time.Now(), // RFC 8514 §3: saved into this mailbox now
+		},
+		uid: msg.UID, mark: msg.Mark, res: res,
 	}
-	var e folder.Entry
-	if ba, ok := m.folder().(folder.BatchAppender); ok {
-		// The directory fsync waits for Flush: one per batch, not one
-		// per message, which halves an import's fsyncs.
-		e, err = ba.AppendUnsynced(ctx, nmsg)
+	nmsg := folder.NewMessage{Data: canon, Flags: msg.Flags, Date: date}
+	if im.ba == nil {
+		if err := im.write(ctx, m.folder().Append, p, nmsg); err != nil {
+			res.release()
+			return err
+		}
 	} else {
-		e, err = m.folder().Append(ctx, nmsg)
+		// The file's fsync overlaps those of the messages before it;
+		// the directory fsync waits for Flush: one per batch, not one
+		// per message. A write begun is finished whatever becomes of
+		// ctx, so that what Add took is what the import indexes.
+		im.slots <- struct{}{}
+		im.writing.Add(1)
+		go func() {
+			defer im.writing.Done()
+			defer func() { <-im.slots }()
+			defer func() {
+				if r := recover(); r != nil {
+					p.err = fmt.Errorf("store: import write panicked: %v", r)
+					m.acct.log.Error("import: write panicked", "mailbox_id", m.id, "panic", r, "stack", string(debug.Stack()))
+				}
+				if p.err != nil {
+					im.mu.Lock()
+					if im.werr == nil {
+						im.werr = p.err
+					}
+					im.mu.Unlock()
+				}
+			}()
+			p.err = im.write(context.WithoutCancel(ctx), im.ba.AppendUnsynced, p, nmsg)
+		}()
 	}
+	im.batch = append(im.batch, p)
+	im.bytes += len(env) + len(body) + importEntryBytes
+	return nil
+}
+
+// write puts p's file in place with appendFn and fills in what the file
+// chose (key, name, flags, size).
+func (im *Importer) write(ctx context.Context, appendFn func(context.Context, folder.NewMessage) (folder.Entry, error), p *pendingImport, nmsg folder.NewMessage) error {
+	m := im.m
+	var keys []string
+	nmsg.Reserve = func(k string) { keys = append(keys, k); m.pend(k) }
+	e, err := appendFn(ctx, nmsg)
 	// The key that stuck stays pending until the commit; the others
 	// (MH numbers tried and lost) go now.
 	for _, k := range keys {
@@ -261,43 +357,71 @@ func (im *Importer) Add(ctx context.Context, msg ImportMessage) error {
 		}
 	}
 	if err != nil {
-		res.release()
 		return err
 	}
-	im.batch = append(im.batch, pendingImport{
-		nm: index.NewMessage{
-			Key: e.Key, Name: e.Name, Flags: e.Flags, InternalDate: date,
-			Size: e.Size, CRLFSize: int64(len(canon)), Envelope: env, Body: body, POP3UIDL: msg.POP3UIDL,
-			SaveDate: time.Now(), // RFC 8514 §3: saved into this mailbox now
-		},
-		uid: msg.UID, mark: msg.Mark, res: res,
-	})
-	im.bytes += len(env) + len(body) + len(e.Key) + len(e.Name)
-	if len(im.batch) >= importBatch || im.bytes >= importBatchBytes {
-		return im.Flush(ctx)
-	}
+	p.nm.Key, p.nm.Name, p.nm.Flags, p.nm.Size = e.Key, e.Name, e.Flags, e.Size
 	return nil
 }
 
-// Flush indexes the batch in one commit and tells the mailbox's sessions.
+// writeErr is the first failed write's error.
+func (im *Importer) writeErr() error {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	return im.werr
+}
+
+// Lost counts the messages Add took whose file could not be written, and
+// their canonical octets: an import that counted them as added takes
+// them back. A failed write also ends the import (Add and Flush return
+// its error).
+func (im *Importer) Lost() (messages, bytes int64) { return im.lost, im.lostBytes }
+
+// Flush waits for the batch's files, then indexes those written in one
+// commit, in the order Add took them, and tells the mailbox's sessions.
+// It returns a failed write's error after indexing the others.
 func (im *Importer) Flush(ctx context.Context) error {
+	im.writing.Wait()
 	if len(im.batch) == 0 {
-		return nil
+		return im.writeErr()
 	}
 	m := im.m
 	defer func() {
 		for _, p := range im.batch {
-			m.unpend(p.nm.Key)
+			if p.err == nil {
+				m.unpend(p.nm.Key)
+			}
 			p.res.release()
 		}
+		clear(im.batch)
 		im.batch, im.bytes = im.batch[:0], 0
 	}()
-	if ba, ok := m.folder().(folder.BatchAppender); ok {
-		entries := make([]folder.Entry, len(im.batch))
-		for i, p := range im.batch {
+	written := make([]*pendingImport, 0, len(im.batch))
+	for _, p := range im.batch {
+		if p.err != nil {
+			im.lost++
+			im.lostBytes += p.nm.CRLFSize
+			continue
+		}
+		written = append(written, p)
+	}
+	if len(written) > 0 {
+		if err := im.commit(written); err != nil {
+			return err
+		}
+	}
+	return im.writeErr()
+}
+
+// commit makes the names of batch's files durable, then indexes them in
+// one transaction, in batch's order.
+func (im *Importer) commit(batch []*pendingImport) error {
+	m := im.m
+	if im.ba != nil {
+		entries := make([]folder.Entry, len(batch))
+		for i, p := range batch {
 			entries[i] = folder.Entry{Key: p.nm.Key, Name: p.nm.Name}
 		}
-		if err := ba.SyncAppended(entries); err != nil {
+		if err := im.ba.SyncAppended(entries); err != nil {
 			// Not indexed: the next run's BeginImport finds the files
 			// that survived and marks them.
 			return fmt.Errorf("store: import sync: %w", err)
@@ -308,7 +432,7 @@ func (im *Importer) Flush(ctx context.Context) error {
 	var kws []string
 	err := m.acct.idx.Commit(func(tx *index.Tx) error {
 		uids, taken, kws = uids[:0], taken[:0], kws[:0]
-		for _, p := range im.batch {
+		for _, p := range batch {
 			var rec index.Message
 			var err error
 			if im.keep && p.uid != 0 {

@@ -214,7 +214,10 @@ func TestImportInterruptResume(t *testing.T) {
 	}
 }
 
-var addedTotal = regexp.MustCompile(`(?m)^mbox +\(\d+ folders\) +(\d+) `)
+var (
+	addedTotal = regexp.MustCompile(`(?m)^mbox +\(\d+ folders\) +(\d+) `)
+	importRate = regexp.MustCompile(`(?m)^mbox +\(\d+ folders\) .* (\d+) msg/s$`)
+)
 
 func importedCount(t *testing.T, summary string) int {
 	t.Helper()
@@ -244,7 +247,11 @@ func TestImport50kRSS(t *testing.T) {
 		t.Fatalf("import: %d\n%s", code, out)
 	}
 	peak := vmHWM(t, p.cmd.Process.Pid)
-	t.Logf("server peak RSS: %d MiB before, %d MiB after importing %d messages", before>>10, peak>>10, n)
+	rate := "?"
+	if mm := importRate.FindStringSubmatch(out); mm != nil {
+		rate = mm[1]
+	}
+	t.Logf("server peak RSS: %d MiB before, %d MiB after importing %d messages at %s msg/s", before>>10, peak>>10, n, rate)
 	if peak > 150<<10 {
 		t.Errorf("peak RSS %d MiB importing %d messages, want under 150 MiB", peak>>10, n)
 	}
