@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/storaged/storaged/folder"
@@ -213,6 +214,16 @@ func (m *Mailbox) appendStaged(ctx context.Context, st *staged, opt AppendOption
 		var recs []index.Message
 		if recs, mb, err = m.indexStaged([]*staged{st}); err == nil {
 			rec = recs[0]
+		}
+	}
+	if err != nil && st.entry.Key != "" && (errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)) {
+		// The index could not grow (disk full): the commit wrote no
+		// meta page, so nothing is indexed, and the caller is answered
+		// 452 / NO [OVERQUOTA] and sends again. The file goes, while
+		// its key is still pending (no Sync took it), or that retry
+		// would make a second copy once space returns.
+		if rerr := m.folder().Remove([]folder.Entry{st.entry}); rerr != nil {
+			m.acct.log.Error("disk full: removing the file of an append the index refused", "err", rerr)
 		}
 	}
 	if err != nil {
