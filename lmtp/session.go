@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/emersion/go-smtp"
@@ -375,6 +376,11 @@ func (s *session) data(arg string) bool {
 	}
 	var fail error
 	switch {
+	case errors.Is(err, errSink) && (errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)):
+		// RFC 3463 4.3.1: the spool's disk is full, as a store's full
+		// disk is answered (delivery.storeError).
+		s.log.Warn("message not kept", "err", err)
+		fail = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 3, 1}, Message: "insufficient system storage, try again later"}
 	case errors.Is(err, errSink):
 		s.log.Warn("message not kept", "err", err)
 		fail = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "could not keep the message, try again later"}

@@ -161,6 +161,19 @@ func testDiskFull(t *testing.T, format string, indexOnly bool) {
 	if len(acked) == 0 {
 		t.Fatal("the first delivery was already refused: the filler left no room")
 	}
+	if !indexOnly {
+		// A message over the spool threshold (1 MiB) is spooled under
+		// data_dir/tmp while it is read: the full disk refuses it there,
+		// in the same words.
+		huge := bytes.Repeat(fullMessage(2000), 24) // about 1.5 MiB
+		res, err := send(c, "a@example.net", []string{"ann@example.org"}, huge)
+		if err != nil {
+			t.Fatalf("spooled delivery: %v", err)
+		}
+		if se := res["ann@example.org"]; se == nil || se.Code != 452 || se.EnhancedCode != (smtp.EnhancedCode{4, 3, 1}) {
+			t.Fatalf("spooled delivery on a full disk: %v, want 452 4.3.1", se)
+		}
+	}
 
 	// IMAP APPEND on the full disk: NO [OVERQUOTA], never [SERVERBUG].
 	ic := ts.login(t, "ann", nil)
