@@ -131,3 +131,11 @@ type BatchAppender interface {
 type PartialFlags interface {
 	RecordedFlags() (sys SysFlags, keywords bool)
 }
+
+// Ordered is a format whose Scan lists messages in the order they are
+// stored (mbox: file order; MH: by message number): messages found by a
+// sync whose dates tie take their UIDs in that order. Without it
+// (Maildir, whose directory order means nothing) ties go by key.
+type Ordered interface {
+	ScanOrdered()
+}

@@ -215,6 +215,10 @@ func (f *Folder) Token() (folder.Token, error) {
 	return tokenOf(st), nil
 }
 
+// ScanOrdered implements folder.Ordered: Scan lists the file's
+// messages from its start.
+func (f *Folder) ScanOrdered() {}
+
 // Settled implements folder.Folder: the token starts with the mtime.
 func (f *Folder) Settled(tok folder.Token) bool { return folder.MtimesSettled(tok, 1) }
 

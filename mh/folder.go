@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -267,8 +268,17 @@ func (f *Folder) Scan(ctx context.Context) ([]folder.Entry, folder.Token, error)
 		}
 		out = append(out, folder.Entry{Key: name, Name: name, Flags: seqs.flags(n)})
 	}
+	// By number (folder.Ordered): a directory lists in no useful order.
+	slices.SortFunc(out, func(a, b folder.Entry) int {
+		na, _ := msgNumber(a.Key)
+		nb, _ := msgNumber(b.Key)
+		return na - nb
+	})
 	return out, tok, nil
 }
+
+// ScanOrdered implements folder.Ordered.
+func (f *Folder) ScanOrdered() {}
 
 // Stat implements folder.Folder; anything but a regular file is ErrGone.
 func (f *Folder) Stat(e folder.Entry) (folder.Entry, error) {

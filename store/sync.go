@@ -316,11 +316,15 @@ func (m *Mailbox) prepareAdds(ctx context.Context, added []folder.Entry) ([]inde
 			Size: st.Size, CRLFSize: cr.n, Envelope: env, Body: body,
 		})
 	}
+	// By date; ties in the format's own order when it has one (an
+	// mbox's file order, MH's numbers: added lists them in Scan's
+	// order, which the stable sort keeps), else by key.
+	_, ordered := m.folder().(folder.Ordered)
 	sort.SliceStable(out, func(i, j int) bool {
 		if !out[i].InternalDate.Equal(out[j].InternalDate) {
 			return out[i].InternalDate.Before(out[j].InternalDate)
 		}
-		return out[i].Key < out[j].Key
+		return !ordered && out[i].Key < out[j].Key
 	})
 	return out, nil
 }
