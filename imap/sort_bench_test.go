@@ -61,17 +61,7 @@ func benchSortCommand(b *testing.B, cmd string) {
 }
 
 func benchSortTimed(b *testing.B, c net.Conn, r *bufio.Reader, cmd string) {
-	// STORAGED_SORT_BENCH_PROFILE=FILE profiles the timed commands
-	// only: the mailbox's setup would drown them in -cpuprofile.
-	if p := os.Getenv("STORAGED_SORT_BENCH_PROFILE"); p != "" {
-		f, err := os.Create(p)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer f.Close()
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
-	}
+	defer profileTimed(b)()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -115,15 +105,7 @@ func BenchmarkFetchChangedSince(b *testing.B) {
 // that changed ten messages (with a keyword new to the mailbox).
 func BenchmarkFetchChangedSinceAfterStore(b *testing.B) {
 	c, r, n := benchSortMailbox(b)
-	if p := os.Getenv("STORAGED_SORT_BENCH_PROFILE"); p != "" {
-		f, err := os.Create(p)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer f.Close()
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
-	}
+	defer profileTimed(b)()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -152,5 +134,24 @@ func BenchmarkFetchChangedSinceAfterStore(b *testing.B) {
 		benchDo(b, c, r, "s"+strconv.Itoa(i)+" STORE "+set+" +FLAGS.SILENT ($b"+highest+")")
 		b.StartTimer()
 		benchDo(b, c, r, "f"+strconv.Itoa(i)+" UID FETCH 1:* (FLAGS) (CHANGEDSINCE "+highest+")")
+	}
+}
+
+// profileTimed starts a CPU profile into STORAGED_SORT_BENCH_PROFILE,
+// when set, of what follows: the timed commands only, which the
+// mailbox's setup would drown in -cpuprofile. It returns the stop.
+func profileTimed(b *testing.B) func() {
+	p := os.Getenv("STORAGED_SORT_BENCH_PROFILE")
+	if p == "" {
+		return func() {}
+	}
+	f, err := os.Create(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pprof.StartCPUProfile(f)
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
 	}
 }

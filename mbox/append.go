@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strconv"
 	"time"
@@ -44,20 +45,12 @@ func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry,
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	l, err := f.lockWrite()
+	l, st, sep, err := f.lockTail()
 	if err != nil {
 		return folder.Entry{}, err
 	}
 	defer l.release()
-	st, err := l.file.Stat()
-	if err != nil {
-		return folder.Entry{}, fmt.Errorf("mbox: %w", err)
-	}
 	size := st.Size()
-	sep, err := tailSeparator(l.file, size)
-	if err != nil {
-		return folder.Entry{}, fmt.Errorf("mbox: append: %w", err)
-	}
 	buf := append(sep, rec...)
 	if err := l.writeIntent(size, size+int64(len(buf))); err != nil {
 		return folder.Entry{}, err
@@ -115,20 +108,12 @@ func (f *Folder) appendStream(ctx context.Context, m folder.NewMessage) (folder.
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	l, err := f.lockWrite()
+	l, st, sep, err := f.lockTail()
 	if err != nil {
 		return folder.Entry{}, err
 	}
 	defer l.release()
-	st, err := l.file.Stat()
-	if err != nil {
-		return folder.Entry{}, fmt.Errorf("mbox: %w", err)
-	}
 	size := st.Size()
-	sep, err := tailSeparator(l.file, size)
-	if err != nil {
-		return folder.Entry{}, fmt.Errorf("mbox: append: %w", err)
-	}
 	if err := l.writeIntent(size, size+int64(len(sep))+plan.n); err != nil {
 		return folder.Entry{}, err
 	}
@@ -223,4 +208,23 @@ func lastRecordStart(w []byte, fileStart bool) (int, bool) {
 		}
 		i = p
 	}
+}
+
+// lockTail takes the write lock (f.mu held) and reads what an append
+// starts from: the file as it is and the separator its tail needs. The
+// caller releases l.
+func (f *Folder) lockTail() (l *lock, st fs.FileInfo, sep []byte, err error) {
+	l, err = f.lockWrite()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if st, err = l.file.Stat(); err != nil {
+		l.release()
+		return nil, nil, nil, fmt.Errorf("mbox: %w", err)
+	}
+	if sep, err = tailSeparator(l.file, st.Size()); err != nil {
+		l.release()
+		return nil, nil, nil, fmt.Errorf("mbox: append: %w", err)
+	}
+	return l, st, sep, nil
 }
