@@ -56,6 +56,13 @@ bench-large:
 bench-peer:
 	GO=$(GO) bash bench/peer.sh
 
+# storaged import (directly and through the server) and doveadm import of
+# the same generated mbox and Maildir (COUNT=200000 messages; see
+# bench/import.sh). Writes bench/IMPORT.md.
+.PHONY: bench-import
+bench-import:
+	GO=$(GO) bash bench/import.sh
+
 # Dovecot's imaptest against an in-process storaged, alone: 71 compliance
 # groups, then 30s of stress (tools/imaptest; builds it first, with apt-get
 # for its dependencies). make test runs it too.
