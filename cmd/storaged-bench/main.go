@@ -179,14 +179,9 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 				rs[i].Scenario = fmt.Sprintf("IMAP %s, %d msgs", what, rs[i].N)
 			}
 		case "imap-idle":
-			var pl []int
-			for _, f := range splitList(*pids) {
-				pid, perr := strconv.Atoi(f)
-				if perr != nil {
-					fmt.Fprintf(stderr, "storaged-bench run: -pids: %q is not a process id\n", f)
-					return 64
-				}
-				pl = append(pl, pid)
+			pl, ok := parsePids(*pids, stderr)
+			if !ok {
+				return 64
 			}
 			rcpt := ""
 			if l := splitList(*to); len(l) > 0 {
@@ -206,14 +201,9 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 				}
 			}
 		case "lmtp-big":
-			var pl []int
-			for _, f := range splitList(*pids) {
-				pid, perr := strconv.Atoi(f)
-				if perr != nil {
-					fmt.Fprintf(stderr, "storaged-bench run: -pids: %q is not a process id\n", f)
-					return 64
-				}
-				pl = append(pl, pid)
+			pl, ok := parsePids(*pids, stderr)
+			if !ok {
+				return 64
 			}
 			rcpts := splitList(*to)
 			rs, err = runLMTPBig(lmtpParams{addr: *lmtpAddr, rcpts: rcpts, first: *first, size: *size, conns: *conns, seed: *seed}, pl)
@@ -243,14 +233,9 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 				rs[i].Scenario = fmt.Sprintf("IMAPS FETCH BODY.PEEK[], %d msgs", rs[i].N)
 			}
 		case "login-rss":
-			var pl []int
-			for _, f := range splitList(*pids) {
-				pid, perr := strconv.Atoi(f)
-				if perr != nil {
-					fmt.Fprintf(stderr, "storaged-bench run: -pids: %q is not a process id\n", f)
-					return 64
-				}
-				pl = append(pl, pid)
+			pl, ok := parsePids(*pids, stderr)
+			if !ok {
+				return 64
 			}
 			rs, err = runLoginRSS(ip, *conns, pl, *distinct)
 			for i := range rs {
@@ -286,6 +271,20 @@ func runCmd(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// parsePids reads -pids, saying on stderr what is wrong with it.
+func parsePids(list string, stderr io.Writer) ([]int, bool) {
+	var pl []int
+	for _, f := range splitList(list) {
+		pid, err := strconv.Atoi(f)
+		if err != nil {
+			fmt.Fprintf(stderr, "storaged-bench run: -pids: %q is not a process id\n", f)
+			return nil, false
+		}
+		pl = append(pl, pid)
+	}
+	return pl, true
 }
 
 func splitList(s string) []string {
