@@ -94,15 +94,7 @@ func internalDir(level string) bool {
 
 // fsDirFor is a checked name's directory under LAYOUT=fs.
 func fsDirFor(name string) string {
-	name = folder.CanonicalName(name)
-	if name == folder.Inbox {
-		return ""
-	}
-	levels := strings.Split(name, folder.Separator)
-	for i, l := range levels {
-		levels[i] = folder.EncodeMUTF7(l)
-	}
-	return strings.Join(levels, "/")
+	return strings.Join(encodedLevels(name), "/")
 }
 
 // dirFor maps a checked mailbox name to its directory in this store's

@@ -66,15 +66,25 @@ func (s *Store) Root() string { return s.root }
 // dirFor maps a checked mailbox name to its directory beneath the root:
 // "" for INBOX, else one component (".Archive.2024").
 func dirFor(name string) string {
+	levels := encodedLevels(name)
+	if levels == nil {
+		return ""
+	}
+	return "." + strings.Join(levels, ".")
+}
+
+// encodedLevels are a checked name's levels in modified UTF-7, as both
+// layouts spell them on disk; nil for INBOX, the store's root.
+func encodedLevels(name string) []string {
 	name = folder.CanonicalName(name)
 	if name == folder.Inbox {
-		return ""
+		return nil
 	}
 	levels := strings.Split(name, folder.Separator)
 	for i, l := range levels {
 		levels[i] = folder.EncodeMUTF7(l)
 	}
-	return "." + strings.Join(levels, ".")
+	return levels
 }
 
 // relFor checks a mailbox name and maps it to its directory; a name

@@ -31,15 +31,9 @@ func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry,
 	// LF on disk when that reads back as the canonical bytes; otherwise
 	// the canonical bytes themselves, which read back unchanged.
 	data, _ := message.StorageLF(m.Data)
-	var rnd [8]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		return folder.Entry{}, fmt.Errorf("mbox: key: %w", err)
-	}
-	key := hex.EncodeToString(rnd[:])
-	flags := folder.Flags{Sys: m.Flags.Sys, Keywords: folder.NormalizeKeywords(m.Flags.Keywords)}
-	date := m.Date
-	if date.IsZero() {
-		date = time.Now()
+	key, flags, date, err := recordHead(m)
+	if err != nil {
+		return folder.Entry{}, err
 	}
 	rec := appendRecord(nil, fromLine(m.Sender, date), key, data, flags, flags.Sys != 0 || len(flags.Keywords) > 0)
 
@@ -83,15 +77,9 @@ func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry,
 // appendStream is Append for a spooled message (stream.go): the same
 // record, the same locks, intent and syncs, streamed from the spool.
 func (f *Folder) appendStream(ctx context.Context, m folder.NewMessage) (folder.Entry, error) {
-	var rnd [8]byte
-	if _, err := rand.Read(rnd[:]); err != nil {
-		return folder.Entry{}, fmt.Errorf("mbox: key: %w", err)
-	}
-	key := hex.EncodeToString(rnd[:])
-	flags := folder.Flags{Sys: m.Flags.Sys, Keywords: folder.NormalizeKeywords(m.Flags.Keywords)}
-	date := m.Date
-	if date.IsZero() {
-		date = time.Now()
+	key, flags, date, err := recordHead(m)
+	if err != nil {
+		return folder.Entry{}, err
 	}
 	withFlags := flags.Sys != 0 || len(flags.Keywords) > 0
 	from := fromLine(m.Sender, date)
@@ -227,4 +215,19 @@ func (f *Folder) lockTail() (l *lock, st fs.FileInfo, sep []byte, err error) {
 		return nil, nil, nil, fmt.Errorf("mbox: append: %w", err)
 	}
 	return l, st, sep, nil
+}
+
+// recordHead is what both appends start a record from: a new key, the
+// flags normalised, the date (now when the message has none).
+func recordHead(m folder.NewMessage) (key string, flags folder.Flags, date time.Time, err error) {
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return "", folder.Flags{}, time.Time{}, fmt.Errorf("mbox: key: %w", err)
+	}
+	flags = folder.Flags{Sys: m.Flags.Sys, Keywords: folder.NormalizeKeywords(m.Flags.Keywords)}
+	date = m.Date
+	if date.IsZero() {
+		date = time.Now()
+	}
+	return hex.EncodeToString(rnd[:]), flags, date, nil
 }
