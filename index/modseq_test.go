@@ -79,6 +79,20 @@ func TestChangedSinceIndex(t *testing.T) {
 			uids = slices.DeleteFunc(uids, func(u uint32) bool { return u == uid })
 		}
 	}
+	// The answers below must come through the MODSEQ index, one key per
+	// message, not the walk ChangedSince falls back to without it.
+	if err := db.View(func(tx *Tx) error {
+		q := tx.mbxBucket(mb.ID).Bucket(bModSeqs)
+		if q == nil {
+			return fmt.Errorf("no MODSEQ index")
+		}
+		if n := q.Stats().KeyN; n != len(uids) {
+			return fmt.Errorf("MODSEQ index holds %d keys for %d messages", n, len(uids))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	info := mbInfo(t, db, mb.ID)
 	for since := uint64(0); since <= info.HighestModSeq+1; since++ {
 		got, want := changedSince(t, db, mb.ID, since), walked(t, db, mb.ID, since)

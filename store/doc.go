@@ -12,6 +12,11 @@
 //     the next UID. Nothing acknowledged is lost. AppendContent (a
 //     spooled message) keeps the same order; it only streams what Append
 //     has in memory: the parse for the cache and the format's write.
+//     An index commit that fails leaves the file for the next Sync,
+//     except for a full disk (ENOSPC, EDQUOT): the caller is answered
+//     452 / NO [OVERQUOTA] and sends again, so the file is removed while
+//     its key is still pending (appendStaged), or the retry would make a
+//     second copy once space returns.
 //   - Remove: files go first, then the index. A crash in between leaves
 //     index entries without files, which Sync expunges. An expunged message
 //     can never come back under a new UID.
