@@ -125,7 +125,7 @@ maildir_bytes=$(du -sb "$MAILDIR" | awk '{print $1}')
 log "data: mbox $((mbox_bytes >> 20)) MiB, Maildir $((maildir_bytes >> 20)) MiB, generated in ${gen_secs}s"
 
 # --- helpers --------------------------------------------------------------
-OUT=$T/results.tsv # run, messages, seconds, peak RSS KB (importer), server peak KB or -
+OUT=$T/results.tsv # run, messages, seconds, peak RSS KB (importer), server peak KB, importer peak RssAnon KB, server peak RssAnon KB (or -)
 : >"$OUT"
 
 # timed FILE CMD...: runs CMD under /usr/bin/time; FILE gets "seconds kB".
@@ -133,6 +133,19 @@ timed() {
 	local f=$1
 	shift
 	/usr/bin/time -f '%e %M' -o "$f" "$@"
+}
+
+# anon_peak PID FILE: samples PID's RssAnon (anonymous memory: heap,
+# stacks; not the file pages of a mapped index, which the kernel may drop)
+# every 0.2 s while PID lives and keeps the largest in FILE (kB). VmHWM
+# counts those mapped file pages too, so at 200,000 messages it grows with
+# the index while RssAnon stays flat.
+anon_peak() {
+	local pid=$1 f=$2 max=0 v
+	while v=$(awk '/^RssAnon:/ {print $2}' "/proc/$pid/status" 2>/dev/null) && [ -n "$v" ]; do
+		[ "$v" -gt "$max" ] && max=$v && echo "$max" >"$f"
+		sleep 0.2
+	done
 }
 
 # storaged_env DIR: a fresh data dir and config (unix sockets and
@@ -161,7 +174,7 @@ added() { awk '$2 ~ /^\(/ && $3 == "folders)" {print $4; exit}' "$1"; }
 
 # run_storaged NAME MODE SOURCE: MODE direct or server.
 run_storaged() {
-	local name=$1 mode=$2 src=$3 d=$T/$1 server_kb=-
+	local name=$1 mode=$2 src=$3 d=$T/$1 server_kb=- server_anon=- sampler= cli_sampler=
 	storaged_env "$d"
 	if [ "$mode" = server ]; then
 		"$SD" -config "$d/storaged.toml" serve >"$d/serve.log" 2>&1 &
@@ -172,13 +185,29 @@ run_storaged() {
 			sleep 0.1
 		done
 		[ -S "$d/data/admin.sock" ] || die "no admin socket after 30s; see $d/serve.log"
+		echo 0 >"$d/server-anon"
+		anon_peak "$SERVER_PID" "$d/server-anon" &
+		sampler=$!
 	fi
 	log "$name: storaged import ($mode) of $src"
-	if ! timed "$d/time" "$SD" -config "$d/storaged.toml" import ann "$src" >"$d/summary" 2>"$d/progress"; then
+	echo 0 >"$d/cli-anon"
+	timed "$d/time" "$SD" -config "$d/storaged.toml" import ann "$src" >"$d/summary" 2>"$d/progress" &
+	local tpid=$! cpid=
+	# The importer is a grandchild (this subshell, then /usr/bin/time).
+	for _ in $(seq 100); do
+		cpid=$(pgrep -x storaged -P "$(pgrep -d, -P "$tpid")" 2>/dev/null | head -1) && [ -n "$cpid" ] && break
+		cpid=$(pgrep -x storaged -P "$tpid" 2>/dev/null | head -1) && [ -n "$cpid" ] && break
+		sleep 0.01
+	done
+	[ -n "$cpid" ] && { anon_peak "$cpid" "$d/cli-anon" & cli_sampler=$!; }
+	if ! wait "$tpid"; then
 		die "$name failed: $(tail -5 "$d/summary" "$d/progress")"
 	fi
+	[ -n "$cli_sampler" ] && wait "$cli_sampler" 2>/dev/null
 	if [ "$mode" = server ]; then
 		server_kb=$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status")
+		kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
+		server_anon=$(cat "$d/server-anon")
 		kill -TERM "$SERVER_PID" && wait "$SERVER_PID" || die "$name: storaged serve did not stop cleanly; see $d/serve.log"
 		SERVER_PID=
 	fi
@@ -186,7 +215,7 @@ run_storaged() {
 	n=$(added "$d/summary")
 	[ "$n" = "$COUNT" ] || log "warning: $name added $n of $COUNT: $(cat "$d/summary")"
 	read -r secs kb <"$d/time"
-	printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$n" "$secs" "$kb" "$server_kb" >>"$OUT"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$n" "$secs" "$kb" "$server_kb" "$(cat "$d/cli-anon")" "$server_anon" >>"$OUT"
 	rm -rf "$d/data" # room for the next run
 }
 
@@ -213,7 +242,7 @@ EOF
 	n=$(find "$d/home/Maildir/cur" "$d/home/Maildir/new" -type f | wc -l)
 	[ "$n" = "$COUNT" ] || log "warning: $name wrote $n of $COUNT messages: $(tail -5 "$d/out")"
 	read -r secs kb <"$d/time"
-	printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$n" "$secs" "$kb" - >>"$OUT"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$n" "$secs" "$kb" - - - >>"$OUT"
 	rm -rf "$d/home"
 }
 
@@ -227,18 +256,20 @@ want doveadm-maildir && run_doveadm doveadm-maildir "maildir:$MAILDIR:INDEX=MEMO
 
 # --- the table ----------------------------------------------------------------
 TABLE=$(awk -F'\t' '
-	{ name[NR] = $1; n[NR] = $2; s[NR] = $3; kb[NR] = $4; skb[NR] = $5
+	{ name[NR] = $1; n[NR] = $2; s[NR] = $3; kb[NR] = $4; skb[NR] = $5; anon[NR] = $6; sanon[NR] = $7
 	  rate[NR] = ($3 > 0) ? $2 / $3 : 0
 	  if ($1 == "doveadm-mbox") dmbox = rate[NR]
 	  if ($1 == "doveadm-maildir") dmd = rate[NR] }
 	END {
-		print "| run | messages | seconds | msg/s | peak RSS MB | server peak RSS MB | msg/s vs doveadm |"
-		print "|---|---:|---:|---:|---:|---:|---:|"
+		print "| run | messages | seconds | msg/s | peak RSS MB | peak RssAnon MB | server peak RSS MB | server peak RssAnon MB | msg/s vs doveadm |"
+		print "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 		for (i = 1; i <= NR; i++) {
 			base = (name[i] ~ /mbox$/) ? dmbox : dmd
 			ratio = (base > 0) ? sprintf("%.2f×", rate[i] / base) : "–"
 			srv = (skb[i] == "-") ? "–" : sprintf("%.0f", skb[i] / 1024)
-			printf "| %s | %d | %.1f | %.0f | %.0f | %s | %s |\n", name[i], n[i], s[i], rate[i], kb[i] / 1024, srv, ratio
+			an = (anon[i] == "-") ? "–" : sprintf("%.0f", anon[i] / 1024)
+			san = (sanon[i] == "-") ? "–" : sprintf("%.0f", sanon[i] / 1024)
+			printf "| %s | %d | %.1f | %.0f | %.0f | %s | %s | %s | %s |\n", name[i], n[i], s[i], rate[i], kb[i] / 1024, an, srv, san, ratio
 		}
 	}' "$OUT")
 
@@ -254,7 +285,7 @@ dv=$(/usr/sbin/dovecot --version 2>/dev/null || echo unknown)
 	echo "Runs one after the other, each into a fresh target (storaged: a new data dir, Maildir, user ann, INBOX; Dovecot: a new Maildir)."
 	echo "storaged-direct: no server running, the CLI opens the store; storaged-server: through a running storaged serve's admin socket."
 	echo "doveadm: \`doveadm import -s SOURCE \"\" all\`, SOURCE mbox:…:INBOX=FILE:INDEX=MEMORY or maildir:…:INDEX=MEMORY."
-	echo "Peak RSS: the importing process's (/usr/bin/time %M; through the server that is the client); server: storaged serve's VmHWM, started fresh for that import."
+	echo "Peak RSS: the importing process's (/usr/bin/time %M; through the server that is the client); server: storaged serve's VmHWM, started fresh for that import. Peak RssAnon: the largest RssAnon sampled every 0.2 s (heap and stacks, without the mapped index's file pages that VmHWM also counts)."
 	echo "Ratio: msg/s over doveadm's for the same source format (>1: storaged faster)."
 	[ -n "$BENCH_NOTE" ] && { echo; echo "**$BENCH_NOTE**"; }
 	echo

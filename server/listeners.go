@@ -4,7 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 
@@ -52,6 +55,12 @@ func (s *Server) openListener(p listenSpec, addr string) (*bound, error) {
 		s.Log.Warn("managesieve: the default port is taken; ManageSieve is off (set [managesieve] listen)", "addr", addr, "err", err)
 		return nil, nil
 	}
+	if err != nil && errors.Is(err, syscall.EACCES) && os.Geteuid() != 0 && lowPort(addr) {
+		// A reload after [server] user took effect: the process that
+		// could bind it is gone, and only a restart (as root) brings it back.
+		return nil, fmt.Errorf("%s: listen %s: ports below 1024 need root, and storaged runs as uid %d now: restart it to open this port: %w",
+			p.proto, addr, os.Geteuid(), err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: listen %s: %w", p.proto, addr, err)
 	}
@@ -62,6 +71,19 @@ func (s *Server) openListener(p listenSpec, addr string) (*bound, error) {
 	}
 	s.Log.Info("listening", "proto", p.proto, "addr", l.Addr().String())
 	return &bound{proto: p.proto, addr: addr, l: l}, nil
+}
+
+// lowPort: addr is a TCP address whose port only root may bind.
+func lowPort(addr string) bool {
+	if strings.HasPrefix(addr, "unix:") {
+		return false
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n > 0 && n < 1024
 }
 
 // serveListener records b and serves it until it is closed.

@@ -365,6 +365,30 @@ listen = ["127.0.0.1:0"]
 			t.Errorf("data/%s: owned by %d:%d, want %d:%d", f, u, g, vm.uid, vm.gid)
 		}
 	}
+
+	// A reload that adds a port below 1024 cannot bind it any more: it
+	// says so and why, and the server goes on serving.
+	reloaded := strings.Replace(conf, "[pop3]\nlisten = [\"127.0.0.1:0\"]", "[pop3]\nlisten = [\"127.0.0.1:0\", \"127.0.0.1:987\"]", 1)
+	if reloaded == conf {
+		t.Fatal("test config has no [pop3] listen line to extend")
+	}
+	if err := os.WriteFile(cfgPath, []byte(reloaded), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("ports below 1024 need root, and storaged runs as uid %d now: restart it", vm.uid)
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(p.logText(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("reload adding 127.0.0.1:987: no %q in the log:\n%s", want, p.logText())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if e := lmtpDeliver(t, "tcp", tcp, "vm@example.org", privMessage(5)); e != nil {
+		t.Errorf("LMTP after the reload: %v", e)
+	}
 }
 
 // serve started as root without [server] user stays root, and gives each
