@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -71,6 +72,10 @@ type Server struct {
 	User string `toml:"user"`
 	// Group is the group it runs as; empty: the user's primary group.
 	Group string `toml:"group"`
+	// AccessGroups are supplementary groups kept after the drop (names
+	// or numbers), Dovecot's mail_access_groups: "mail" for mbox spools
+	// under /var/mail that belong to root:mail. Empty: none but Group.
+	AccessGroups []string `toml:"access_groups"`
 }
 
 // Admin is the socket the CLI's admin verbs reach a running server on.
@@ -594,6 +599,9 @@ func (c *Config) resolve() error {
 	if _, _, err := c.SocketOwner(); err != nil {
 		return err
 	}
+	if _, err := c.AccessGIDs(); err != nil {
+		return err
+	}
 	if _, _, _, err := c.RunAs(); err != nil {
 		return err
 	}
@@ -853,6 +861,28 @@ func (c *Config) RunAs() (uid, gid int, ok bool, err error) {
 		gid, _ = strconv.Atoi(grp.Gid)
 	}
 	return uid, gid, true, nil
+}
+
+// AccessGIDs are the gids server.access_groups names, in order, without
+// repeats.
+func (c *Config) AccessGIDs() ([]int, error) {
+	if len(c.Server.AccessGroups) > 0 && c.Server.User == "" {
+		return nil, errors.New("server.access_groups: needs server.user")
+	}
+	var gids []int
+	for _, g := range c.Server.AccessGroups {
+		grp, err := user.LookupGroup(g)
+		if err != nil {
+			if grp, err = user.LookupGroupId(g); err != nil {
+				return nil, fmt.Errorf("server.access_groups: %q: no such group", g)
+			}
+		}
+		gid, _ := strconv.Atoi(grp.Gid)
+		if !slices.Contains(gids, gid) {
+			gids = append(gids, gid)
+		}
+	}
+	return gids, nil
 }
 
 // Write prints the configuration as TOML.

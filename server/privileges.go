@@ -203,6 +203,18 @@ func (s *Server) dropPrivileges() error {
 		if err := s.checkDataDir(name, uid, gid); err != nil {
 			return err
 		}
+		// Supplementary groups are the starter's to give (systemd's
+		// SupplementaryGroups=): say which are missing, not fail.
+		keep, err := cfg.AccessGIDs()
+		if err != nil {
+			return err
+		}
+		have, _ := syscall.Getgroups()
+		for _, g := range keep {
+			if g != os.Getegid() && !slices.Contains(have, g) {
+				s.Log.Warn("server.access_groups: started as server.user without this group, which only root could add", "gid", g)
+			}
+		}
 		s.Log.Info("running as server.user", "user", name, "uid", uid, "gid", os.Getegid())
 		return nil
 	case euid != 0:
@@ -230,8 +242,13 @@ func (s *Server) dropPrivileges() error {
 	}
 	// setgroups first: after setgid/setuid it is not permitted, and
 	// root's supplementary groups (0, disk, …) must not stay.
-	if err := syscall.Setgroups([]int{gid}); err != nil {
-		return fmt.Errorf("server.user: setgroups(%d): %w", gid, err)
+	keep, err := cfg.AccessGIDs()
+	if err != nil {
+		return err
+	}
+	groups := append([]int{gid}, slices.DeleteFunc(keep, func(g int) bool { return g == gid })...)
+	if err := syscall.Setgroups(groups); err != nil {
+		return fmt.Errorf("server.user: setgroups(%v): %w", groups, err)
 	}
 	if err := syscall.Setgid(gid); err != nil {
 		return fmt.Errorf("server.group: setgid(%d): %w", gid, err)
@@ -242,14 +259,17 @@ func (s *Server) dropPrivileges() error {
 	if err := syscall.Setuid(0); err == nil {
 		return errors.New("server.user: after dropping privileges the process could become root again; refusing to serve")
 	}
-	groups, _ := syscall.Getgroups()
-	if os.Getuid() != uid || os.Geteuid() != uid || os.Getgid() != gid || os.Getegid() != gid || !slices.Equal(groups, []int{gid}) {
-		return fmt.Errorf("server.user: after the drop the process is uid %d/%d gid %d/%d groups %v, not %d:%d", os.Getuid(), os.Geteuid(), os.Getgid(), os.Getegid(), groups, uid, gid)
+	have, _ := syscall.Getgroups()
+	slices.Sort(have)
+	want := slices.Clone(groups)
+	slices.Sort(want)
+	if os.Getuid() != uid || os.Geteuid() != uid || os.Getgid() != gid || os.Getegid() != gid || !slices.Equal(have, want) {
+		return fmt.Errorf("server.user: after the drop the process is uid %d/%d gid %d/%d groups %v, not %d:%d groups %v", os.Getuid(), os.Geteuid(), os.Getgid(), os.Getegid(), have, uid, gid, want)
 	}
 	if err := s.checkDataDir(name, uid, gid); err != nil {
 		return err
 	}
-	s.Log.Info("dropped privileges", "user", name, "uid", uid, "gid", gid)
+	s.Log.Info("dropped privileges", "user", name, "uid", uid, "gid", gid, "groups", fmt.Sprint(groups))
 	return nil
 }
 
@@ -271,6 +291,19 @@ func (s *Server) checkDataDir(name string, uid, gid int) error {
 		} else if !errors.Is(err, os.ErrNotExist) {
 			// Read already, as root: a reload would lose it.
 			s.Log.Warn("server.user cannot read the users file: a reload will not see changes", "file", uf, "user", name, "err", err)
+		}
+	}
+	// The certificates were read before the drop; a SIGHUP reads them
+	// as this user. Debian's keys are root:ssl-cert 0640.
+	if cfg.TLS.Enabled() {
+		for _, p := range cfg.TLS.Pairs() {
+			for _, f := range []string{p.Cert, p.Key} {
+				if fh, err := os.Open(f); err == nil {
+					fh.Close()
+				} else {
+					s.Log.Warn("server.user cannot read this TLS file: a reload will keep the old certificates; make it readable by a group in server.access_groups (ssl-cert)", "file", f, "user", name, "err", err)
+				}
+			}
 		}
 	}
 	// A line whose ids cannot be honoured is refused at its first use;

@@ -13,6 +13,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -230,6 +231,7 @@ hostname = "mx.example.org"
 local_domains = ["example.org"]
 [server]
 user = %q
+access_groups = [%q]
 [log]
 level = "debug"
 [lmtp]
@@ -243,7 +245,7 @@ listen = ["127.0.0.1:0"]
 listen = ["127.0.0.1:0"]
 [managesieve]
 listen = ["127.0.0.1:0"]
-`, data, vm.name, sock, other.name)
+`, data, vm.name, other.name, sock, other.name)
 	if err := os.WriteFile(cfgPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -276,8 +278,9 @@ listen = ["127.0.0.1:0"]
 			t.Errorf("/proc status %s: %v, want %s four times", k, ids[k], want)
 		}
 	}
-	if g := ids["Groups"]; len(g) != 1 || g[0] != strconv.Itoa(vm.gid) {
-		t.Errorf("/proc status Groups: %v, want [%d]", g, vm.gid)
+	// server.access_groups is kept beside the group; root's are not.
+	if g := ids["Groups"]; len(g) != 2 || !slices.Contains(g, strconv.Itoa(vm.gid)) || !slices.Contains(g, strconv.Itoa(other.gid)) {
+		t.Errorf("/proc status Groups: %v, want %d and %d (server.access_groups)", g, vm.gid, other.gid)
 	}
 
 	// The LMTP socket has the configured owner, group and mode.
