@@ -344,7 +344,9 @@ func (d *Deliverer) appendTo(ctx context.Context, acct *store.Account, mailbox s
 		}
 		return &Error{Kind: TempFail, Msg: "mailbox unavailable, try again later", Err: err}
 	}
-	res, err := content.append(ctx, mb, store.AppendOptions{Flags: toFlags(flags), Sender: env.From})
+	// Early: the answer rests on the durable file; the index commit
+	// (the UID) follows, and every reader of the mailbox waits for it.
+	res, err := content.append(ctx, mb, store.AppendOptions{Flags: toFlags(flags), Sender: env.From, Early: true})
 	if err != nil {
 		return d.storeError(err)
 	}
@@ -355,8 +357,11 @@ func (d *Deliverer) appendTo(ctx context.Context, acct *store.Account, mailbox s
 	// (of a spooled copy, a 64 KiB read of the spool) that a server
 	// logging at warn would spend on every delivery for nothing.
 	if log := d.logger(); log.Enabled(ctx, slog.LevelInfo) {
-		log.Info("stored", "id", env.ID, "user", acct.User(), "mailbox", mailbox, "uid", res.UID,
-			"bytes", content.size(), "msgid", content.messageID())
+		attrs := []any{"id", env.ID, "user", acct.User(), "mailbox", mailbox}
+		if res.UID != 0 { // not yet given to an early append
+			attrs = append(attrs, "uid", res.UID)
+		}
+		log.Info("stored", append(attrs, "bytes", content.size(), "msgid", content.messageID())...)
 	}
 	return nil
 }

@@ -37,6 +37,14 @@ type Account struct {
 	// until `index rebuild` reports it; guarded by mu.
 	openRebuild *Rebuild
 
+	// commits counts the index commits running on their own after early
+	// appends (appendbatch.go); close waits for them.
+	commits sync.WaitGroup
+	// lazy holds the batches of early appends waiting for their index
+	// commit (lazycommit.go), guarded by lmu.
+	lmu  sync.Mutex
+	lazy lazyCommits
+
 	quota QuotaOptions
 	// qmu guards reserved: quota held by appends in flight (quota.go).
 	qmu      sync.Mutex
@@ -53,7 +61,13 @@ func (a *Account) Paths() (mail, index, format string) { return a.root, a.idx.Pa
 // Hub is the account's change hub.
 func (a *Account) Hub() *Hub { return &a.hub }
 
-func (a *Account) close() error { return a.idx.Close() }
+// close waits for the index commits of early appends, then closes the
+// index.
+func (a *Account) close() error {
+	a.kickLazy()
+	a.commits.Wait()
+	return a.idx.Close()
+}
 
 // Mailbox is an open handle on one mailbox, shared by all its users in
 // the process.
@@ -77,6 +91,9 @@ type Mailbox struct {
 	amu      sync.Mutex
 	aqueue   []*appendReq
 	aleading bool
+	// aindexing: batches whose names are durable and whose index commit
+	// runs (awaitIndexing).
+	aindexing []*batchInFlight
 	// awriting counts the appends still writing their files, which will
 	// queue; await, when set, is closed when the count drops to 0 (a
 	// leader waits on it for company, appendbatch.go).
@@ -126,6 +143,12 @@ func (a *Account) Mailbox(name string) (*Mailbox, error) {
 
 // Info returns the mailbox's index record.
 func (m *Mailbox) Info() (MailboxInfo, error) {
+	m.awaitIndexing(context.Background()) // early appends answered already
+	return m.info()
+}
+
+// info is Info without waiting for early appends' commits.
+func (m *Mailbox) info() (MailboxInfo, error) {
 	var mb index.Mailbox
 	err := m.acct.idx.View(func(tx *index.Tx) (err error) { mb, err = tx.MailboxByID(m.id); return err })
 	return MailboxInfo(mb), err
@@ -138,6 +161,15 @@ type AppendOptions struct {
 	Sender string    // envelope sender, for formats that keep it
 	// Origin is the caller's own subscription, if any, carried in the event.
 	Origin *Sub
+	// Early: return once the message's file and name are durable, before
+	// its index commit, which follows on its own (LMTP: the 250 rests on
+	// the file; see the package invariants). The UID is not known then
+	// (Appended.UID is 0); the quota the message holds, its pending key
+	// and its event last until the commit, and every Sync of the mailbox
+	// waits for commits of files already durable, so whoever heard the
+	// answer and looks finds the message. Formats that are no
+	// folder.BatchAppender (mbox, MH) return after the commit anyway.
+	Early bool
 }
 
 // Appended says where a message went.
@@ -187,17 +219,28 @@ func (m *Mailbox) AppendContent(ctx context.Context, c *spool.Content, opt Appen
 func (m *Mailbox) appendStaged(ctx context.Context, st *staged, opt AppendOptions, res *reservation) (Appended, error) {
 	var err error
 	own := res == nil
+	// handed: an early return left the release of the reservation and
+	// of the keys to the index commit that follows (afterEarly).
+	handed := false
 	if own {
 		res, err = m.acct.reserve(m, quota.Usage{Storage: st.size, Messages: 1})
 		if err != nil {
 			return Appended{}, err
 		}
-		defer res.release()
+		defer func() {
+			if !handed {
+				res.release()
+			}
+		}()
 	}
 	// A format may reserve several keys (MH tries numbers until one is
 	// free); all are released once the index knows the one that stuck.
 	var keys []string
-	defer m.unpendAll(&keys)
+	defer func() {
+		if !handed {
+			m.unpendAll(&keys)
+		}
+	}()
 	var rec index.Message
 	var mb index.Mailbox
 	if ba, ok := m.folder().(folder.BatchAppender); ok {
@@ -206,7 +249,25 @@ func (m *Mailbox) appendStaged(ctx context.Context, st *staged, opt AppendOption
 		if err := m.writeUnsynced(ctx, ba, st, &keys); err != nil {
 			return Appended{}, err
 		}
-		rec, mb, err = m.commitAppended(ba, st)
+		// Not early: a quota warning this message triggers goes before
+		// the answer (it is rare), and near a full disk the answer waits
+		// for the index commit, so that a commit that cannot grow the
+		// index is answered 452 and not acknowledged (indexRoom).
+		early := opt.Early && (res == nil || res.crossed == 0) && m.acct.indexRoom()
+		var after func(*appendReq)
+		if early {
+			after = func(r *appendReq) {
+				if r.derr == nil { // else the caller was answered with it
+					m.afterEarly(r, res, own, keys, opt.Origin)
+				}
+			}
+		}
+		req := m.commitAppended(ba, st, early, after)
+		if early && req.derr == nil {
+			handed = true
+			return Appended{Size: st.size}, nil
+		}
+		rec, mb, err = req.rec, req.mb, req.err
 	} else {
 		if err := m.writeStaged(ctx, st, &keys); err != nil {
 			return Appended{}, err
@@ -238,6 +299,33 @@ func (m *Mailbox) appendStaged(ctx context.Context, st *staged, opt AppendOption
 		res.warn(ctx)
 	}
 	return Appended{UIDValidity: mb.UIDValidity, UID: rec.UID, Size: st.size}, nil
+}
+
+// afterEarly is what appendStaged leaves, on an early return, to the
+// index commit that follows: the event, the quota warning, and the
+// release of the reservation and the pending keys. A failed commit
+// leaves the file, durable and acknowledged, to the next Sync (a full
+// disk included: the sender was answered and will not send again).
+func (m *Mailbox) afterEarly(r *appendReq, res *reservation, own bool, keys []string, origin *Sub) {
+	if r.err != nil {
+		m.acct.log.Error("an acknowledged message is not indexed; the next sync indexes its file", "mailbox", m.id, "key", r.st.entry.Key, "err", r.err)
+	} else {
+		m.publishAdded([]index.Message{r.rec}, origin)
+	}
+	m.unpendAll(&keys)
+	if !own {
+		return
+	}
+	res.release()
+	if r.err == nil && res != nil && res.crossed != 0 {
+		// On a goroutine of its own: the warning is an append to INBOX
+		// that waits for its commit, which this goroutine is running.
+		m.acct.commits.Add(1)
+		go func() {
+			defer m.acct.commits.Done()
+			res.warn(context.Background())
+		}()
+	}
 }
 
 // AppendMany stores several messages as one change (RFC 3502
@@ -373,31 +461,35 @@ func (m *Mailbox) newMessage(st *staged, keys *[]string) folder.NewMessage {
 func (m *Mailbox) indexStaged(sts []*staged) ([]index.Message, index.Mailbox, error) {
 	var recs []index.Message
 	var mb index.Mailbox
-	err := m.acct.idx.Commit(func(tx *index.Tx) error {
-		recs = recs[:0]
+	err := m.acct.idx.Commit(func(tx *index.Tx) (err error) {
 		// RFC 8514 §3: the save date is the time of the save; a COPY or
 		// MOVE appends here too, so it gets the time of the copy.
-		now := time.Now()
-		for _, st := range sts {
-			e := st.entry
-			rec, err := tx.AddMessage(m.id, index.NewMessage{
-				Key: e.Key, Name: e.Name, Flags: e.Flags, InternalDate: st.date,
-				Size: e.Size, CRLFSize: st.size, Envelope: st.env, Body: st.body,
-				SaveDate: now,
-			})
-			if err != nil {
-				return err
-			}
-			recs = append(recs, rec)
-		}
-		var err error
-		mb, err = tx.MailboxByID(m.id)
+		recs, mb, err = m.addStaged(tx, sts, time.Now(), recs[:0])
 		return err
 	})
 	if err != nil {
 		return nil, mb, fmt.Errorf("store: index append: %w", err)
 	}
 	return recs, mb, nil
+}
+
+// addStaged adds sts to the mailbox in tx, their records appended to
+// recs, and reads the mailbox after.
+func (m *Mailbox) addStaged(tx *index.Tx, sts []*staged, now time.Time, recs []index.Message) ([]index.Message, index.Mailbox, error) {
+	for _, st := range sts {
+		e := st.entry
+		rec, err := tx.AddMessage(m.id, index.NewMessage{
+			Key: e.Key, Name: e.Name, Flags: e.Flags, InternalDate: st.date,
+			Size: e.Size, CRLFSize: st.size, Envelope: st.env, Body: st.body,
+			SaveDate: now,
+		})
+		if err != nil {
+			return recs, index.Mailbox{}, err
+		}
+		recs = append(recs, rec)
+	}
+	mb, err := tx.MailboxByID(m.id)
+	return recs, mb, err
 }
 
 func (m *Mailbox) publishAdded(recs []index.Message, origin *Sub) {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/storaged/storaged/folder"
@@ -15,21 +16,25 @@ import (
 //     itself, concurrently with the others.
 //   - It then queues. One of the queued appends leads: it fsyncs the
 //     directory once for the whole batch (an fsync begun after every
-//     rename in the batch), then indexes the batch in one index commit.
-//     Appends that queue meanwhile form the next batch, and the leader
-//     hands that batch to its first append rather than serving it too, so
-//     no delivery waits behind more than the batch before its own.
+//     rename in the batch); the batch's names are durable then, and early
+//     appends (AppendOptions.Early) return. A batch with an append that
+//     waits for its UID is indexed by the leader at once, in one index
+//     commit; a batch of early appends goes to the account's lazy
+//     committer (lazycommit.go). Appends that queue meanwhile form the
+//     next batch, and the leader hands it to its first append rather than
+//     serving it too, so no delivery waits behind more than the batch
+//     before its own.
 //   - The order of package store's invariants holds for every message:
-//     file durable, then directory entry durable, then index durable,
-//     then events and the reply. A crash anywhere before the index commit
-//     leaves files (named or not) that no one acknowledged; Sync indexes
-//     the named ones.
+//     file durable, then directory entry durable, then (early: the
+//     answer, then) index durable, then events (then the answer). A crash
+//     anywhere before the index commit leaves files that no one was shown;
+//     Sync indexes the named ones.
 //
 // One append alone costs what it did without batching: no delay is added
 // to wait for company. A leader does wait, at most maxCompanyWait, for
 // appends to the same mailbox that are still writing their files, since
 // they are about to queue. With k appends in a batch, one directory fsync
-// and one index commit (two fdatasyncs) serve k messages.
+// serves k messages.
 
 // appendReq is one append waiting for its directory fsync and index
 // commit.
@@ -37,64 +42,149 @@ type appendReq struct {
 	st  *staged
 	rec index.Message
 	mb  index.Mailbox
-	err error
-	// wake says true once the request is done, false when its goroutine
-	// is to lead the next batch (the request is still queued then).
-	wake chan bool
+	// durable is closed once the file's name is durable (the directory
+	// fsync of its batch), with derr its error; done once the index
+	// commit is over too, with err its error (derr when that failed).
+	durable chan struct{}
+	derr    error
+	done    chan struct{}
+	err     error
+	// wake says the request's goroutine is to lead the next batch (the
+	// request is still queued then).
+	wake chan struct{}
+	// after, when set, runs once the request is done, on the goroutine
+	// that committed it: what an early return left (appendStaged).
+	after func(*appendReq)
 }
 
-// commitAppended makes st's name durable and indexes it, in a batch with
-// other appends to m queued meanwhile. st's file is durable and named.
-func (m *Mailbox) commitAppended(ba folder.BatchAppender, st *staged) (index.Message, index.Mailbox, error) {
-	req := &appendReq{st: st, wake: make(chan bool, 1)}
+// batchInFlight is a batch whose names are durable and whose index
+// commit is to come: Sync waits for it (awaitIndexing).
+type batchInFlight struct {
+	m    *Mailbox
+	reqs []*appendReq
+	done chan struct{}
+}
+
+// commitAppended queues st (durable and named) for its directory fsync
+// and index commit, in a batch with other appends to m, and returns once
+// the name is durable (early) or once the index commit is over too.
+//
+// The first append that finds no leader leads: it takes the queue,
+// fsyncs the directory for all of it, hands the index commit to a
+// goroutine of its own and the lead to the first append queued
+// meanwhile, so the next batch's directory fsync overlaps this batch's
+// index commit.
+func (m *Mailbox) commitAppended(ba folder.BatchAppender, st *staged, early bool, after func(*appendReq)) *appendReq {
+	req := &appendReq{st: st, durable: make(chan struct{}), done: make(chan struct{}), wake: make(chan struct{}, 1), after: after}
 	m.amu.Lock()
 	m.aqueue = append(m.aqueue, req)
 	m.writeEnded()
 	lead := !m.aleading
 	m.aleading = true
 	m.amu.Unlock()
-	if !lead {
-		if <-req.wake {
-			return req.rec, req.mb, req.err
+	if lead {
+		m.leadBatch(ba)
+	}
+	// A wake comes only while req is queued, so never after durable.
+	for {
+		select {
+		case <-req.wake:
+			m.leadBatch(ba)
+		case <-req.durable:
+			if !early || req.derr != nil {
+				<-req.done
+			}
+			return req
 		}
 	}
-	// Leading: take everything queued (req among it), commit it, and pass
-	// the lead on to whoever queued meanwhile.
+}
+
+// leadBatch fsyncs the directory for everything queued, starts its index
+// commit, and passes the lead on.
+func (m *Mailbox) leadBatch(ba folder.BatchAppender) {
 	m.awaitWriters()
 	m.amu.Lock()
 	batch := m.aqueue
 	m.aqueue = nil
 	m.amu.Unlock()
-	m.commitBatch(ba, batch)
+	entries := make([]folder.Entry, len(batch))
+	for i, r := range batch {
+		entries[i] = r.st.entry
+	}
+	derr := ba.SyncAppended(entries)
+	var fl *batchInFlight
+	if derr == nil {
+		// Registered before any durable closes: a Sync that follows an
+		// early return waits for this commit.
+		fl = &batchInFlight{m: m, reqs: batch, done: make(chan struct{})}
+		m.amu.Lock()
+		m.aindexing = append(m.aindexing, fl)
+		m.amu.Unlock()
+	}
+	wait := false // an append of the batch waits for its UID (IMAP APPEND)
+	for _, r := range batch {
+		r.derr = derr
+		if r.after == nil {
+			wait = true
+		}
+	}
+	if derr == nil && !wait {
+		// Queued before any answer: a Sync that follows one finds the
+		// batch there to commit. The commit waits (lazycommit.go) unless
+		// a session watches the mailbox and would hear of the message.
+		m.acct.addLazy(fl, m.acct.hub.Watched(m.id))
+	}
+	for _, r := range batch {
+		close(r.durable)
+	}
+	if derr == nil && wait {
+		// Committed here, before the lead passes on, as without early
+		// appends: the batch's callers are waiting for it.
+		m.indexBatch(batch)
+		fl.committed()
+	}
 	m.amu.Lock()
 	if len(m.aqueue) > 0 {
-		m.aqueue[0].wake <- false
+		m.aqueue[0].wake <- struct{}{}
 	} else {
 		m.aleading = false
 	}
 	m.amu.Unlock()
-	for _, r := range batch {
-		if r != req {
-			r.wake <- true
+	if derr != nil {
+		for _, r := range batch {
+			r.err = derr
+			m.finish(r)
 		}
 	}
-	return req.rec, req.mb, req.err
 }
 
-// commitBatch fsyncs the directories of the batch's files, then indexes
-// them in one transaction; when that fails, each alone, so that one
-// message's error is not every message's.
-func (m *Mailbox) commitBatch(ba folder.BatchAppender, batch []*appendReq) {
-	entries := make([]folder.Entry, len(batch))
+// committed ends a batch whose index commit is over.
+func (fl *batchInFlight) committed() {
+	m := fl.m
+	m.amu.Lock()
+	m.aindexing = slices.DeleteFunc(m.aindexing, func(b *batchInFlight) bool { return b == fl })
+	m.amu.Unlock()
+	close(fl.done)
+	for _, r := range fl.reqs {
+		m.finish(r)
+	}
+}
+
+// finish ends r: its after, then done.
+func (m *Mailbox) finish(r *appendReq) {
+	if r.after != nil {
+		r.after(r)
+	}
+	close(r.done)
+}
+
+// indexBatch indexes a batch whose names are durable in one transaction;
+// when that fails, each alone, so that one message's error is not every
+// message's.
+func (m *Mailbox) indexBatch(batch []*appendReq) {
 	sts := make([]*staged, len(batch))
 	for i, r := range batch {
-		entries[i], sts[i] = r.st.entry, r.st
-	}
-	if err := ba.SyncAppended(entries); err != nil {
-		for _, r := range batch {
-			r.err = err
-		}
-		return
+		sts[i] = r.st
 	}
 	recs, mb, err := m.indexStaged(sts)
 	if err == nil {
@@ -115,8 +205,30 @@ func (m *Mailbox) commitBatch(ba folder.BatchAppender, batch []*appendReq) {
 	}
 }
 
+// awaitIndexing waits for the index commits of the batches whose names
+// are durable now: appends answered before their commit (early, as LMTP
+// is) are then indexed, so whoever heard the answer and then looks finds
+// the message. Batches that become durable later are not waited for, so
+// a stream of deliveries cannot hold a reader back.
+func (m *Mailbox) awaitIndexing(ctx context.Context) error {
+	m.amu.Lock()
+	wait := slices.Clone(m.aindexing)
+	m.amu.Unlock()
+	if len(wait) > 0 {
+		m.acct.kickLazy()
+	}
+	for _, b := range wait {
+		select {
+		case <-b.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
 // writeUnsynced is writeStaged up to the rename: the name is made durable
-// by commitAppended.
+// by queueAppended.
 //
 // It is counted among the mailbox's writers from before its file is
 // made until it queues (or fails), so that a leader knows who is about

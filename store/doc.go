@@ -7,9 +7,15 @@
 //   - Append: the file and its directory entry are durable (folder.Append,
 //     or AppendUnsynced then SyncAppended for a folder.BatchAppender,
 //     batched per mailbox in appendbatch.go) before the index commit, and
-//     the index commit is durable before Deliver returns. A crash in
-//     between leaves a file the index does not know; the next Sync gives it
-//     the next UID. Nothing acknowledged is lost. AppendContent (a
+//     the index commit is durable before Append returns, except for an
+//     early append (AppendOptions.Early, LMTP, into a BatchAppender),
+//     which returns once the name is durable; its commit follows
+//     (lazycommit.go), and until it is over the message's key stays
+//     pending, its quota reserved, its event unpublished, and every Sync,
+//     Info, Snapshot and ForEach of the mailbox waits for it. A crash
+//     before the commit leaves a file the index does not know; the next
+//     Sync gives it the next UID, and no UID was shown before, so none is
+//     reused. Nothing acknowledged is lost. AppendContent (a
 //     spooled message) keeps the same order; it only streams what Append
 //     has in memory: the parse for the cache and the format's write.
 //     An index commit that fails leaves the file for the next Sync,

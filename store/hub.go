@@ -86,6 +86,14 @@ func (h *Hub) Subscribe(mailbox uint64) *Sub {
 	return s
 }
 
+// Watched tells whether anyone is subscribed to the mailbox's events
+// (or to the whole account's).
+func (h *Hub) Watched(mailbox uint64) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs[mailbox]) > 0 || len(h.subs[accountWide]) > 0
+}
+
 // SubscribeAccount starts queueing the events of every mailbox of the
 // account and the account's own (NOTIFY, RFC 5465): one queue, bounded
 // like the others.

@@ -63,6 +63,7 @@ func (a *Account) DeleteMailbox(name string) error {
 	if name == folder.Inbox {
 		return fmt.Errorf("%w: INBOX cannot be deleted", folder.ErrBadName)
 	}
+	a.awaitLazy() // no commit of an early append into a removed mailbox
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	var mb index.Mailbox
@@ -98,6 +99,9 @@ func (a *Account) RenameMailbox(ctx context.Context, oldName, newName string) er
 	if newName == folder.Inbox || strings.HasPrefix(newName, oldName+folder.Separator) {
 		return fmt.Errorf("%w: cannot rename %s to %s", folder.ErrBadName, oldName, newName)
 	}
+	// Early appends' files are named in the folder being renamed; their
+	// commits come first.
+	a.awaitLazy()
 	if oldName == folder.Inbox {
 		return a.renameInbox(ctx, newName)
 	}

@@ -55,7 +55,17 @@ func (a *Account) Usage() (quota.Usage, error) {
 	if err != nil {
 		return quota.Usage{}, err
 	}
-	return a.usage(l)
+	u, err := a.usage(l)
+	if err != nil {
+		return u, err
+	}
+	// What appends in flight hold: an early append is answered before
+	// its index commit, and counts from its answer on.
+	a.qmu.Lock()
+	u.Storage += a.reserved.Storage
+	u.Messages += a.reserved.Messages
+	a.qmu.Unlock()
+	return u, nil
 }
 
 func (a *Account) usage(l quota.Limits) (quota.Usage, error) {
@@ -120,7 +130,9 @@ func (a *Account) reserve(m *Mailbox, add quota.Usage) (*reservation, error) {
 	}
 	name := ""
 	if len(l.Rules) > 0 {
-		info, err := m.Info()
+		// m.info, not Info: no waiting for early appends' commits, which
+		// release their reservations under qmu.
+		info, err := m.info()
 		if err != nil {
 			return nil, err
 		}

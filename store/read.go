@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 
 	"github.com/storaged/storaged/folder"
@@ -95,6 +96,7 @@ func (m *Mailbox) Message(uid uint32) (msg Message, ok bool, err error) {
 // fn must not block or do I/O. Returning ErrStop ends the walk with no
 // error.
 func (m *Mailbox) ForEach(fn func(*Message) error) error {
+	m.awaitIndexing(context.Background()) // early appends answered already
 	err := m.acct.idx.View(func(tx *index.Tx) error {
 		return tx.ForEachMessage(m.id, func(im *index.Message) error { return fn((*Message)(im)) })
 	})
@@ -107,6 +109,7 @@ func (m *Mailbox) ForEach(fn func(*Message) error) error {
 // Snapshot returns the mailbox's state and every message record as of
 // one moment: a POP3 maildrop, which must not change during a session.
 func (m *Mailbox) Snapshot() (MailboxInfo, []Message, error) {
+	m.awaitIndexing(context.Background()) // early appends answered already
 	var info index.Mailbox
 	var msgs []Message
 	err := m.acct.idx.View(func(tx *index.Tx) error {

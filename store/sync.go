@@ -48,6 +48,12 @@ func (a *Account) SyncAll(ctx context.Context) error {
 // changed are taken over. It is cheap when the folder's token has not
 // moved since the last complete sync.
 func (m *Mailbox) Sync(ctx context.Context) error {
+	// Early appends (AppendOptions.Early) whose answer may have been
+	// heard are indexed first: their keys are pending until then, and a
+	// scan would pass them over.
+	if err := m.awaitIndexing(ctx); err != nil {
+		return err
+	}
 	m.wmu.Lock()
 	defer m.wmu.Unlock()
 	return m.syncLocked(ctx)
