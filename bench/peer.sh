@@ -28,8 +28,12 @@
 #   MSG_SIZE=4096         size of the IMAP and POP3 messages
 #   FSYNC_MODES="optimized always"   one Dovecot instance each; LMTP runs on all
 #   READ_MODES=optimized  the Dovecot instances the read scenarios run on
-#   SCENARIOS="lmtp-big lmtp imap-meta imap-body imap-search imap-sort pop3-retr imap-idle rss
+#   SCENARIOS="disk lmtp-big lmtp imap-meta imap-body imap-search imap-sort pop3-retr imap-idle rss
 #             tls-handshake imaps-body login-rss"
+#   disk:                 the disk's ceiling (storaged-bench disk, RUNS times, before the
+#                         LMTP runs): files of the first LMTP size created, written and
+#                         fsynced per second, then also renamed and their directory
+#                         fsynced, 1-, 4- and 20-way, on the file system of the servers' data
 #   TLS_N=1000 TLS_CONNS=16   tls-handshake: that many full handshakes on the
 #                         implicit-TLS IMAP port, up to the greeting, one after the
 #                         other and then by TLS_CONNS clients at once
@@ -87,7 +91,7 @@ MSG_SIZE=${MSG_SIZE:-4096}
 FILL_MODE=${FILL_MODE:-lmtp}
 FSYNC_MODES=${FSYNC_MODES:-"optimized always"}
 READ_MODES=${READ_MODES:-optimized}
-SCENARIOS=${SCENARIOS:-"lmtp-big lmtp imap-meta imap-body imap-search imap-sort pop3-retr imap-idle rss tls-handshake imaps-body login-rss"}
+SCENARIOS=${SCENARIOS:-"disk lmtp-big lmtp imap-meta imap-body imap-search imap-sort pop3-retr imap-idle rss tls-handshake imaps-body login-rss"}
 TLS_N=${TLS_N:-1000}
 TLS_CONNS=${TLS_CONNS:-16}
 LOGIN_CONNS=${LOGIN_CONNS:-500}
@@ -381,6 +385,19 @@ if has imap-meta || has imap-body || has imap-search || has imap-sort || has pop
 	done
 fi
 
+# --- the disk's ceiling, on the servers' file system ------------------------------
+# Files created, written and fsynced per second (and renamed into a second
+# directory fsynced after, as a Maildir delivery), 1-, 4- and 20-way: what
+# no server on this disk can acknowledge faster. Between the servers' runs.
+DISK=$T/disk.jsonl
+: >"$DISK"
+if has disk; then
+	for run in $(seq 1 "$RUNS"); do
+		log "run $run: disk ceiling"
+		"$SB" disk -dir "$T" -n "$LMTP_N" -size "${LMTP_SIZES%% *}" -conns 1,4,20 -run "$run" >>"$DISK"
+	done
+fi
+
 # --- LMTP: every server, every mode -------------------------------------------
 first=0
 if has lmtp; then
@@ -469,6 +486,8 @@ fi
 # --- the table ----------------------------------------------------------------
 servers_csv=$(echo $SERVERS | tr ' ' ',')
 TABLE=$("$SB" report -servers "$servers_csv" -base storaged "$OUT")
+DISKTABLE=
+if [ -s "$DISK" ]; then DISKTABLE=$("$SB" report -servers disk -base disk "$DISK" | sed 's/disk median/median/'); fi
 FILLTABLE=
 if [ -s "$FILL" ]; then FILLTABLE=$("$SB" report -servers "$servers_csv" -base storaged "$FILL"); fi
 cpu=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
@@ -493,6 +512,12 @@ fs=$(df -T "$T" | awk 'NR==2 {print $2 " on " $1}')
 	[ -n "$BENCH_NOTE" ] && { echo; echo "**$BENCH_NOTE**"; }
 	echo
 	echo "$TABLE"
+	if [ -n "$DISKTABLE" ]; then
+		echo
+		echo "The disk's ceiling in the same run, on the servers' file system (storaged-bench disk: $RUNS runs):"
+		echo
+		echo "$DISKTABLE"
+	fi
 	if [ -n "$FILLTABLE" ]; then
 		echo
 		echo "<details><summary>Fills (one run each, 4 connections, not part of the comparison)</summary>"

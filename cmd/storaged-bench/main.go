@@ -18,6 +18,7 @@
 //	storaged-bench ports N        print N free loopback TCP ports
 //	storaged-bench wait ADDR...   wait until every address accepts connections
 //	storaged-bench maildir -dir D write generated messages into a Maildir
+//	storaged-bench disk -dir D    the file system's ceiling: files made durable per second
 package main
 
 import (
@@ -43,6 +44,9 @@ Usage:
   storaged-bench wait [-timeout D] ADDR...    wait for listeners
   storaged-bench maildir -dir D -n N -size S [-seed S -to A -uid U -gid G]
                                               write the messages lmtp would deliver into D/cur
+  storaged-bench disk -dir D [-n N -size S -conns 1,4,20]
+                                              files created, written, fsynced (and renamed,
+                                              directory fsynced) per second: the disk's ceiling
 
 Scenarios: lmtp, lmtp-big, imap-meta, imap-body, imap-search, imap-sort, imap-idle, pop3-retr,
 tls-handshake, imaps-body, login-rss.
@@ -68,6 +72,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return waitCmd(args[1:], stderr)
 	case "maildir":
 		return maildirCmd(args[1:], stderr)
+	case "disk":
+		return diskCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -219,3 +219,39 @@ func TestMessage(t *testing.T) {
 		}
 	}
 }
+
+// disk measures what it says on a real directory: every writer count
+// and both modes give one result, and nothing is left behind.
+func TestDisk(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	if rc := run([]string{"disk", "-dir", dir, "-n", "40", "-size", "512", "-conns", "1,4"}, &out, &errb); rc != 0 {
+		t.Fatalf("disk: exit %d: %s", rc, errb.String())
+	}
+	var got []string
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var r Result
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if r.Server != "disk" || r.Value <= 0 || r.N != 40 {
+			t.Errorf("result %+v", r)
+		}
+		got = append(got, r.Scenario)
+	}
+	want := []string{
+		"disk: create + write + fsync of 512 octets, 1-way (files/s)",
+		"disk: create + write + fsync of 512 octets, 4-way (files/s)",
+		"disk: create + write + fsync + rename + dir fsync of 512 octets, 1-way (files/s)",
+		"disk: create + write + fsync + rename + dir fsync of 512 octets, 4-way (files/s)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("scenarios:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("left in the directory: %v", left)
+	}
+	if rc := run([]string{"disk", "-dir", dir, "-conns", "0"}, &out, &errb); rc != 64 {
+		t.Errorf("-conns 0: exit %d, want 64", rc)
+	}
+}
