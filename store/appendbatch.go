@@ -159,15 +159,19 @@ func (m *Mailbox) leadBatch(ba folder.BatchAppender) {
 }
 
 // committed ends a batch whose index commit is over.
+//
+// The requests first: an early one's keys are released then (afterEarly),
+// so a Sync that waited for the batch finds no key of it pending, and
+// scans a file whose commit failed.
 func (fl *batchInFlight) committed() {
 	m := fl.m
+	for _, r := range fl.reqs {
+		m.finish(r)
+	}
 	m.amu.Lock()
 	m.aindexing = slices.DeleteFunc(m.aindexing, func(b *batchInFlight) bool { return b == fl })
 	m.amu.Unlock()
 	close(fl.done)
-	for _, r := range fl.reqs {
-		m.finish(r)
-	}
 }
 
 // finish ends r: its after, then done.
