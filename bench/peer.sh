@@ -234,6 +234,12 @@ log "storaged: adding $(echo $USERS | wc -w) users"
 for u in $USERS; do
 	echo "$PASSWORD" | "$T/bin/storaged" -config "$S/storaged.toml" user add "$u" -password-stdin >/dev/null
 done
+# The same password scheme as Dovecot's passwd file below ({PLAIN}): a
+# login in a timed scenario (POP3's USER/PASS) must not cost storaged an
+# argon2id verification that Dovecot does not do. login-rss compares the
+# hashes on purpose, with the same one on both servers.
+awk -F: -v OFS=: -v users=" $USERS " -v pw="{PLAIN}$PASSWORD" 'index(users, " " $1 " ") { $2 = pw } 1' "$S/data/users" >"$S/data/users.new"
+cat "$S/data/users.new" >"$S/data/users" && rm "$S/data/users.new" # keeps the file's mode
 # login-rss's users: one argon2id hash made by storaged, copied to every
 # login user of both servers (the salt is in the hash, so it verifies
 # under any name), a set of LOGIN_CONNS per run.
