@@ -51,6 +51,10 @@ func (a *Account) Check(ctx context.Context, repair bool) ([]Difference, error) 
 }
 
 func (m *Mailbox) check(ctx context.Context, name string) ([]Difference, error) {
+	// An early append's file is not the index's yet: not a difference.
+	if err := m.awaitIndexing(ctx); err != nil {
+		return nil, err
+	}
 	m.wmu.Lock()
 	var d folderDiff
 	var err error

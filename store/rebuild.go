@@ -256,6 +256,11 @@ type carried struct {
 // use (in place), so appends may have committed since s was read and
 // sessions are told what changed.
 func (m *Mailbox) rebuild(ctx context.Context, name string, s *index.SalvagedMailbox, live bool) (RebuiltMailbox, error) {
+	// Early appends' commits first: their files are to be kept as the
+	// commits number them, not taken for files no one indexed.
+	if err := m.awaitIndexing(ctx); err != nil {
+		return RebuiltMailbox{}, err
+	}
 	m.wmu.Lock()
 	defer m.wmu.Unlock()
 	a := m.acct
