@@ -166,3 +166,29 @@ func TestEarlyAppendCommitFails(t *testing.T) {
 		t.Errorf("key %s still pending after its commit failed: no Sync could index it", k)
 	}
 }
+
+// A mailbox someone watches (a selected or IDLE session) is committed at
+// once: the event comes without the timer (set to an hour here) and
+// without a Sync.
+func TestEarlyAppendWatchedCommitsAtOnce(t *testing.T) {
+	_, a := openAccount(t, t.TempDir())
+	a.lazy.delay = time.Hour
+	inbox, err := a.Mailbox("INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := a.hub.Subscribe(inbox.id)
+	defer sub.Close()
+	if _, err := inbox.Append(context.Background(), msg(1), AppendOptions{Early: true}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-sub.C:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no event for a watched mailbox: its commit waited")
+	}
+	events, _ := sub.Take()
+	if len(events) != 1 || events[0].Kind != Added || len(events[0].UIDs) != 1 || events[0].UIDs[0] != 1 {
+		t.Fatalf("events %+v, want one Added of UID 1", events)
+	}
+}
