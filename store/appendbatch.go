@@ -70,10 +70,11 @@ type batchInFlight struct {
 // the name is durable (early) or once the index commit is over too.
 //
 // The first append that finds no leader leads: it takes the queue,
-// fsyncs the directory for all of it, hands the index commit to a
-// goroutine of its own and the lead to the first append queued
-// meanwhile, so the next batch's directory fsync overlaps this batch's
-// index commit.
+// fsyncs the directory for all of it, commits the index itself when an
+// append of the batch waits for its UID, or else hands the commit to the
+// account's lazy committer, and passes the lead to the first append
+// queued meanwhile (so the next batch's directory fsync overlaps a lazy
+// commit).
 func (m *Mailbox) commitAppended(ba folder.BatchAppender, st *staged, early bool, after func(*appendReq)) *appendReq {
 	req := &appendReq{st: st, durable: make(chan struct{}), done: make(chan struct{}), wake: make(chan struct{}, 1), after: after}
 	m.amu.Lock()
@@ -99,8 +100,8 @@ func (m *Mailbox) commitAppended(ba folder.BatchAppender, st *staged, early bool
 	}
 }
 
-// leadBatch fsyncs the directory for everything queued, starts its index
-// commit, and passes the lead on.
+// leadBatch fsyncs the directory for everything queued, has it indexed
+// (now, or by the lazy committer), and passes the lead on.
 func (m *Mailbox) leadBatch(ba folder.BatchAppender) {
 	m.awaitWriters()
 	m.amu.Lock()
