@@ -244,6 +244,9 @@ func (m *Mailbox) writeUnsynced(ctx context.Context, ba folder.BatchAppender, st
 	m.amu.Unlock()
 	e, err := ba.AppendUnsynced(ctx, m.newMessage(st, keys))
 	st.entry = e
+	// The file holds the bytes now; a batch (an early one waits for its
+	// commit up to a second, lazycommit.go) keeps only the record.
+	st.msg, st.canon, st.content = nil, nil, nil
 	if err != nil {
 		m.amu.Lock()
 		m.writeEnded()
