@@ -173,6 +173,19 @@ func (w *Writer) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// grow makes room for need octets in memory by doubling from 16 KiB, up
+// to the threshold: append alone grows a large slice by a quarter at a
+// time, and a 100 KB message was copied some twenty times on its way in.
+func (w *Writer) grow(need int) {
+	c := max(2*cap(w.buf), need, 16<<10)
+	if t := w.threshold; int64(c) > t && int64(need) <= t {
+		c = int(t)
+	}
+	nb := make([]byte, len(w.buf), c)
+	copy(nb, w.buf)
+	w.buf = nb
+}
+
 // emit writes canonical octets with at most one LF, at their end.
 func (w *Writer) emit(b []byte) {
 	k := len(b)
@@ -201,6 +214,9 @@ func (w *Writer) emit(b []byte) {
 		}
 	}
 	if w.f == nil {
+		if need := len(w.buf) + k; need > cap(w.buf) {
+			w.grow(need)
+		}
 		w.buf = append(w.buf, b...)
 	} else if _, err := w.w.Write(b); err != nil {
 		w.err = fmt.Errorf("spool: write: %w", err)
