@@ -15,7 +15,9 @@
 //     Info, Snapshot and ForEach of the mailbox waits for it. A crash
 //     before the commit leaves a file the index does not know; the next
 //     Sync gives it the next UID, and no UID was shown before, so none is
-//     reused. Nothing acknowledged is lost. AppendContent (a
+//     reused. Nothing acknowledged is lost. No lock that finishing a
+//     commit takes (qmu, pmu, amu, lmu, the hub's) is held while waiting
+//     for one (lazycommit.go). AppendContent (a
 //     spooled message) keeps the same order; it only streams what Append
 //     has in memory: the parse for the cache and the format's write.
 //     An index commit that fails leaves the file for the next Sync,

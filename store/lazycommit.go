@@ -35,6 +35,17 @@ import (
 // maxLazy messages waiting commit at once. The quota a message holds and
 // its pending key last until its commit, so quota checks and Syncs see
 // it as on its way in.
+//
+// Invariants this file relies on:
+//   - A waiting batch holds records, never message bytes (writeUnsynced
+//     drops them once the file is written), so what waits is bounded by
+//     maxLazy records, whatever the messages' sizes.
+//   - Nothing that holds qmu, pmu, amu, lmu or the hub's lock may wait
+//     for a commit (Info, Snapshot, ForEach, Sync, awaitIndexing,
+//     awaitLazy): finishing a batch takes them (afterEarly). Code under
+//     qmu reads the mailbox with info, not Info.
+//   - The account's close comes after deliveries have stopped (the server
+//     drains LMTP first): commits.Add is never raced with its Wait.
 type lazyCommits struct {
 	// queue: batches waiting, in the order their names became durable;
 	// n counts their messages.
