@@ -46,6 +46,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 COUNT=${COUNT:-200000}
 SEED=${SEED:-1}
@@ -292,16 +294,9 @@ dv=$(/usr/sbin/dovecot --version 2>/dev/null || echo unknown)
 	echo "$TABLE"
 	echo
 } >"$T/section.md"
-{
-	if [ -f "$RESULTS" ]; then
-		sed -n '1,/^## /{/^## /!p}' "$RESULTS"
-	else
-		printf '# storaged import vs doveadm import: `make bench-import`\n\nNewest run first. Figures from one machine and one run compare the two; across runs or machines they do not.\n\n'
-	fi
-	cat "$T/section.md"
-	if [ -f "$RESULTS" ]; then sed -n '/^## /,$p' "$RESULTS"; fi
-} >"$T/IMPORT.md"
-cp "$T/IMPORT.md" "$RESULTS"
+prepend_results "$RESULTS" "# storaged import vs doveadm import: \`make bench-import\`
+
+Newest run first. Figures from one machine and one run compare the two; across runs or machines they do not." "$T/section.md"
 echo
 cat "$T/section.md"
 log "wrote $RESULTS"

@@ -76,6 +76,8 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 RUNS=${RUNS:-3}
 LMTP_N=${LMTP_N:-2000}
@@ -534,16 +536,9 @@ fs=$(df -T "$T" | awk 'NR==2 {print $2 " on " $1}')
 	fi
 	echo
 } >"$T/section.md"
-{
-	if [ -f "$RESULTS" ]; then
-		sed -n '1,/^## /{/^## /!p}' "$RESULTS"
-	else
-		printf '# storaged vs Dovecot: `make bench-peer`\n\nNewest run first. Figures from one machine and one run compare the two servers; across runs or machines they do not.\n\n'
-	fi
-	cat "$T/section.md"
-	if [ -f "$RESULTS" ]; then sed -n '/^## /,$p' "$RESULTS"; fi
-} >"$T/RESULTS.md"
-cp "$T/RESULTS.md" "$RESULTS"
+prepend_results "$RESULTS" "# storaged vs Dovecot: \`make bench-peer\`
+
+Newest run first. Figures from one machine and one run compare the two servers; across runs or machines they do not." "$T/section.md"
 cp "$OUT" "${RESULTS%.md}.jsonl"
 echo
 cat "$T/section.md"
