@@ -53,6 +53,17 @@ func serve(cfg *config.Config, cfgPath string, logger *slog.Logger, level *slog.
 		srv.Close()
 		return exConfig
 	}
+	// The handlers go in before Start: the start-up repair runs behind
+	// it and may finish (and a supervisor or test act on its log line)
+	// before Start returns, and a SIGTERM that arrives before Notify
+	// kills the process without the drain.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	// SIGHUP reloads (certificates after a renewal, the users file)
+	// instead of killing the process; connections keep running.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	if err := srv.Start(); err != nil {
 		logger.Error("cannot start", "err", err)
 		srv.Close()
@@ -64,13 +75,6 @@ func serve(cfg *config.Config, cfgPath string, logger *slog.Logger, level *slog.
 	if err := notify.Ready("serving"); err != nil {
 		logger.Warn("cannot tell systemd we are ready", "err", err)
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
-	// SIGHUP reloads (certificates after a renewal, the users file)
-	// instead of killing the process; connections keep running.
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	code := 0
 wait:
 	for {
