@@ -333,6 +333,16 @@ type Mail struct {
 	// does. A store found in the other layout is refused, never
 	// misread.
 	Layout string `toml:"layout"`
+	// Sync is how a Maildir delivery becomes durable before its 250:
+	// "syncfs" (the default) renames the unsynced file into place and
+	// waits for one syncfs(2) of the file system, shared by every
+	// delivery in flight to any user; "fsync" fsyncs each file and, per
+	// batch, each directory. Both are durable; syncfs writes each dirty
+	// block once for all and flushes the disk once, but it also flushes
+	// whatever else is dirty on that file system, so "fsync" suits mail
+	// kept on a file system that other programs write heavily. mbox and
+	// MH always fsync.
+	Sync string `toml:"sync"`
 }
 
 // LMTP is the delivery listener.
@@ -373,7 +383,7 @@ func Defaults() Config {
 		Admin:           Admin{Socket: "admin.sock"},
 		ShutdownTimeout: Duration(30 * time.Second),
 		Server:          Server{MaxConnections: 10000, MaxConnectionsPerAddress: 100},
-		Mail: Mail{Dir: "mail", IndexDir: "index", Format: "maildir", LockWait: Duration(10 * time.Second),
+		Mail: Mail{Dir: "mail", IndexDir: "index", Format: "maildir", LockWait: Duration(10 * time.Second), Sync: "syncfs",
 			MaxMailboxes: 10000, MaxMailboxDepth: 20},
 		LMTP: LMTP{
 			Listen:         []string{"127.0.0.1:2424", "unix:lmtp.sock"},
@@ -541,6 +551,11 @@ func (c *Config) resolve() error {
 	case "", "maildir++", "fs":
 	default:
 		return fmt.Errorf("mail.layout: %q is not one of \"\" (Maildir++), fs", c.Mail.Layout)
+	}
+	switch c.Mail.Sync = strings.ToLower(c.Mail.Sync); c.Mail.Sync {
+	case "syncfs", "fsync":
+	default:
+		return fmt.Errorf("mail.sync: %q is not one of syncfs, fsync", c.Mail.Sync)
 	}
 	if c.Mail.LockWait <= 0 {
 		return errors.New("mail.lock_wait: must be positive")

@@ -13,6 +13,9 @@
 //     A BatchAppender's AppendUnsynced stops before the directory fsync,
 //     which SyncAppended then makes for a whole batch; the file itself is
 //     fsynced before it is renamed into place, so the half-of-one rule holds.
+//     Under an FSSync a format may rename first and let one syncfs cover
+//     file and name; then its names must let a Verifier tell a torn file,
+//     which the store removes before anyone is shown it.
 //   - An Entry's Key is stable for the life of the message in that folder:
 //     a flag change may change Name, never Key. The index keys on it.
 //   - Open returns the message in canonical form (see message.CRLFReader),

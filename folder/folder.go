@@ -27,6 +27,10 @@ type Entry struct {
 	Flags Flags     // what the format records of the flags; may be partial
 	Size  int64     // octets on disk
 	Date  time.Time // when it arrived (the format's idea: Maildir uses the file's mtime)
+	// SyncEpoch is what a BatchAppender under an FSSync records at
+	// AppendUnsynced for its SyncAppended (FSGroup.Epoch); zero
+	// otherwise. Callers hand the entry back as they got it.
+	SyncEpoch uint64
 }
 
 // NewMessage is what Append stores.
@@ -122,6 +126,18 @@ type BatchAppender interface {
 	// durable: one directory fsync, begun after this call, per directory
 	// they are in.
 	SyncAppended(entries []Entry) error
+}
+
+// Verifier is implemented by formats whose files tell whether they are
+// whole (Maildir under an FSSync records size and CRC-32C in the name).
+// A store asks it of every file it is about to index without having
+// appended it itself (a crash recovery, another program's delivery).
+type Verifier interface {
+	// Torn reports whether e's file (as Stat filled it) differs from
+	// what its name records: written by an append that a crash cut
+	// short before it returned, so never acknowledged, and to be removed
+	// rather than shown. A file whose name records nothing is whole.
+	Torn(e Entry) (bool, error)
 }
 
 // PartialFlags is implemented by formats that keep only some flags on

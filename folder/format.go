@@ -35,4 +35,9 @@ type Options struct {
 	// Layout is the LAYOUT= of the user's Dovecot mail location (Maildir:
 	// "" or "maildir++", "fs"): how folders lie beneath the root.
 	Layout string
+	// FSSync, when set, has a format that can (a BatchAppender whose
+	// names tell a torn file: Maildir) make appends durable with one
+	// syncfs per file system shared by every store, instead of an fsync
+	// of each file and directory. nil: the fsyncs.
+	FSSync *FSSync
 }

@@ -1,9 +1,13 @@
 package folder
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/storaged/storaged/internal/safefs"
 )
@@ -81,4 +85,103 @@ type DirSyncer struct {
 func (s *DirSyncer) Sync(d *safefs.Dir, name string) error {
 	v, _ := s.m.LoadOrStore(name, new(GroupSync))
 	return v.(*GroupSync).Do(func() error { return d.SyncDir(name) })
+}
+
+// FSSync makes everything written to a file system durable with one
+// syncfs(2), shared by every append in flight on it, whatever user or
+// directory it writes to: the append writes its file and renames it into
+// place without an fsync of either, and one syncfs that began after the
+// rename covers both. Where per-file fsyncs cost each message a write of
+// its inode block and of each directory block it touched, and a cache
+// flush of its own, a syncfs writes each dirty block once for all of them
+// and flushes once (see ARCHITECTURE.md, "What an LMTP 250 guarantees").
+//
+// Since the file is renamed before it is durable, a crash may leave a
+// named file that was cut short or never written out. Such a file was
+// never acknowledged, and its name says so: a format that syncs this way
+// records the file's size and CRC-32C in its name and drops a file that
+// does not match when it first finds it (Verifier).
+//
+// One FSSync serves a process; it holds one descriptor per file system.
+type FSSync struct {
+	mu  sync.Mutex
+	fss map[uint64]*FSGroup // by st_dev
+}
+
+// FSGroup is the syncfs group of one file system.
+type FSGroup struct {
+	fd int // a directory on the file system, open for the process's life
+	g  GroupSync
+	// syncfs is unix.Syncfs; tests make it fail.
+	syncfs func(fd int) error
+	// errs counts failed syncfs calls. syncfs reports a write-back error
+	// once per descriptor (errseq), to whichever call comes first, which
+	// may be one that an append whose pages failed did not wait for: an
+	// append that saw errs change between its write and its sync fails,
+	// whoever's the error was.
+	errs atomic.Uint64
+}
+
+// For returns the group of the file system that holds dir, a directory
+// the administrator's configuration names (a store's root: trusted as a
+// path, as safefs.OpenDir trusts it).
+func (s *FSSync) For(dir string) (*FSGroup, error) {
+	// A descriptor opened before any write it is to cover: syncfs
+	// reports the errors that happened since its descriptor was opened.
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("syncfs: open %s: %w", dir, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("syncfs: stat %s: %w", dir, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g := s.fss[st.Dev]; g != nil {
+		unix.Close(fd)
+		return g, nil
+	}
+	if s.fss == nil {
+		s.fss = make(map[uint64]*FSGroup)
+	}
+	g := &FSGroup{fd: fd, syncfs: unix.Syncfs}
+	s.fss[st.Dev] = g
+	return g, nil
+}
+
+// Close releases the descriptors (For opens them again when asked).
+func (s *FSSync) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for dev, g := range s.fss {
+		unix.Close(g.fd)
+		delete(s.fss, dev)
+	}
+	return nil
+}
+
+// ErrWriteback: a syncfs failed while a message was on its way to disk;
+// the message may be among what failed, so it is not acknowledged.
+var ErrWriteback = errors.New("a write-back error on the file system while the message was written")
+
+// Epoch is to be read before an append writes anything; Sync takes it.
+func (g *FSGroup) Epoch() uint64 { return g.errs.Load() }
+
+// Sync returns once a syncfs that began after this call has succeeded
+// and no syncfs failed since epoch (Epoch, read before the writes it is
+// to cover).
+func (g *FSGroup) Sync(epoch uint64) error {
+	err := g.g.Do(func() error {
+		if err := g.syncfs(g.fd); err != nil {
+			g.errs.Add(1)
+			return fmt.Errorf("syncfs: %w", err)
+		}
+		return nil
+	})
+	if err == nil && g.errs.Load() != epoch {
+		err = ErrWriteback
+	}
+	return err
 }

@@ -1,9 +1,12 @@
 package folder
 
 import (
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // Every caller must be covered by an fsync that started after it asked,
@@ -36,5 +39,50 @@ func TestGroupSync(t *testing.T) {
 	wg.Wait()
 	if c := calls.Load(); c < 1 || c > n {
 		t.Fatalf("fsync calls = %d", c)
+	}
+}
+
+// One group per file system, and a write-back error fails every append
+// that was on its way when it was reported, not only the one whose
+// syncfs saw it: syncfs reports an error once per descriptor.
+func TestFSSync(t *testing.T) {
+	var s FSSync
+	defer s.Close()
+	a, b := t.TempDir(), t.TempDir()
+	ga, err := s.For(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gb, err := s.For(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ga != gb {
+		t.Fatal("two directories of one file system got two groups")
+	}
+	before := ga.Epoch()
+	if err := ga.Sync(before); err != nil {
+		t.Fatalf("Sync: %v", err)
+	}
+
+	inFlight := ga.Epoch() // an append that began writing here
+	failed := false
+	ga.syncfs = func(fd int) error {
+		if !failed {
+			failed = true
+			return unix.EIO
+		}
+		return unix.Syncfs(fd)
+	}
+	if err := ga.Sync(ga.Epoch()); !errors.Is(err, unix.EIO) {
+		t.Fatalf("Sync whose syncfs failed = %v", err)
+	}
+	// Its own syncfs succeeds (the error was reported already), but the
+	// failed pages may have been its.
+	if err := ga.Sync(inFlight); !errors.Is(err, ErrWriteback) {
+		t.Fatalf("Sync of an append in flight during the failure = %v, want ErrWriteback", err)
+	}
+	if err := ga.Sync(ga.Epoch()); err != nil {
+		t.Fatalf("Sync of an append begun after the failure = %v", err)
 	}
 }

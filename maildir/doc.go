@@ -11,7 +11,8 @@
 //	dovecot-keywords          per folder: keyword letters a..z ↔ names
 //
 // File names: <sec>.M<usec>P<pid>Q<n>R<64 random bits>.<host>,S=<size>,W=<crlf size>
-// followed, in cur/, by ":2," and the flag letters in ASCII order (D F P R
+// (then ,H=<CRC-32C of the stored octets, 8 hex digits> when written
+// under an FSSync) followed, in cur/, by ":2," and the flag letters in ASCII order (D F P R
 // S T, then keyword letters). The part before ":2," is the Key. The R
 // field (the spec's random number) makes the name of a file being
 // written in tmp/ impossible to guess and plant first.
@@ -19,7 +20,11 @@
 // Invariants:
 //   - A message is written in tmp/, fsynced, and moved into new/ or cur/
 //     with a rename that never replaces an existing file; the target
-//     directory is fsynced before Append returns.
+//     directory is fsynced before Append returns. Under an FSSync
+//     (folder.Options) the file is not fsynced before the rename; its
+//     name then ends ",H=<CRC-32C>" and one syncfs that began after the
+//     rename makes both durable before SyncAppended returns; Torn tells a
+//     file a crash left named but not written out.
 //   - Messages are stored with LF line ends when that is lossless
 //     (message.StorageLF), else exactly as received; Open always yields
 //     the canonical CRLF form, ReadStored the form received. A spooled

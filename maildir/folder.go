@@ -53,6 +53,19 @@ func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry,
 // callers through the DirSyncer, which only lets an fsync that began
 // after this call count).
 func (f *Folder) SyncAppended(entries []folder.Entry) error {
+	if fsg := f.st.fsg; fsg != nil {
+		// One syncfs covers the files, their inodes, and both
+		// directories of every rename, for every store on the file
+		// system; the oldest epoch, since epochs only grow.
+		epoch := entries[0].SyncEpoch
+		for _, e := range entries[1:] {
+			epoch = min(epoch, e.SyncEpoch)
+		}
+		if err := fsg.Sync(epoch); err != nil {
+			return fmt.Errorf("maildir: %w", err)
+		}
+		return nil
+	}
 	var inNew, inCur bool
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name, "cur/") {
@@ -95,21 +108,40 @@ func (f *Folder) AppendUnsynced(ctx context.Context, m folder.NewMessage) (folde
 		size, crlfSize = int64(len(data)), message.CRLFSize(m.Data)
 	}
 	now := time.Now()
+	fsg := f.st.fsg
+	var epoch uint64
+	if fsg != nil {
+		epoch = fsg.Epoch()
+	}
 	var key, tmp string
 	for try := 0; ; try++ {
 		key = f.st.uniq.next(now, size, crlfSize)
 		tmp = f.name("tmp/" + key)
 		var err error
-		if m.Content != nil {
-			var n int64
-			if n, err = folder.WriteFileSyncedFrom(f.dir(), tmp, m.Content.StoredReader(), m.Date); err == nil && n != size {
-				f.dir().Remove(tmp)
-				return folder.Entry{}, fmt.Errorf("maildir: wrote %d octets of a %d octet message", n, size)
-			}
-		} else {
+		var n int64
+		var crc uint32
+		switch {
+		case m.Content != nil && fsg != nil:
+			n, crc, err = folder.WriteFileUnsyncedFrom(f.dir(), tmp, m.Content.StoredReader(), m.Date)
+		case m.Content != nil:
+			n, err = folder.WriteFileSyncedFrom(f.dir(), tmp, m.Content.StoredReader(), m.Date)
+		case fsg != nil:
+			n = size
+			crc, err = folder.WriteFileUnsynced(f.dir(), tmp, data, m.Date)
+		default:
+			n = size
 			err = folder.WriteFileSynced(f.dir(), tmp, data, m.Date)
 		}
+		if err == nil && n != size {
+			f.dir().Remove(tmp)
+			return folder.Entry{}, fmt.Errorf("maildir: wrote %d octets of a %d octet message", n, size)
+		}
 		if err == nil {
+			if fsg != nil {
+				// Renamed before it is durable: the name records what a
+				// whole file holds (Torn).
+				key += fmt.Sprintf(",%s=%08x", crcField, crc)
+			}
 			break
 		}
 		if errors.Is(err, fs.ErrExist) && try < appendTries {
@@ -139,7 +171,41 @@ func (f *Folder) AppendUnsynced(ctx context.Context, m folder.NewMessage) (folde
 	if date.IsZero() {
 		date = now
 	}
-	return folder.Entry{Key: key, Name: name, Flags: flags, Size: size, Date: date}, nil
+	return folder.Entry{Key: key, Name: name, Flags: flags, Size: size, Date: date, SyncEpoch: epoch}, nil
+}
+
+// crcField names the CRC-32C of the stored octets in a file name
+// (",H=<8 hex digits>" after S= and W=), written under an FSSync only.
+// Dovecot and Courier read S= and W= and pass over fields they do not
+// know.
+const crcField = "H"
+
+var _ folder.Verifier = (*Folder)(nil)
+
+// Torn implements folder.Verifier: a name with H= (this server's, under
+// an FSSync) names a whole file when the file has S= octets whose
+// CRC-32C is H=. A crash between the rename and the syncfs that was to
+// make it durable can leave the name with an empty or short file, or
+// one whose blocks were never written (old disk contents): never
+// acknowledged, so never to be indexed.
+func (f *Folder) Torn(e folder.Entry) (bool, error) {
+	want, ok := crcFromKey(e.Key)
+	if !ok {
+		return false, nil
+	}
+	if size, ok := sizeFromKey(e.Key, "S"); ok && size != e.Size {
+		return true, nil
+	}
+	r, err := f.openRaw(e, 0)
+	if err != nil {
+		return false, err
+	}
+	defer r.Close()
+	h := folder.NewChecksum()
+	if _, err := io.Copy(h, r); err != nil {
+		return false, fmt.Errorf("maildir: read %s: %w", e.Name, err)
+	}
+	return h.Sum32() != want, nil
 }
 
 // Open implements folder.Folder.

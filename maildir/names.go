@@ -50,6 +50,23 @@ func splitName(name string) (key, info string) {
 	return name, ""
 }
 
+// crcFromKey reads ,H= (crcField) from a key.
+func crcFromKey(key string) (uint32, bool) {
+	i := strings.Index(key, ","+crcField+"=")
+	if i < 0 {
+		return 0, false
+	}
+	rest := key[i+len(crcField)+2:]
+	if j := strings.IndexByte(rest, ','); j >= 0 {
+		rest = rest[:j]
+	}
+	if len(rest) != 8 {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(rest, 16, 32)
+	return uint32(v), err == nil
+}
+
 // sizeFromKey reads ,S= from a key, as Dovecot and Courier write it.
 func sizeFromKey(key, field string) (int64, bool) {
 	i := strings.Index(key, ","+field+"=")

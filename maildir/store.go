@@ -22,6 +22,9 @@ type Store struct {
 	uniq   *uniq
 	sync   folder.DirSyncer
 	layout Layout
+	// fsg, when set, makes appends durable by a shared syncfs
+	// (folder.FSSync) instead of fsyncs of their files and directories.
+	fsg *folder.FSGroup
 
 	mu      sync.Mutex
 	folders map[string]*Folder // by directory beneath the root ("" for INBOX)
@@ -337,7 +340,15 @@ var Format = folder.Format{
 		if err != nil {
 			return nil, err
 		}
-		return OpenOwned(root, l, o.Owner)
+		s, err := OpenOwned(root, l, o.Owner)
+		if err != nil || o.FSSync == nil {
+			return s, err
+		}
+		if s.fsg, err = o.FSSync.For(root); err != nil {
+			s.dir.Close()
+			return nil, fmt.Errorf("maildir: %w", err)
+		}
+		return s, nil
 	},
 	Owns: func(root string) bool {
 		fi, err := os.Lstat(filepath.Join(root, "cur"))

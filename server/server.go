@@ -155,10 +155,14 @@ func NewAccounts(cfg *config.Config, users *auth.DB, logger *slog.Logger, lockWa
 	if err != nil {
 		return nil, fmt.Errorf("quota: %w", err)
 	}
+	fopt := folder.Options{LockWait: cfg.Mail.LockWait.D()}
+	if cfg.Mail.Sync == "syncfs" {
+		fopt.FSSync = new(folder.FSSync)
+	}
 	return store.NewAccounts(store.Options{
 		MailDir: cfg.Mail.Dir, IndexDir: cfg.Mail.IndexDir, LockWait: lockWait, Logger: logger,
 		Formats:       Formats,
-		FormatOptions: folder.Options{LockWait: cfg.Mail.LockWait.D()},
+		FormatOptions: fopt,
 		OnIndexCommit: m.IndexCommit,
 		// The files of a user's store belong to the user's passwd-file
 		// uid/gid or server.user (privileges.go).

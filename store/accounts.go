@@ -32,7 +32,8 @@ type Options struct {
 	// Formats are the storage formats accounts may use; empty means
 	// Maildir only.
 	Formats []folder.Format
-	// FormatOptions are passed to every format's Open.
+	// FormatOptions are passed to every format's Open. Its FSSync, when
+	// set, is shared by every account and closed by Close.
 	FormatOptions folder.Options
 	// UserFormat names a user's format; nil or "" means "maildir".
 	UserFormat func(user string) (string, error)
@@ -129,6 +130,9 @@ func (a *Accounts) Close() error {
 	for u, acct := range a.open {
 		errs = append(errs, acct.close())
 		delete(a.open, u)
+	}
+	if s := a.opts.FormatOptions.FSSync; s != nil {
+		errs = append(errs, s.Close())
 	}
 	return errors.Join(errs...)
 }

@@ -138,6 +138,8 @@ type pendingImport struct {
 	uid  uint32
 	mark []byte
 	res  *reservation
+	// entry is what the format returned, handed back at SyncAppended.
+	entry folder.Entry
 	// err is the write's, set by its writer before writing.Done.
 	err error
 }
@@ -360,6 +362,7 @@ func (im *Importer) write(ctx context.Context, appendFn func(context.Context, fo
 		return err
 	}
 	p.nm.Key, p.nm.Name, p.nm.Flags, p.nm.Size = e.Key, e.Name, e.Flags, e.Size
+	p.entry = e
 	return nil
 }
 
@@ -419,7 +422,7 @@ func (im *Importer) commit(batch []*pendingImport) error {
 	if im.ba != nil {
 		entries := make([]folder.Entry, len(batch))
 		for i, p := range batch {
-			entries[i] = folder.Entry{Key: p.nm.Key, Name: p.nm.Name}
+			entries[i] = p.entry
 		}
 		if err := im.ba.SyncAppended(entries); err != nil {
 			// Not indexed: the next run's BeginImport finds the files

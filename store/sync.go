@@ -299,6 +299,16 @@ func (m *Mailbox) prepareAdds(ctx context.Context, added []folder.Entry) ([]inde
 		if err != nil {
 			return nil, err
 		}
+		torn, err := m.dropTorn(st)
+		if errors.Is(err, folder.ErrGone) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if torn {
+			continue
+		}
 		r, err := m.folder().Open(st)
 		if errors.Is(err, folder.ErrGone) {
 			continue
@@ -333,6 +343,26 @@ func (m *Mailbox) prepareAdds(ctx context.Context, added []folder.Entry) ([]inde
 		return !ordered && out[i].Key < out[j].Key
 	})
 	return out, nil
+}
+
+// dropTorn removes e's file when the format says a crash cut it short
+// (folder.Verifier): an append that had not returned wrote it, so no
+// one acknowledged it (the MTA delivers it again) and no one was shown
+// it; indexing it would show a message with missing or stale octets.
+func (m *Mailbox) dropTorn(e folder.Entry) (bool, error) {
+	v, ok := m.folder().(folder.Verifier)
+	if !ok {
+		return false, nil
+	}
+	torn, err := v.Torn(e)
+	if err != nil || !torn {
+		return false, err
+	}
+	if err := m.folder().Remove([]folder.Entry{e}); err != nil {
+		return true, fmt.Errorf("store: remove torn %s: %w", e.Name, err)
+	}
+	m.acct.log.Warn("removed a message file cut short by a crash before its delivery was acknowledged", "mailbox_id", m.id, "file", e.Name, "size", e.Size)
+	return true, nil
 }
 
 type countingReader struct {
