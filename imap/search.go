@@ -7,7 +7,11 @@ package imap
 //   - Keys are decided from the index first: a message file is opened
 //     only when a key still undecided needs its header or body (AND and OR
 //     try cheap children first, see search_match.go). A SEARCH by flags,
-//     dates, sizes, sequence numbers or UIDs opens no file.
+//     dates, sizes, sequence numbers or UIDs opens no file, nor does a
+//     HEADER on an envelope field that the envelope's header facts
+//     decide exactly as the header would (cachedHeaderHas): the field
+//     absent, "" asked of a present one, or the one Subject, Date,
+//     In-Reply-To or Message-ID field searched.
 //   - A message the client still sees but that is gone from the index, or
 //     whose file another program removed, matches nothing, not even NOT.
 //   - "$" is the SEARCHRES result as UIDs; a SEARCH with SAVE replaces it

@@ -300,6 +300,9 @@ func (s *search) match(k *skey, m *candidate) (bool, error) {
 	case wire.SearchFrom, wire.SearchTo, wire.SearchCc, wire.SearchBcc:
 		return m.addressHas(k.field, k.str)
 	case wire.SearchHeader:
+		if ok, decided := cachedHeaderHas(meta.Envelope, k.field, k.str); decided {
+			return ok, nil
+		}
 		return m.headerHas(k.field, k.str)
 	case wire.SearchBody:
 		return m.bodyHas(k.str)

@@ -403,6 +403,139 @@ func TestSearchHeader(t *testing.T) {
 	})
 }
 
+// headerCases are messages whose header the envelope's facts may get
+// wrong: several fields of a name, encoded words, folding, empty values,
+// absent fields, the case of names, 8-bit names and values, lines longer
+// than a read buffer or than the parse keeps, a header without a body.
+var headerCases = []string{
+	"Subject: hello world\nFrom: Ann <ann@example.com>\n\nbody\n",
+	"Subject: first\nsubject: second one\n\nbody\n",
+	"Subject: =?ISO-8859-1?Q?gr=FC=DFe?= aus\n =?UTF-8?B?0JzQvtGB0LrQstCw?=\n\nbody\n",
+	"Subject:\nTo: x@example.com\n\nbody\n",
+	"From: a@example.com\n\nbody\n",
+	"SUBJECT: caf\xc3\xa9 8-bit\n\nbody\n",
+	// 7: strings.EqualFold takes "ſubject" for Subject.
+	"\xc5\xbfubject: long s\n\nbody\n",
+	// 8: the line's CR ends a 4096-octet read buffer, its LF starts the next.
+	"X-Long: " + strings.Repeat("x", 4087) + "\nSubject: after long\n\nbody\n",
+	"Subject: folded\n over\n\tthree lines  \n\nbody\n",
+	"Message-ID: <abc@example.com>\nIn-Reply-To: <parent@example.com>\nDate: Wed, 1 Jan 2020 12:00:00 +0000\n" +
+		"Reply-To: r@example.com\nSender: s@example.com\nCc: c@example.com\nBcc: b@example.com\n\nbody\n",
+	"\nbody only, Subject: not a header\n",
+	"Subject : spaced name\n\nbody\n",
+	// 13: longer than the parse keeps of a value (message.MaxFieldSize).
+	"Subject: " + strings.Repeat("y", 40000) + "\n " + strings.Repeat("y", 40000) + "end\n\nbody\n",
+	"Subject: =?bogus?Q?x?= and a\rb\n\nbody\n",
+	"Subject: no body",
+	"Subject" + strings.Repeat(" ", 70000) + ": spaced far\n\nbody\n",
+}
+
+// HEADER over headerCases: the answers the header gives, whether the
+// envelope's facts give them (most here) or the file does. They are the
+// lines a search by the file alone gives, message 8 apart: before
+// readHeaderBlock took only whole lines for the blank one, its header
+// ended at the X-Long line's LF.
+func TestSearchHeaderCached(t *testing.T) {
+	_, s := searchSession(t, headerCases...)
+	run(s, []step{
+		ok(`SEARCH HEADER Subject ""`, "* SEARCH 1 2 3 4 6 7 8 9 12 13 14 15 16"),
+		ok(`SEARCH NOT HEADER subject ""`, "* SEARCH 5 10 11"),
+		ok("SEARCH HEADER Subject hello", "* SEARCH 1"),
+		ok(`SEARCH HEADER subject "second one"`, "* SEARCH 2"),
+		ok("SEARCH HEADER SUBJECT first", "* SEARCH 2"),
+		ok("SEARCH HEADER Subject "+lit("gr\xc3\xbc\xc3\x9fe aus \xd0\x9c\xd0\xbe\xd1\x81"), "* SEARCH 3"),
+		ok(`SEARCH HEADER Subject "?= aus"`, "* SEARCH 3"),
+		ok(`SEARCH HEADER Subject "aus m"`, "* SEARCH"),
+		ok("SEARCH HEADER Subject "+lit("CAF\xc3\x89"), "* SEARCH 6"),
+		ok(`SEARCH HEADER Subject "long s"`, "* SEARCH 7"),
+		ok(`SEARCH HEADER Subject "after long"`, "* SEARCH 8"),
+		ok(`SEARCH HEADER X-Long xxxx`, "* SEARCH 8"),
+		ok(`SEARCH HEADER Subject "folded over"`, "* SEARCH 9"),
+		ok(`SEARCH HEADER Subject "over three"`, "* SEARCH"),
+		ok(`SEARCH HEADER Subject "lines "`, "* SEARCH"),
+		ok(`SEARCH HEADER Message-ID abc@`, "* SEARCH 10"),
+		ok(`SEARCH HEADER in-reply-to <PARENT`, "* SEARCH 10"),
+		ok(`SEARCH HEADER Date "1 Jan 2020"`, "* SEARCH 10"),
+		ok(`SEARCH HEADER Reply-To ""`, "* SEARCH 10"),
+		ok(`SEARCH HEADER Sender ""`, "* SEARCH 10"),
+		ok(`SEARCH HEADER Reply-To r@`, "* SEARCH 10"),
+		ok(`SEARCH HEADER Bcc b@example`, "* SEARCH 10"),
+		ok(`SEARCH HEADER From ann`, "* SEARCH 1"),
+		ok(`SEARCH HEADER From ""`, "* SEARCH 1 5"),
+		ok(`SEARCH HEADER To ""`, "* SEARCH 4"),
+		ok(`SEARCH HEADER Subject "not a header"`, "* SEARCH"),
+		ok(`SEARCH HEADER Subject spaced`, "* SEARCH 12 16"),
+		ok(`SEARCH HEADER Subject yend`, "* SEARCH 13"),
+		ok(`SEARCH HEADER Subject bogus`, "* SEARCH 14"),
+		ok(`SEARCH HEADER Subject "and a"`, "* SEARCH 14"),
+		ok(`SEARCH HEADER Subject "no body"`, "* SEARCH 15"),
+		ok(`SEARCH HEADER Subject "spaced far"`, "* SEARCH 16"),
+	})
+}
+
+// Over headerCases, every answer the envelope's facts give is the one
+// the header gives (headerHas, which reads the file), for every field
+// the facts may know and needles cut from each field of the header.
+func TestSearchHeaderCacheAgrees(t *testing.T) {
+	e := newEnv(t)
+	for _, msg := range headerCases {
+		searchAppend(t, e.accounts, msg, folder.Flags{}, searchDate)
+	}
+	c := inboxView(t, e.accounts)
+	s, err := c.newSearch(&parseSearchKey(t, "ALL").Key, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	metas, err := s.mb.ReadBatch(s.uids, store.FieldEnvelope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := []string{"Subject", "SUBJECT", "subject", "\xc5\xbfubject", "From", "To", "Cc", "Bcc", "Reply-To",
+		"Sender", "Message-ID", "In-Reply-To", "date", "X-Long", "Subject "}
+	decided := 0
+	for i := range metas {
+		m := &candidate{s: s}
+		m.reset(&metas[i], uint32(i+1))
+		h, err := m.header()
+		if err != nil {
+			t.Fatal(err)
+		}
+		needles := []string{"", "zz-nowhere"}
+		for _, f := range h {
+			for _, v := range []string{fold(f.Value), fold(decodeHeader(f.Value))} {
+				r := []rune(v)
+				needles = append(needles, v, string(r[:min(len(r), 4)]), string(r[len(r)/2:]), string(r[max(len(r)-4, 0):]))
+			}
+		}
+		for _, field := range fields {
+			for _, needle := range needles {
+				want, err := m.headerHas(field, needle)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, ok := cachedHeaderHas(metas[i].Envelope, field, needle)
+				if ok && got != want {
+					t.Fatalf("message %d: HEADER %q %.40q: the envelope says %v, the header %v", i+1, field, needle, got, want)
+				}
+				if ok {
+					decided++
+				}
+			}
+		}
+	}
+	if decided == 0 {
+		t.Fatal("the envelope decided nothing")
+	}
+	// A record without header facts (as versions before them wrote)
+	// leaves every HEADER to the file.
+	old := &message.Envelope{Subject: "hello"}
+	for _, needle := range []string{"", "hello", "x"} {
+		if _, ok := cachedHeaderHas(old, "Subject", needle); ok {
+			t.Errorf("an envelope without facts decided HEADER Subject %q", needle)
+		}
+	}
+}
+
 // From imaptest's search-body, plus transfer encodings, charsets,
 // multipart and attached messages: BODY searches the decoded text of
 // text parts, TEXT the header too.
@@ -666,6 +799,12 @@ func searchView(tb testing.TB, n int) *conn {
 		msg := fmt.Sprintf("From: sender%d@example.com\nSubject: message %d\nDate: Wed, 1 Jan 2020 12:00:00 +0000\n\n%s\n", i, i, strings.Repeat("x", i%50))
 		searchAppend(tb, accounts, msg, f, day0.Add(time.Duration(i)*time.Hour))
 	}
+	return inboxView(tb, accounts)
+}
+
+// inboxView is a conn with u's INBOX open, without a session.
+func inboxView(tb testing.TB, accounts *store.Accounts) *conn {
+	tb.Helper()
 	acct, err := accounts.Open(context.Background(), "u")
 	if err != nil {
 		tb.Fatal(err)
@@ -714,6 +853,17 @@ func TestSearchOpensFilesOnlyForText(t *testing.T) {
 		{"UID 10:20 NOT 15", 10, 0},
 		{"SENTON 1-Jan-2020", 300, 0},
 		{`SUBJECT "message 29"`, 11, 0},
+		// HEADER on the fields the envelope's header facts decide.
+		{`HEADER Subject "message 29"`, 11, 0},
+		{`HEADER SUBJECT ""`, 300, 0},
+		{`HEADER Date "1 Jan 2020"`, 300, 0},
+		{`HEADER From ""`, 300, 0},
+		{`HEADER Bcc example`, 0, 0},
+		{`NOT HEADER Message-ID ""`, 300, 0},
+		{`HEADER Subject "message 29" HEADER X-Other ""`, 0, 11},
+		// Address fields are kept parsed: their text needs the header.
+		{`HEADER From sender1`, 111, 300},
+		{`HEADER X-Other ""`, 0, 300},
 		// $Work on i%10 == 0; sender1 in 10 and 100 to 190.
 		{"KEYWORD $Work FROM sender1", 11, 30},
 		{"FROM sender1 KEYWORD $Work", 11, 30},
@@ -764,6 +914,7 @@ func FuzzSearchText(f *testing.F) {
 		"Content-Type: message/rfc822\r\n\r\nSubject: =?utf-8?q?=C3=A9?=\r\n\r\ninner\r\n",
 		"To: g: a@b, <c (x)@ d>;, \"q, r\" <e@f>\r\n\r\n",
 		"Content-Type: text/plain; charset=x-unknown\r\nContent-Transfer-Encoding: x-bogus\r\n\r\n\xff\xfe\r\n",
+		"Subject: a\r\nsubject: =?utf-8?q?b?=\r\n \tc\r\r\nFrom:\r\n\r\n",
 	} {
 		f.Add([]byte(seed))
 	}
@@ -777,8 +928,24 @@ func FuzzSearchText(f *testing.F) {
 			fold(addressText(fl.Value))
 			fold(decodeHeader(fl.Value))
 		}
-		if b, err := readHeaderBlock(strings.NewReader(string(raw))); err == nil && len(b) > len(raw) {
-			t.Errorf("header block longer than the message")
+		b, err := readHeaderBlock(strings.NewReader(string(raw)))
+		if err != nil || len(b) > len(raw) {
+			t.Fatalf("header block of %d octets (%v)", len(b), err)
+		}
+		// What the envelope's header facts answer, the header does.
+		info, _ := message.ParseBytes(raw)
+		m := &candidate{hdr: message.ParseHeaderBlock(b), hdrOK: true}
+		needles := []string{"", "a"}
+		for _, fl := range m.hdr {
+			needles = append(needles, fold(fl.Value), fold(decodeHeader(fl.Value)))
+		}
+		for _, field := range []string{"Subject", "from", "Date", "Message-ID", "In-Reply-To", "Bcc"} {
+			for _, needle := range needles {
+				want, _ := m.headerHas(field, needle)
+				if got, ok := cachedHeaderHas(&info.Envelope, field, needle); ok && got != want {
+					t.Fatalf("HEADER %s %.40q: the envelope says %v, the header %v", field, needle, got, want)
+				}
+			}
 		}
 	})
 }

@@ -28,6 +28,11 @@ import (
 // lies beyond is not searched.
 const maxSearchRead = 64 << 20
 
+// The envelope's header facts cover headers of at most MaxHeaderSize
+// octets, which readHeaderBlock reads whole: this fails to compile if
+// that stops being so (cachedHeaderHas relies on it).
+const _ = uint(maxSearchRead - message.MaxHeaderSize)
+
 // maxSearchNesting bounds message/rfc822 parts searched inside each other.
 const maxSearchNesting = 8
 
@@ -152,11 +157,15 @@ func headerBlock(raw []byte) []byte {
 func readHeaderBlock(r io.Reader) ([]byte, error) {
 	br := bufio.NewReader(io.LimitReader(r, maxSearchRead))
 	var out []byte
+	// A line longer than the buffer comes in pieces; only a whole line
+	// can be the blank one (the last piece of "…\r\n" may be "\n").
+	whole := true
 	for {
 		line, err := br.ReadSlice('\n')
-		if string(line) == "\r\n" || string(line) == "\n" {
+		if whole && (string(line) == "\r\n" || string(line) == "\n") {
 			return out, nil
 		}
+		whole = err == nil
 		out = append(out, line...)
 		switch {
 		case err == nil, errors.Is(err, bufio.ErrBufferFull):
@@ -255,15 +264,42 @@ func (m *candidate) headerHas(name, needle string) (bool, error) {
 		return false, err
 	}
 	for _, f := range h {
-		if !strings.EqualFold(f.Name, name) {
-			continue
-		}
-		if needle == "" || strings.Contains(fold(decodeHeader(f.Value)), needle) ||
-			strings.Contains(fold(f.Value), needle) {
+		if strings.EqualFold(f.Name, name) && valueHas(f.Value, needle) {
 			return true, nil
 		}
 	}
 	return false, nil
+}
+
+// valueHas is HEADER's test of one field's value: decoded or as written.
+func valueHas(v, needle string) bool {
+	return needle == "" || strings.Contains(fold(decodeHeader(v)), needle) || strings.Contains(fold(v), needle)
+}
+
+// cachedHeaderHas is headerHas answered from the index's envelope, or
+// ok false when only the header can answer. The envelope's header facts
+// (message.Envelope.Field) say what ParseHeaderBlock finds in this
+// message's header, so each answer here is the one headerHas would give:
+// no field of the name matches nothing; a field matches "" whatever its
+// value; a single field kept whole is tested as headerHas tests it.
+// Several fields of a name, address fields (kept parsed, not as written)
+// and records without facts (older versions) read the header.
+func cachedHeaderHas(env *message.Envelope, name, needle string) (match, ok bool) {
+	if env == nil {
+		return false, false
+	}
+	st, v := env.Field(name)
+	switch {
+	case st == message.FieldAbsent:
+		return false, true
+	case st == message.FieldUnknown:
+		return false, false
+	case needle == "":
+		return true, true
+	case st == message.FieldSingle:
+		return valueHas(v, needle), true
+	}
+	return false, false
 }
 
 // headerTextHas is the header half of TEXT.

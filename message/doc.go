@@ -31,7 +31,9 @@
 // compliance suites are written against) unless said otherwise:
 //   - The first field of a name counts: a second From, Subject or
 //     Content-Type is ignored. A header line without a colon is skipped;
-//     only an empty line ends a header.
+//     only an empty line ends a header. The top-level envelope still
+//     records which of its fields the header has, and which exactly once
+//     (Envelope.Field), so that SEARCH HEADER can skip the file.
 //   - Sender and Reply-To are From when absent or empty (RFC 9051
 //     §7.5.2). An address without a domain or local part gets
 //     MISSING_DOMAIN or MISSING_MAILBOX; a bare "user@host (Name)" takes

@@ -7,18 +7,21 @@ package message
 // Strings are uvarint-length-prefixed (internal/codec); a decoded record's
 // strings share one allocation, so an envelope costs about three.
 //
-// Envelope v3: Date, has-time byte [unix seconds, zone offset], Subject,
-// the number of addresses in all lists, then From, Sender, Reply-To, To,
-// Cc, Bcc, each a uvarint n<<1|same (same: a copy of From, which Sender
-// and Reply-To usually are) and n addresses of four strings, then
-// In-Reply-To and Message-ID. v2 had no address total and plain counts.
+// Envelope v4: the v3 layout, then the header facts (Envelope.Field) as
+// one uvarint, 3 octets. v3: Date, has-time byte [unix seconds, zone
+// offset], Subject, the number of addresses in all lists, then From,
+// Sender, Reply-To, To, Cc, Bcc, each a uvarint n<<1|same (same: a copy
+// of From, which Sender and Reply-To usually are) and n addresses of
+// four strings, then In-Reply-To and Message-ID. v2 had no address total
+// and plain counts. v2 and v3 records decode with no facts, so SEARCH
+// HEADER reads those messages' files as before.
 //
 // Part v2: Type, Subtype, params, ID, Description, Encoding, MD5,
 // Disposition, disposition params, languages, Location, then varints
 // Size, Lines, HeaderOffset, BodyOffset, EndOffset, the children, and a
-// byte saying whether an envelope (its layout that of the current
-// envelope version, without the version byte) and a part follow. v1 had
-// v2 envelopes there.
+// byte saying whether an envelope (the v3 layout, without the version
+// byte: embedded envelopes have no facts) and a part follow. v1 had v2
+// envelopes there.
 //
 // Info v1: varints Size, HeaderSize, Lines, then the envelope and the
 // body records, each length-prefixed.
@@ -32,7 +35,8 @@ import (
 )
 
 const (
-	envelopeVersion = 3
+	envelopeVersion = 4
+	partEnvelope    = 3 // the layout of the envelopes in part v2 records
 	partVersion     = 2
 	infoVersion     = 1
 )
@@ -65,7 +69,7 @@ func sameAddrs(a, b []Address) bool {
 	return true
 }
 
-// envelope writes v without its version byte.
+// envelope writes v in the v3 layout, without its version byte.
 func (e *enc) envelope(v *Envelope) {
 	e.str(v.Date)
 	if v.Time.IsZero() {
@@ -139,6 +143,7 @@ func (e *enc) part(p *Part) {
 func (v *Envelope) AppendBinary(b []byte) ([]byte, error) {
 	e := enc{b: append(b, envelopeVersion)}
 	e.envelope(v)
+	e.b = binary.AppendUvarint(e.b, uint64(v.fields))
 	return e.b, nil
 }
 
@@ -297,7 +302,7 @@ func (d *dec) part(depth int, ver byte) *Part {
 	}
 	if d.Err == nil && d.Byte() == 1 {
 		p.Envelope = new(Envelope)
-		envVer := byte(envelopeVersion)
+		envVer := byte(partEnvelope)
 		if ver == 1 {
 			envVer = 2
 		}
@@ -309,12 +314,19 @@ func (d *dec) part(depth int, ver byte) *Part {
 
 // UnmarshalBinary decodes what MarshalBinary wrote.
 func (v *Envelope) UnmarshalBinary(b []byte) error {
-	if len(b) == 0 || (b[0] != 2 && b[0] != envelopeVersion) {
+	if len(b) == 0 || b[0] < 2 || b[0] > envelopeVersion {
 		return errDecode
 	}
 	d := newDec(b[1:])
 	var e Envelope
 	d.envelope(&e, b[0])
+	if b[0] >= 4 {
+		if f := d.Uvarint(); f < uint64(factsValidBelow) {
+			e.fields = headerFacts(f)
+		} else {
+			d.Err = errDecode
+		}
+	}
 	if d.Err != nil || len(d.B) != 0 {
 		return errDecode
 	}

@@ -90,3 +90,60 @@ func unfold(v []byte) string {
 // line) into all its fields, for readers that need more than the parse
 // keeps (SEARCH HEADER, Sieve). It follows the same line rules as Parse.
 func ParseHeaderBlock(b []byte) Header { return parseHeader(b) }
+
+// headerFacts says which of the envelope's fields (Date to Message-ID,
+// bit id-hDate) a top-level header has, and which it has exactly once
+// with the value kept whole (the same bits shifted by factsOnce);
+// factsKnown says the facts were recorded at all.
+type headerFacts uint32
+
+const (
+	factsOnce                   = numFields - hDate
+	factsKnown      headerFacts = 1 << (2 * factsOnce)
+	factsValidBelow             = factsKnown << 1
+)
+
+// FieldState is what an envelope tells of a header field: see Field.
+type FieldState uint8
+
+const (
+	FieldUnknown FieldState = iota // only the header can tell
+	FieldAbsent                    // the header has no field of the name
+	FieldPresent                   // it has one or more; no value at hand
+	FieldSingle                    // it has exactly one, value at hand
+)
+
+// Field tells what ParseHeaderBlock of the message's header would find
+// of the fields whose names are name under strings.EqualFold, as far as
+// the envelope knows without the message. FieldSingle comes with that
+// field's value, for Date, Subject, In-Reply-To and Message-ID (kept
+// raw); the address fields are kept parsed, so at most FieldPresent.
+// Other names (non-ASCII ones too), and envelopes without facts (see
+// headerFacts), are FieldUnknown.
+func (v *Envelope) Field(name string) (FieldState, string) {
+	if v.fields&factsKnown == 0 {
+		return FieldUnknown, ""
+	}
+	id := fieldID([]byte(name), true)
+	if id < hDate {
+		return FieldUnknown, ""
+	}
+	bit := headerFacts(1) << (id - hDate)
+	switch {
+	case v.fields&bit == 0:
+		return FieldAbsent, ""
+	case v.fields&(bit<<factsOnce) == 0:
+		return FieldPresent, ""
+	}
+	switch id {
+	case hDate:
+		return FieldSingle, v.Date
+	case hSubject:
+		return FieldSingle, v.Subject
+	case hInReplyTo:
+		return FieldSingle, v.InReplyTo
+	case hMessageID:
+		return FieldSingle, v.MessageID
+	}
+	return FieldPresent, ""
+}

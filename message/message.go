@@ -60,6 +60,9 @@ type Envelope struct {
 	Time                               time.Time
 	From, Sender, ReplyTo, To, Cc, Bcc []Address
 	InReplyTo, MessageID               string
+	// fields are the header facts behind Field; zero (nothing known) in
+	// an embedded message's envelope and in records from before v4.
+	fields headerFacts
 }
 
 // Param is one MIME parameter. Names are lower case.

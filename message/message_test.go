@@ -258,6 +258,43 @@ func checkTree(t testing.TB, name string, msg []byte, info *Info) {
 	}
 	reference := partDepth(info.Body) < MaxDepth && countParts(info.Body) < MaxParts
 	checkPart(t, name, msg, info.Body, 0, int64(len(msg)), 0, reference)
+	checkFields(t, name, msg, &info.Envelope)
+}
+
+// envelopeFieldNames are the names Envelope.Field may know, in the cases
+// clients write them.
+var envelopeFieldNames = []string{"Date", "Subject", "From", "Sender", "Reply-To", "To", "Cc", "Bcc",
+	"In-Reply-To", "Message-ID", "SUBJECT", "subject", "message-id", "REPLY-TO", "cC"}
+
+// checkFields: what env.Field tells of a field is what ParseHeaderBlock
+// finds in the header, matching names as SEARCH HEADER does.
+func checkFields(t testing.TB, name string, msg []byte, env *Envelope) {
+	t.Helper()
+	var block []byte
+	for rest := msg; len(rest) > 0; {
+		n := bytes.IndexByte(rest, '\n') + 1
+		if n == 0 {
+			n = len(rest)
+		}
+		if l := string(rest[:n]); l == "\n" || l == "\r\n" {
+			break
+		}
+		block, rest = msg[:len(block)+n], rest[n:]
+	}
+	h := ParseHeaderBlock(block)
+	for _, field := range append(envelopeFieldNames, "X-Other", "Content-Type", "S", "ſubject") {
+		var vals []string
+		for _, f := range h {
+			if strings.EqualFold(f.Name, field) {
+				vals = append(vals, f.Value)
+			}
+		}
+		st, v := env.Field(field)
+		if st == FieldAbsent && len(vals) > 0 || st == FieldPresent && len(vals) == 0 ||
+			st == FieldSingle && (len(vals) != 1 || vals[0] != v) {
+			t.Fatalf("%s: Field(%q) = %d %.40q; the header has %.80q", name, field, st, v, vals)
+		}
+	}
 }
 
 func checkPart(t testing.TB, name string, msg []byte, p *Part, lo, hi int64, depth int, reference bool) {
@@ -353,6 +390,8 @@ func checkAlone(t testing.TB, name string, msg []byte, p *Part, env *Envelope) {
 		renderOffsets(&b, p, "ROOT")
 		t.Fatalf("%s: the part at %d parsed alone differs:\n%s\nin place:\n%s", name, p.HeaderOffset, a.String(), b.String())
 	}
+	// Header facts are the top level's only: an embedded envelope has none.
+	alone.Envelope.fields = 0
 	if env != nil && !reflect.DeepEqual(&alone.Envelope, env) {
 		t.Fatalf("%s: the message at %d parsed alone has another envelope", name, p.HeaderOffset)
 	}
@@ -842,6 +881,60 @@ func TestHugeHeaderLine(t *testing.T) {
 	}
 }
 
+// The header facts: what Field tells of each field, and where it keeps
+// silent because the parse may have read the header otherwise than
+// ParseHeaderBlock (checkFields, run on every message the tests parse,
+// checks that what it tells is so).
+func TestEnvelopeField(t *testing.T) {
+	type want struct {
+		field string
+		st    FieldState
+		v     string
+	}
+	pad := "X-Pad: " + strings.Repeat("p", 991) + "\r\n"
+	big := strings.Repeat(pad, MaxHeaderSize/len(pad)+1) // over MaxHeaderSize
+	for _, tc := range []struct {
+		msg  string
+		want []want
+	}{
+		{"Subject: a b\r\n =?utf-8?q?x?=\r\nFrom: x@y\r\nDate: d\r\nMessage-ID: <m@h>\r\n\r\nbody", []want{
+			{"Subject", FieldSingle, "a b =?utf-8?q?x?="}, {"SUBJECT", FieldSingle, "a b =?utf-8?q?x?="},
+			{"Date", FieldSingle, "d"}, {"message-id", FieldSingle, "<m@h>"}, {"In-Reply-To", FieldAbsent, ""},
+			// Sender and Reply-To are From in the envelope, not in the header.
+			{"From", FieldPresent, ""}, {"Sender", FieldAbsent, ""}, {"Reply-To", FieldAbsent, ""},
+			{"Bcc", FieldAbsent, ""}, {"X-Other", FieldUnknown, ""}, {"Content-Type", FieldUnknown, ""},
+			{"\xc5\xbfubject", FieldUnknown, ""}, {"", FieldUnknown, ""},
+		}},
+		{"Subject: one\r\nsubject: two\r\n\r\n", []want{{"Subject", FieldPresent, ""}}},
+		{"Subject:\r\nIn-Reply-To: \t \r\n\r\n", []want{{"Subject", FieldSingle, ""}, {"In-Reply-To", FieldSingle, ""}}},
+		{"", []want{{"Subject", FieldAbsent, ""}, {"From", FieldAbsent, ""}}},
+		{"Subject: " + strings.Repeat("y", MaxFieldSize+1) + "\r\n\r\n", []want{{"Subject", FieldPresent, ""}}},
+		// ParseHeaderBlock's caller matches "ſubject" to Subject.
+		{"\xc5\xbfubject: x\r\nSubject: y\r\n\r\n", []want{{"Subject", FieldUnknown, ""}, {"From", FieldUnknown, ""}}},
+		// A line longer than the parse keeps.
+		{"Subject" + strings.Repeat(" ", MaxFieldSize+300) + ": y\r\n\r\n", []want{{"Subject", FieldUnknown, ""}}},
+		{big + "Subject: y\r\n\r\n", []want{{"Subject", FieldUnknown, ""}}},
+		{big[len(pad)*2:] + "Subject: y\r\n\r\n", []want{{"Subject", FieldSingle, "y"}}},
+	} {
+		info, _ := ParseBytes([]byte(tc.msg))
+		eb, _ := info.Envelope.MarshalBinary()
+		var env Envelope
+		if err := env.UnmarshalBinary(eb); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range tc.want {
+			if st, v := env.Field(w.field); st != w.st || v != w.v {
+				t.Errorf("%.40q: Field(%q) = %d %q, want %d %q", tc.msg, w.field, st, v, w.st, w.v)
+			}
+		}
+	}
+	// An embedded message's envelope has no facts.
+	info, _ := ParseBytes([]byte("Content-Type: message/rfc822\r\n\r\nSubject: inner\r\n\r\nx"))
+	if st, _ := info.Body.Envelope.Field("Subject"); st != FieldUnknown {
+		t.Errorf("embedded envelope: Field(Subject) = %d", st)
+	}
+}
+
 // Records written by the previous layouts still decode; unknown versions
 // do not.
 func TestDecodeVersions(t *testing.T) {
@@ -896,6 +989,24 @@ func TestDecodeVersions(t *testing.T) {
 	}
 	if p.UnmarshalBinary([]byte{7}) == nil {
 		t.Error("an unknown part version decodes")
+	}
+	// Envelope v3, as releases before the header facts wrote it: the
+	// same envelope, and nothing known of the header.
+	info, _ := ParseBytes([]byte("Subject: s\r\nFrom: a@b\r\n\r\nx"))
+	v3 := enc{b: []byte{3}}
+	v3.envelope(&info.Envelope)
+	if err := env.UnmarshalBinary(v3.b); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := env.Field("Subject"); st != FieldUnknown || env.Subject != "s" || len(env.From) != 1 {
+		t.Fatalf("v3 envelope: %+v, Field(Subject) %d", env, st)
+	}
+	v4, _ := info.Envelope.MarshalBinary()
+	if len(v4) != len(v3.b)+3 {
+		t.Errorf("the facts take %d octets", len(v4)-len(v3.b))
+	}
+	if env.UnmarshalBinary(append(append([]byte{4}, v3.b[1:]...), 0x80, 0x80, 0x80, 0x01)) == nil {
+		t.Error("facts out of range decode")
 	}
 	var i Info
 	if i.UnmarshalBinary([]byte{7}) == nil {

@@ -17,6 +17,9 @@ package message
 //   - Only header fields the ENVELOPE and BODYSTRUCTURE need are kept,
 //     the first of each name, each cut at MaxFieldSize: memory is one
 //     line plus those fields, whatever the input.
+//   - The top-level envelope's header facts (Envelope.Field) say what
+//     ParseHeaderBlock would find, or nothing: a fact is recorded only
+//     where this parse and that one provably read the header alike.
 
 import (
 	"bufio"
@@ -111,17 +114,24 @@ func fieldID(name []byte, envelope bool) int {
 type header struct {
 	vals     [numFields][]byte
 	seen     [numFields]bool
-	cur      int // field a continuation line extends, or -1
+	dup      [numFields]bool // a second field of the name came
+	cut      [numFields]bool // the value was cut (MaxFieldSize, MaxHeaderSize)
+	cur      int             // field a continuation line extends, or -1
 	total    int
 	envelope bool
+	// odd: a line that ParseHeaderBlock may read otherwise, so no header
+	// facts: a line longer than the parse keeps (its colon or value may
+	// lie beyond), or an 8-bit field name (strings.EqualFold, which
+	// SEARCH HEADER uses, takes "ſubject" for Subject; fieldID does not).
+	odd bool
 }
 
 func (h *header) reset(envelope bool) {
 	for i := range h.vals {
 		h.vals[i] = h.vals[i][:0]
 	}
-	h.seen = [numFields]bool{}
-	h.cur, h.total, h.envelope = -1, 0, envelope
+	h.seen, h.dup, h.cut = [numFields]bool{}, [numFields]bool{}, [numFields]bool{}
+	h.cur, h.total, h.envelope, h.odd = -1, 0, envelope, false
 }
 
 // line takes one header line (without its line break). Unfolding (RFC
@@ -141,8 +151,16 @@ func (h *header) line(text []byte) {
 	if i < 0 {
 		return
 	}
-	id := fieldID(bytes.TrimRight(text[:i], " \t"), h.envelope)
-	if id < 0 || h.seen[id] {
+	name := bytes.TrimRight(text[:i], " \t")
+	if h.envelope && !isASCII(name) {
+		h.odd = true
+	}
+	id := fieldID(name, h.envelope)
+	if id < 0 {
+		return
+	}
+	if h.seen[id] {
+		h.dup[id] = true
 		return // the first field of a name wins (Content-Type given thrice)
 	}
 	h.seen[id], h.cur = true, id
@@ -151,12 +169,45 @@ func (h *header) line(text []byte) {
 
 func (h *header) keep(b []byte) {
 	room := min(MaxFieldSize-len(h.vals[h.cur]), MaxHeaderSize-h.total)
+	if len(b) > room {
+		h.cut[h.cur] = true
+	}
 	if room <= 0 {
 		return
 	}
 	b = b[:min(len(b), room)]
 	h.vals[h.cur] = append(h.vals[h.cur], b...)
 	h.total += len(b)
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// facts are the header facts of a header of size octets (see
+// Envelope.Field). A header longer than MaxHeaderSize gets none: a
+// reader that bounds what it reads of a header (SEARCH: 64 MiB) may then
+// rely on the facts when its bound is at least MaxHeaderSize.
+func (h *header) facts(size int64) headerFacts {
+	if h.odd || size > MaxHeaderSize {
+		return 0
+	}
+	f := factsKnown
+	for id := hDate; id < numFields; id++ {
+		bit := headerFacts(1) << (id - hDate)
+		if h.seen[id] {
+			f |= bit
+		}
+		if h.seen[id] && !h.dup[id] && !h.cut[id] {
+			f |= bit << factsOnce
+		}
+	}
+	return f
 }
 
 func (h *header) get(id int) (string, bool) {
@@ -288,6 +339,9 @@ func (ps *parser) run() *Info {
 				ps.prevEOL = 0
 				continue
 			}
+			if ln.long {
+				ps.hdr.odd = true
+			}
 			ps.hdr.line(ln.text)
 		}
 		ps.prevEOL = ln.eol
@@ -375,6 +429,8 @@ func (ps *parser) endHeader(bodyOff int64) {
 	if f.envelope {
 		env := ps.hdr.envelopeOf()
 		if len(ps.stack) == 1 {
+			// Only the top level's: SEARCH HEADER reads no other.
+			env.fields = ps.hdr.facts(bodyOff)
 			ps.info.Envelope = env
 		} else {
 			ps.stack[len(ps.stack)-2].p.Envelope = &env
