@@ -28,7 +28,7 @@ type Entry struct {
 	Size  int64     // octets on disk
 	Date  time.Time // when it arrived (the format's idea: Maildir uses the file's mtime)
 	// SyncEpoch is what a BatchAppender under an FSSync records at
-	// AppendUnsynced for its SyncAppended (FSGroup.Epoch); zero
+	// AppendUnsynced for its SyncAppended (FSGroup.Begin); zero
 	// otherwise. Callers hand the entry back as they got it.
 	SyncEpoch uint64
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -25,7 +26,12 @@ type GroupSync struct {
 }
 
 // Do returns once an fsync that began after this call has succeeded.
-func (g *GroupSync) Do(fsync func() error) error {
+func (g *GroupSync) Do(fsync func() error) error { return g.DoGathered(nil, fsync) }
+
+// DoGathered is Do whose leader first calls gather (when set), which may
+// wait a little for callers about to come: every caller that arrives
+// before gather returns is covered by the fsync that follows.
+func (g *GroupSync) DoGathered(gather func(), fsync func() error) error {
 	g.mu.Lock()
 	if g.cond == nil {
 		g.cond = sync.NewCond(&g.mu)
@@ -43,6 +49,11 @@ func (g *GroupSync) Do(fsync func() error) error {
 		g.cond.Wait()
 	}
 	g.running = true
+	if gather != nil {
+		g.mu.Unlock()
+		gather()
+		g.mu.Lock()
+	}
 	upto := g.asked
 	g.mu.Unlock()
 
@@ -114,6 +125,13 @@ type FSGroup struct {
 	g  GroupSync
 	// syncfs is unix.Syncfs; tests make it fail.
 	syncfs func(fd int) error
+	// wmu guards writers: appends between Begin and End, whose files
+	// are being written and renamed; a leader waits for them (gather),
+	// at most maxGather, so that one syncfs covers them too. await is
+	// closed when writers drops to zero.
+	wmu     sync.Mutex
+	writers int
+	await   chan struct{}
 	// errs counts failed syncfs calls. syncfs reports a write-back error
 	// once per descriptor (errseq), to whichever call comes first, which
 	// may be one that an append whose pages failed did not wait for: an
@@ -166,14 +184,60 @@ func (s *FSSync) Close() error {
 // the message may be among what failed, so it is not acknowledged.
 var ErrWriteback = errors.New("a write-back error on the file system while the message was written")
 
-// Epoch is to be read before an append writes anything; Sync takes it.
-func (g *FSGroup) Epoch() uint64 { return g.errs.Load() }
+// Begin is called before an append writes anything, and End once its
+// file is written and renamed (or the append failed). Begin returns the
+// epoch that Sync takes.
+func (g *FSGroup) Begin() uint64 {
+	g.wmu.Lock()
+	g.writers++
+	g.wmu.Unlock()
+	return g.errs.Load()
+}
+
+// End counts out an append that Begin counted in.
+func (g *FSGroup) End() {
+	g.wmu.Lock()
+	if g.writers--; g.writers == 0 && g.await != nil {
+		close(g.await)
+		g.await = nil
+	}
+	g.wmu.Unlock()
+}
+
+// maxGather bounds how long a syncfs waits for appends still writing
+// their files. Deliveries to different users do not meet in a mailbox's
+// batch (store/appendbatch.go); without the wait, the first to finish
+// its file starts a syncfs alone and those a few microseconds behind it
+// wait through it for the next: at 4 connections to 100 users about 1.4
+// deliveries per syncfs. A 4 KB file is written and renamed in well
+// under this; a large one costs the others at most this.
+const maxGather = time.Millisecond
+
+// gather waits, at most maxGather, until no append is writing.
+func (g *FSGroup) gather() {
+	g.wmu.Lock()
+	if g.writers == 0 {
+		g.wmu.Unlock()
+		return
+	}
+	if g.await == nil {
+		g.await = make(chan struct{})
+	}
+	ch := g.await
+	g.wmu.Unlock()
+	t := time.NewTimer(maxGather)
+	select {
+	case <-ch:
+	case <-t.C:
+	}
+	t.Stop()
+}
 
 // Sync returns once a syncfs that began after this call has succeeded
-// and no syncfs failed since epoch (Epoch, read before the writes it is
-// to cover).
+// and no syncfs failed since epoch (Begin's, before the writes it is to
+// cover).
 func (g *FSGroup) Sync(epoch uint64) error {
-	err := g.g.Do(func() error {
+	err := g.g.DoGathered(g.gather, func() error {
 		if err := g.syncfs(g.fd); err != nil {
 			g.errs.Add(1)
 			return fmt.Errorf("syncfs: %w", err)

@@ -60,12 +60,14 @@ func TestFSSync(t *testing.T) {
 	if ga != gb {
 		t.Fatal("two directories of one file system got two groups")
 	}
-	before := ga.Epoch()
+	before := ga.Begin()
+	ga.End()
 	if err := ga.Sync(before); err != nil {
 		t.Fatalf("Sync: %v", err)
 	}
 
-	inFlight := ga.Epoch() // an append that began writing here
+	inFlight := ga.Begin() // an append that began writing here
+	ga.End()
 	failed := false
 	ga.syncfs = func(fd int) error {
 		if !failed {
@@ -74,7 +76,7 @@ func TestFSSync(t *testing.T) {
 		}
 		return unix.Syncfs(fd)
 	}
-	if err := ga.Sync(ga.Epoch()); !errors.Is(err, unix.EIO) {
+	if err := ga.Sync(ga.errs.Load()); !errors.Is(err, unix.EIO) {
 		t.Fatalf("Sync whose syncfs failed = %v", err)
 	}
 	// Its own syncfs succeeds (the error was reported already), but the
@@ -82,7 +84,7 @@ func TestFSSync(t *testing.T) {
 	if err := ga.Sync(inFlight); !errors.Is(err, ErrWriteback) {
 		t.Fatalf("Sync of an append in flight during the failure = %v, want ErrWriteback", err)
 	}
-	if err := ga.Sync(ga.Epoch()); err != nil {
+	if err := ga.Sync(ga.errs.Load()); err != nil {
 		t.Fatalf("Sync of an append begun after the failure = %v", err)
 	}
 }

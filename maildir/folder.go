@@ -111,7 +111,8 @@ func (f *Folder) AppendUnsynced(ctx context.Context, m folder.NewMessage) (folde
 	fsg := f.st.fsg
 	var epoch uint64
 	if fsg != nil {
-		epoch = fsg.Epoch()
+		epoch = fsg.Begin()
+		defer fsg.End()
 	}
 	var key, tmp string
 	for try := 0; ; try++ {
