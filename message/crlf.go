@@ -58,16 +58,22 @@ func StorageLF(canon []byte) ([]byte, bool) {
 	if bytes.Contains(canon, []byte("\r\r\n")) {
 		return canon, false
 	}
+	// Line by line (IndexByte), not octet by octet: at 100 KB the octet
+	// loop was 8 % of a delivery's CPU.
 	out := make([]byte, 0, len(canon))
-	for i := 0; i < len(canon); i++ {
-		c := canon[i]
-		if c == '\n' && (i == 0 || canon[i-1] != '\r') {
+	for rest := canon; len(rest) > 0; {
+		j := bytes.IndexByte(rest, '\n')
+		if j < 0 {
+			out = append(out, rest...)
+			break
+		}
+		// rest starts after an LF (or at the start): an LF at 0 is bare.
+		if j == 0 || rest[j-1] != '\r' {
 			return canon, false
 		}
-		if c == '\r' && i+1 < len(canon) && canon[i+1] == '\n' {
-			continue
-		}
-		out = append(out, c)
+		out = append(out, rest[:j-1]...)
+		out = append(out, '\n')
+		rest = rest[j+1:]
 	}
 	return out, true
 }

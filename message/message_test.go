@@ -1178,7 +1178,36 @@ func FuzzCRLF(f *testing.F) {
 				t.Fatalf("StorageLF lossy for %q", canon)
 			}
 		}
+		// The same decision and octets as the octet-by-octet definition,
+		// for any input (not only canonical ones): which form a file is
+		// stored in must not change.
+		for _, in := range [][]byte{b, canon} {
+			lf, ok := StorageLF(in)
+			wlf, wok := storageLFOctets(in)
+			if ok != wok || !bytes.Equal(lf, wlf) {
+				t.Fatalf("StorageLF(%q) = %q, %v; want %q, %v", in, lf, ok, wlf, wok)
+			}
+		}
 	})
+}
+
+// storageLFOctets is StorageLF's definition, an octet at a time.
+func storageLFOctets(canon []byte) ([]byte, bool) {
+	if bytes.Contains(canon, []byte("\r\r\n")) {
+		return canon, false
+	}
+	out := make([]byte, 0, len(canon))
+	for i := 0; i < len(canon); i++ {
+		c := canon[i]
+		if c == '\n' && (i == 0 || canon[i-1] != '\r') {
+			return canon, false
+		}
+		if c == '\r' && i+1 < len(canon) && canon[i+1] == '\n' {
+			continue
+		}
+		out = append(out, c)
+	}
+	return out, true
 }
 
 // benchMessage is a typical multipart message of about 8 KB: a mailing
