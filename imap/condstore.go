@@ -18,12 +18,21 @@ package imap
 //   - UNCHANGEDSINCE is tested and applied in one step in store
 //     (Mailbox.StoreFlagsIf): a message changed in between cannot slip
 //     through.
+//   - A client never holds a HIGHESTMODSEQ at or above an expunge it has
+//     not been told of (RFC 7162 §3.2: "if the server sends MODSEQ FETCH
+//     data items while EXPUNGE (or VANISHED) replies with lower
+//     mod-sequences being delayed, the server MUST send the
+//     HIGHESTMODSEQ response code with a lower value than the EXPUNGE's
+//     mod-sequence"). Every MODSEQ the session shows goes through
+//     showModSeq; when a command ends (before its tagged reply) or a
+//     NOTIFY push is written while the view withholds expunges (RFC 9051
+//     §7.5.1) and a MODSEQ shown since is at or above the lowest of
+//     them, guardHighestModSeq sends OK [HIGHESTMODSEQ] just below it.
+//     Clients take the highest MODSEQ a command showed as their
+//     HIGHESTMODSEQ unless an OK [HIGHESTMODSEQ] follows; a CONDSTORE
+//     client resynchronises by it as a QRESYNC one does.
 
-import (
-	"strconv"
-
-	"github.com/storaged/storaged/imap/wire"
-)
+import "strconv"
 
 func registerCondstore(t *commands) {
 	t.capability(afterAuth, "CONDSTORE")
@@ -50,12 +59,50 @@ func (c *conn) writeHighestModSeq() {
 		c.log.Error("highestmodseq", "err", err)
 		return
 	}
-	c.w.Status("", "OK", "HIGHESTMODSEQ "+strconv.FormatUint(max(info.HighestModSeq, 1), 10), "highest")
+	c.writeHighestModSeqCode(max(info.HighestModSeq, 1))
 }
 
-// writeModSeq writes the FETCH item "MODSEQ (n)".
-func writeModSeq(w *wire.Writer, n uint64) {
+// writeHighestModSeqCode sends "* OK [HIGHESTMODSEQ n]": the mailbox's
+// (SELECT, ENABLE CONDSTORE), which may be above an expunge the view
+// withholds, so it counts as shown.
+func (c *conn) writeHighestModSeqCode(n uint64) {
+	c.showModSeq(n)
+	c.w.Status("", "OK", "HIGHESTMODSEQ "+strconv.FormatUint(n, 10), "highest")
+}
+
+// writeModSeq writes the FETCH item "MODSEQ (n)" to c.w.
+func (c *conn) writeModSeq(n uint64) {
+	n = max(n, 1)
+	c.showModSeq(n)
+	w := c.w
 	w.Raw("MODSEQ (")
-	w.Number(max(n, 1))
+	w.Number(n)
 	w.Raw(")")
+}
+
+// showModSeq notes a MODSEQ the client is shown, for guardHighestModSeq.
+func (c *conn) showModSeq(n uint64) { c.shownModSeq = max(c.shownModSeq, n) }
+
+// guardHighestModSeq runs where the client may take the MODSEQs shown
+// since it last ran as its HIGHESTMODSEQ: when a command ends, before
+// the tagged reply, and after a NOTIFY push. If the view still withholds
+// an expunge at or below one of them, the client is told a HIGHESTMODSEQ
+// just below that expunge's (RFC 7162 §3.2), so that a resynchronisation
+// from it (SELECT QRESYNC, FETCH CHANGEDSINCE) still reports the
+// expunge. The value is below every MODSEQ the client was shown for this
+// reason, so it never makes it skip a change it would not have skipped
+// anyway; everything else the view owed was written before (sendUpdates).
+func (c *conn) guardHighestModSeq() {
+	shown := c.shownModSeq
+	c.shownModSeq = 0
+	if shown == 0 || !c.condstore || c.view == nil {
+		return
+	}
+	// An expunge's MODSEQ is at least 2: it is above that of the message
+	// it removed, and no message has 0.
+	low := c.view.WithheldExpungeModSeq()
+	if low < 2 || shown < low {
+		return
+	}
+	c.w.Status("", "OK", "HIGHESTMODSEQ "+strconv.FormatUint(low-1, 10), "expunges pending")
 }

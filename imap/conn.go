@@ -67,6 +67,9 @@ type conn struct {
 	// condstore: a CONDSTORE enabling command was seen (condstore.go);
 	// qresync: ENABLE QRESYNC (qresync.go).
 	condstore, qresync bool
+	// shownModSeq is the highest MODSEQ shown to the client since
+	// guardHighestModSeq last ran (condstore.go).
+	shownModSeq uint64
 	// withdrawn are capabilities the user database withdraws from this
 	// user's clients (auth.go withdrawnCaps).
 	withdrawn map[string]bool
@@ -358,6 +361,9 @@ func (c *conn) run(ctx context.Context, cmd *wire.Command) {
 		// sequence numbers, unless it is the UID form.
 		c.sendUpdates(ctx, entry.flags&usesSeqs == 0 || cmd.UID)
 	}
+	// RFC 7162 §3.2: after everything the command shows, before its
+	// tagged reply.
+	c.guardHighestModSeq()
 	if c.notify != nil && c.state&afterAuth != 0 {
 		c.notifyAccount(ctx)
 	}

@@ -377,7 +377,7 @@ func (f *fetcher) writeMessage(m *store.Meta, seq uint32) error {
 	}
 	if p.modseq || flags && f.c.condstore {
 		sp()
-		writeModSeq(w, m.ModSeq)
+		f.c.writeModSeq(m.ModSeq)
 	}
 	if p.preview {
 		sp()

@@ -138,7 +138,7 @@ func cmdSelect(ctx context.Context, c *conn, cmd *wire.Command) error {
 	w.Status("", "OK", "UIDVALIDITY "+strconv.FormatUint(uint64(info.UIDValidity), 10), "UIDs valid")
 	w.Status("", "OK", "UIDNEXT "+strconv.FormatUint(uint64(info.UIDNext), 10), "predicted next UID")
 	if c.condstore {
-		w.Status("", "OK", "HIGHESTMODSEQ "+strconv.FormatUint(max(info.HighestModSeq, 1), 10), "highest")
+		c.writeHighestModSeqCode(max(info.HighestModSeq, 1))
 	}
 	c.writePermanentFlags()
 	c.state, c.lastSync, c.saved = stateSelected, time.Now(), nil

@@ -75,7 +75,7 @@ func cmdStore(ctx context.Context, c *conn, cmd *wire.Command) error {
 				w.Number(uint64(m.UID))
 				w.SP()
 			}
-			writeModSeq(w, m.ModSeq)
+			c.writeModSeq(m.ModSeq)
 			w.Raw(")\r\n")
 		}
 	case !args.Silent:
@@ -109,7 +109,7 @@ func cmdStore(ctx context.Context, c *conn, cmd *wire.Command) error {
 			writeFlags(w, m.Flags, c.recent(m.UID))
 			if c.condstore {
 				w.SP()
-				writeModSeq(w, m.ModSeq)
+				c.writeModSeq(m.ModSeq)
 			}
 			w.Raw(")\r\n")
 		}

@@ -660,6 +660,7 @@ func (c *conn) notifyWake(ctx context.Context) {
 		messages, flags := c.view.Owes()
 		if messages && st.selected&(evMessageNew|evMessageExpunge) != 0 || flags && st.selected&evFlagChange != 0 {
 			c.sendUpdates(ctx, !st.delayed)
+			c.guardHighestModSeq() // SELECTED-DELAYED withholds expunges
 		}
 	}
 	if c.state != stateLogout {

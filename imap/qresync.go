@@ -14,6 +14,10 @@ package imap
 //     the UIDVALIDITY: the history is complete, so seq-match-data is
 //     not needed to narrow it down, and no UID is ever reported that was
 //     not expunged.
+//   - A UID is told expunged once: VANISHED (EARLIER) leaves out the UIDs
+//     still in the view's sequence (expunged since the view read it),
+//     which a later "* VANISHED" removes from it; meanwhile the client
+//     is kept below their MODSEQ (condstore.go, RFC 7162 §3.2).
 //   - A SELECT that closes another mailbox says so with OK [CLOSED] for
 //     QRESYNC and IMAP4rev2 clients (§3.2.11, RFC 9051 §7.1), so that
 //     they know which mailbox later responses are about.
@@ -34,10 +38,20 @@ func registerQResync(t *commands) {
 }
 
 // vanishedEarlier writes "* VANISHED (EARLIER) uids": the UIDs in set
-// (nil: all) expunged at a MODSEQ above since.
+// (nil: all) expunged at a MODSEQ above since, but those still in the
+// view's sequence.
 func (c *conn) vanishedEarlier(mb *store.Mailbox, set *wire.SeqSet, maxUID uint32, since uint64) error {
 	var uids []uint32
 	err := mb.Tombstones(func(uid uint32, modseq uint64) error {
+		// A UID still in the sequence was expunged after the view read
+		// it (during this SELECT, or while a FETCH or STORE by sequence
+		// number withheld it): the client counts it in EXISTS and is
+		// told by "* VANISHED" where that is allowed (updates.go), which
+		// removes it from the sequence. Told here too it would leave the
+		// client's sequence numbers one short of the server's.
+		if c.view.Seq(uid) != 0 {
+			return nil
+		}
 		if modseq > since && (set == nil || set.Contains(uid, maxUID)) {
 			uids = append(uids, uid)
 		}
@@ -84,7 +98,7 @@ func (c *conn) resync(q *wire.QResync, info store.MailboxInfo) error {
 			w.Raw(" FLAGS ")
 			writeFlags(w, m.Flags, c.recent(m.UID))
 			w.SP()
-			writeModSeq(w, m.ModSeq)
+			c.writeModSeq(m.ModSeq)
 			w.Raw(")\r\n")
 		}
 	}

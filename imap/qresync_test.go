@@ -192,3 +192,104 @@ func parseUIDs(set string) ([]uint32, error) {
 	}
 	return out, nil
 }
+
+// RFC 7162 §3.2: while an expunge is withheld (RFC 9051 §7.5.1: not
+// during FETCH, STORE or SEARCH by sequence number), a command that
+// shows a MODSEQ at or above the expunge's is followed, before its
+// tagged OK, by OK [HIGHESTMODSEQ] just below it; the expunge itself
+// comes at the next point it may. A client that takes the highest MODSEQ
+// it saw and resynchronises from it is then told of the expunge.
+func TestQResyncWithheldExpunge(t *testing.T) {
+	e := newEnv(t)
+	for i := 0; i < 4; i++ { // MODSEQs 2 to 5
+		fetchTestAppend(t, e, "Subject: q\r\n\r\nbody\r\n", folder.Flags{}, fetchDate)
+	}
+	uv := e.uidValidity(t, "INBOX")
+	s := e.dial(t)
+	s.login()
+	s.do("a1 ENABLE QRESYNC", "* ENABLED QRESYNC", "a1 OK ENABLE completed")
+	s.selectInbox("a2")
+	o := e.dial(t)
+	o.login()
+	o.selectInbox("o0")
+	o.do(`o1 STORE 3 +FLAGS.SILENT (\Deleted)`, "o1 OK STORE completed") // 6
+	o.do("o2 EXPUNGE", "* 3 EXPUNGE", "o2 OK EXPUNGE completed")         // 7
+	// A MODSEQ below the expunge's needs nothing.
+	s.do("a3 FETCH 2 (MODSEQ)", "* 2 FETCH (UID 2 MODSEQ (3))", "a3 OK FETCH completed")
+	o.do(`o3 STORE 1 +FLAGS.SILENT (\Flagged)`, "o3 OK STORE completed") // 8
+	// A FETCH by sequence number showing MODSEQ 8 while UID 3's expunge
+	// (7) is withheld: HIGHESTMODSEQ 6 follows, then the tagged OK.
+	s.do("a4 FETCH 1 (FLAGS)", `* 1 FETCH (UID 1 FLAGS (\Flagged \Recent) MODSEQ (8))`,
+		`* 1 FETCH (UID 1 FLAGS (\Flagged \Recent) MODSEQ (8))`,
+		"* OK [HIGHESTMODSEQ 6] expunges pending", "a4 OK FETCH completed")
+	// The same for a STORE, whose own MODSEQ (9) is above the expunge's.
+	s.do(`a5 STORE 2 +FLAGS (\Seen)`, `* 2 FETCH (UID 2 FLAGS (\Seen \Recent) MODSEQ (9))`,
+		"* OK [HIGHESTMODSEQ 6] expunges pending", "a5 OK STORE completed")
+	// The connection drops here: resynchronising from 6 reports UID 3.
+	r := e.dial(t)
+	r.login()
+	r.do("r1 ENABLE QRESYNC", "* ENABLED QRESYNC", "r1 OK ENABLE completed")
+	r.send("r2 EXAMINE INBOX (QRESYNC (" + uv + " 6))\r\n")
+	var got []string
+	for l := r.line(); !strings.HasPrefix(l, "r2 "); l = r.line() {
+		got = append(got, l)
+	}
+	if !contains(got, "* VANISHED (EARLIER) 3") {
+		t.Fatalf("resync from 6:\n%s", strings.Join(got, "\n"))
+	}
+	// The expunge comes at the next point it may, and nothing is
+	// withheld after it.
+	s.do("a6 NOOP", "* VANISHED 3", "a6 OK NOOP completed")
+	s.do("a7 FETCH 1 (FLAGS)", `* 1 FETCH (UID 1 FLAGS (\Flagged \Recent) MODSEQ (8))`, "a7 OK FETCH completed")
+}
+
+// A CONDSTORE client resynchronises by HIGHESTMODSEQ too (FETCH
+// CHANGEDSINCE): the same OK [HIGHESTMODSEQ] while an EXPUNGE is
+// withheld, here for a SEARCH MODSEQ and for a STORE .SILENT.
+func TestCondstoreWithheldExpunge(t *testing.T) {
+	e := newEnv(t)
+	for i := 0; i < 3; i++ { // MODSEQs 2 to 4
+		fetchTestAppend(t, e, "Subject: c\r\n\r\nbody\r\n", folder.Flags{}, fetchDate)
+	}
+	s := e.dial(t)
+	s.login()
+	s.send("a1 SELECT INBOX (CONDSTORE)\r\n")
+	for l := s.line(); !strings.HasPrefix(l, "a1 "); l = s.line() {
+	}
+	o := e.dial(t)
+	o.login()
+	o.selectInbox("o0")
+	o.do(`o1 STORE 2 +FLAGS.SILENT (\Deleted)`, "o1 OK STORE completed") // 5
+	o.do("o2 EXPUNGE", "* 2 EXPUNGE", "o2 OK EXPUNGE completed")         // 6
+	s.do(`a2 STORE 3 +FLAGS.SILENT (\Seen)`, "* 3 FETCH (MODSEQ (7))",
+		"* OK [HIGHESTMODSEQ 5] expunges pending", "a2 OK STORE completed")
+	s.do("a3 SEARCH MODSEQ 7", "* SEARCH 3 (MODSEQ 7)",
+		"* OK [HIGHESTMODSEQ 5] expunges pending", "a3 OK SEARCH completed")
+	s.do("a4 NOOP", "* 2 EXPUNGE", "a4 OK NOOP completed")
+	s.do("a5 FETCH 1:* (FLAGS) (CHANGEDSINCE 5)", `* 2 FETCH (FLAGS (\Seen \Recent) MODSEQ (7))`, "a5 OK FETCH completed")
+}
+
+// An expunge the view still withholds is told once, as "* VANISHED" at
+// the point it may be, never also in VANISHED (EARLIER): the client
+// counts the message until then (imaptest: "VANISHED UID=n not found",
+// then "UID changed for sequence n").
+func TestQResyncVanishedOnce(t *testing.T) {
+	e := newEnv(t)
+	for i := 0; i < 3; i++ { // MODSEQs 2 to 4
+		fetchTestAppend(t, e, "Subject: q\r\n\r\nbody\r\n", folder.Flags{}, fetchDate)
+	}
+	s := e.dial(t)
+	s.login()
+	s.do("a1 ENABLE QRESYNC", "* ENABLED QRESYNC", "a1 OK ENABLE completed")
+	s.selectInbox("a2")
+	o := e.dial(t)
+	o.login()
+	o.selectInbox("o0")
+	o.do(`o1 STORE 2 +FLAGS.SILENT (\Deleted)`, "o1 OK STORE completed") // 5
+	o.do("o2 EXPUNGE", "* 2 EXPUNGE", "o2 OK EXPUNGE completed")         // 6
+	s.do("a3 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)",
+		`* 1 FETCH (UID 1 FLAGS (\Recent) MODSEQ (2))`, `* 3 FETCH (UID 3 FLAGS (\Recent) MODSEQ (4))`,
+		"* VANISHED 2", "a3 OK FETCH completed")
+	s.do("a4 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)", "* VANISHED (EARLIER) 2",
+		`* 1 FETCH (UID 1 FLAGS (\Recent) MODSEQ (2))`, `* 2 FETCH (UID 3 FLAGS (\Recent) MODSEQ (4))`, "a4 OK FETCH completed")
+}

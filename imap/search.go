@@ -165,8 +165,10 @@ func (c *conn) writeSearch(cmd *wire.Command, r searchReturn, hits []hit, modseq
 			w.Number32(num(h))
 		}
 		if modseq && len(hits) > 0 {
+			ms := highestModSeq(hits)
+			c.showModSeq(ms) // a MODSEQ shown (condstore.go)
 			w.Raw(" (MODSEQ ")
-			w.Number(highestModSeq(hits))
+			w.Number(ms)
 			w.Raw(")")
 		}
 		w.CRLF()
@@ -218,6 +220,7 @@ func (c *conn) writeSearch(cmd *wire.Command, r searchReturn, hits []hit, modseq
 			}
 		}
 		if ms > 0 {
+			c.showModSeq(ms)
 			w.Raw(" MODSEQ ")
 			w.Number(ms)
 		}

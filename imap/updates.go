@@ -89,7 +89,7 @@ func (c *conn) sendUpdates(ctx context.Context, allowExpunge bool) {
 			writeFlags(w, m.Flags, c.recent(u.UID))
 			if c.condstore {
 				w.SP()
-				writeModSeq(w, m.ModSeq)
+				c.writeModSeq(m.ModSeq)
 			}
 			w.Raw(")\r\n")
 		}

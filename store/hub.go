@@ -30,7 +30,10 @@ type Event struct {
 	Mailbox uint64 // index mailbox id
 	Kind    EventKind
 	UIDs    []uint32
-	ModSeq  uint64 // the mailbox's HIGHESTMODSEQ after the change
+	// ModSeq is the mailbox's HIGHESTMODSEQ after the change; for
+	// Expunged, exactly the MODSEQ of the expunge, the one its
+	// tombstones keep (a View holds it while it withholds the expunge).
+	ModSeq uint64
 	// Origin is the subscription whose owner made the change (nil for
 	// deliveries and external changes), so a session can skip its own.
 	Origin *Sub

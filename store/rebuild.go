@@ -545,21 +545,23 @@ func (m *Mailbox) rebuild(ctx context.Context, name string, s *index.SalvagedMai
 	a.log.Info("index rebuilt", "mailbox", name, "messages", res.Messages, "kept_uids", res.KeptUIDs, "new_uids", res.NewUIDs,
 		"uidvalidity", res.UIDValidity, "uidvalidity_kept", res.UIDValidityKept, "why", res.Why)
 	if live {
-		m.publishRebuilt(res, s != nil && s.Damaged, kept, old, gone, added, final)
+		m.publishRebuilt(res, s != nil && s.Damaged, kept, old, gone, hms+1, added, final)
 	}
 	return res, nil
 }
 
 // publishRebuilt tells the mailbox's sessions what the rebuild changed,
-// after its commit.
-func (m *Mailbox) publishRebuilt(res RebuiltMailbox, damaged bool, kept []keptMsg, old map[string]index.Message, gone, added []uint32, final index.Mailbox) {
+// after its commit; goneModSeq is the MODSEQ of gone's tombstones.
+func (m *Mailbox) publishRebuilt(res RebuiltMailbox, damaged bool, kept []keptMsg, old map[string]index.Message, gone []uint32, goneModSeq uint64, added []uint32, final index.Mailbox) {
 	hub := &m.acct.hub
 	if !res.UIDValidityKept {
 		hub.Publish(Event{Mailbox: m.id, Kind: UIDValidityChanged, ModSeq: final.HighestModSeq})
 		return
 	}
 	if len(gone) > 0 {
-		hub.Publish(Event{Mailbox: m.id, Kind: Expunged, UIDs: gone, ModSeq: final.HighestModSeq})
+		// Not final.HighestModSeq: the messages kept were added after
+		// the tombstones, above it.
+		hub.Publish(Event{Mailbox: m.id, Kind: Expunged, UIDs: gone, ModSeq: goneModSeq})
 	}
 	var flagged []uint32
 	var kws []string

@@ -21,6 +21,9 @@ import (
 //     expunges (RFC 9051 §7.5.1: not during FETCH, STORE or SEARCH), so
 //     sequence numbers the client holds stay valid.
 //   - Messages are appended to the sequence in UID order.
+//   - An expunge held back that way keeps the MODSEQ of its expunge
+//     (its tombstone's) until it is reported, so that the session can
+//     keep its client's HIGHESTMODSEQ below it (WithheldExpungeModSeq).
 //   - A View is used by one session goroutine at a time.
 type View struct {
 	mb       *Mailbox
@@ -30,8 +33,9 @@ type View struct {
 	uids   []uint32
 	recent map[uint32]bool
 
-	// Owed to the client, in hub order.
-	owedExpunge map[uint32]bool
+	// Owed to the client, in hub order. owedExpunge maps each UID to
+	// the MODSEQ of its expunge (0: the index has no tombstone for it).
+	owedExpunge map[uint32]uint64
 	owedAdd     []uint32
 	owedFlags   map[uint32]bool
 	resync      bool
@@ -66,7 +70,7 @@ func (m *Mailbox) OpenView(ctx context.Context, readOnly bool) (*View, error) {
 	if err := m.Sync(ctx); err != nil {
 		return nil, err
 	}
-	v := &View{mb: m, readOnly: readOnly, recent: map[uint32]bool{}, owedExpunge: map[uint32]bool{}, owedFlags: map[uint32]bool{}}
+	v := &View{mb: m, readOnly: readOnly, recent: map[uint32]bool{}, owedExpunge: map[uint32]uint64{}, owedFlags: map[uint32]bool{}}
 	// Subscribe before reading, so that nothing committed in between is
 	// missed; what is both read and announced is filtered by UID.
 	v.sub = m.acct.hub.Subscribe(m.id)
@@ -213,7 +217,31 @@ func (v *View) NewKeywords() []string {
 func (v *View) Refresh() { v.take() }
 
 // Expunged reports whether uid was expunged and the client not yet told.
-func (v *View) Expunged(uid uint32) bool { return v.owedExpunge[uid] }
+func (v *View) Expunged(uid uint32) bool { _, ok := v.owedExpunge[uid]; return ok }
+
+// WithheldExpungeModSeq returns the lowest MODSEQ among the expunges of
+// messages still in the sequence (held back from the client because
+// Updates was not allowed to report them), 0 if there is none. A session
+// that shows its client a MODSEQ at or above it must then lower the
+// client's HIGHESTMODSEQ below it (RFC 7162 §3.2), or a client that
+// resynchronises from that MODSEQ never hears of the expunge.
+func (v *View) WithheldExpungeModSeq() uint64 {
+	v.take()
+	var low uint64
+	for uid, ms := range v.owedExpunge {
+		// A message the client never saw (added and expunged between
+		// two Updates) is nothing it can miss; one without a tombstone
+		// (ms 0) is not reported by VANISHED (EARLIER) whatever the
+		// client's MODSEQ.
+		if ms == 0 || v.Seq(uid) == 0 {
+			continue
+		}
+		if low == 0 || ms < low {
+			low = ms
+		}
+	}
+	return low
+}
 
 // take moves events from the hub into what the view owes.
 func (v *View) take() {
@@ -228,7 +256,9 @@ func (v *View) take() {
 			v.owedAdd = append(v.owedAdd, e.UIDs...)
 		case Expunged:
 			for _, uid := range e.UIDs {
-				v.owedExpunge[uid] = true
+				if ms, ok := v.owedExpunge[uid]; !ok || ms == 0 || e.ModSeq < ms {
+					v.owedExpunge[uid] = e.ModSeq
+				}
 				delete(v.owedFlags, uid)
 			}
 		case FlagsSet:
@@ -297,7 +327,7 @@ func (v *View) Updates(allowExpunge bool) ([]Update, error) {
 		}
 		var maxUID uint32
 		for _, uid := range added {
-			if uid > last && !v.owedExpunge[uid] {
+			if uid > last && !v.Expunged(uid) {
 				v.uids = append(v.uids, uid)
 				last, maxUID = uid, uid
 			}
@@ -314,7 +344,7 @@ func (v *View) Updates(allowExpunge bool) ([]Update, error) {
 	if len(v.owedFlags) > 0 {
 		var uids []uint32
 		for uid := range v.owedFlags {
-			if seq := v.Seq(uid); seq > 0 && !v.owedExpunge[uid] {
+			if seq := v.Seq(uid); seq > 0 && !v.Expunged(uid) {
 				uids = append(uids, uid)
 			}
 		}
@@ -332,8 +362,13 @@ func (v *View) Updates(allowExpunge bool) ([]Update, error) {
 func (v *View) rebuild() error {
 	v.resync = false
 	have := map[uint32]bool{}
+	// The MODSEQs of the expunges, which the dropped events carried.
+	tombs := map[uint32]uint64{}
 	err := v.mb.acct.idx.View(func(tx *index.Tx) error {
-		return tx.ForEachUID(v.mb.id, func(uid uint32) error { have[uid] = true; return nil })
+		if err := tx.ForEachUID(v.mb.id, func(uid uint32) error { have[uid] = true; return nil }); err != nil {
+			return err
+		}
+		return tx.Tombstones(v.mb.id, func(uid uint32, ms uint64) error { tombs[uid] = ms; return nil })
 	})
 	if errors.Is(err, folder.ErrNotFound) {
 		return ErrMailboxGone
@@ -344,7 +379,7 @@ func (v *View) rebuild() error {
 	last := uint32(0)
 	for _, uid := range v.uids {
 		if !have[uid] {
-			v.owedExpunge[uid] = true
+			v.owedExpunge[uid] = tombs[uid]
 		}
 		last = uid
 	}
@@ -375,7 +410,7 @@ func (v *View) applyExpunges() []Update {
 	var out []Update
 	kept := v.uids[:0]
 	for _, uid := range v.uids {
-		if v.owedExpunge[uid] {
+		if v.Expunged(uid) {
 			out = append(out, Update{Kind: UpdateExpunge, Seq: uint32(len(kept) + 1), UID: uid})
 			delete(v.recent, uid)
 			continue
@@ -387,11 +422,11 @@ func (v *View) applyExpunges() []Update {
 	// drop them from the additions too.
 	adds := v.owedAdd[:0]
 	for _, uid := range v.owedAdd {
-		if !v.owedExpunge[uid] {
+		if !v.Expunged(uid) {
 			adds = append(adds, uid)
 		}
 	}
 	v.owedAdd = adds
-	v.owedExpunge = map[uint32]bool{}
+	v.owedExpunge = map[uint32]uint64{}
 	return out
 }
