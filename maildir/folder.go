@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/storaged/storaged/folder"
@@ -104,7 +105,17 @@ func (f *Folder) AppendUnsynced(ctx context.Context, m folder.NewMessage) (folde
 		}
 		crlfSize = m.Content.Size()
 	} else {
-		data, _ = message.StorageLF(m.Data)
+		// The LF form lives only until the file is written: its buffer
+		// goes back to lfBufs then (a 100 KB delivery made the collector
+		// free 100 KB more without).
+		buf := lfBufs.Get().(*[]byte)
+		var lf bool
+		data, lf = message.AppendStorageLF((*buf)[:0], m.Data)
+		if lf && cap(data) <= maxPooledLF {
+			defer func() { *buf = data[:0]; lfBufs.Put(buf) }()
+		} else if !lf {
+			lfBufs.Put(buf)
+		}
 		size, crlfSize = int64(len(data)), message.CRLFSize(m.Data)
 	}
 	now := time.Now()
@@ -174,6 +185,13 @@ func (f *Folder) AppendUnsynced(ctx context.Context, m folder.NewMessage) (folde
 	}
 	return folder.Entry{Key: key, Name: name, Flags: flags, Size: size, Date: date, SyncEpoch: epoch}, nil
 }
+
+// lfBufs holds the buffers AppendUnsynced writes the LF form into, up
+// to maxPooledLF (the LMTP spool's threshold: larger messages come
+// spooled, and a large IMAP APPEND is not worth keeping memory for).
+var lfBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledLF = 1 << 20
 
 // crcField names the CRC-32C of the stored octets in a file name
 // (",H=<8 hex digits>" after S= and W=), written under an FSSync only.
