@@ -443,20 +443,31 @@ func (s *session) deliver(msg *spool.Message, id string) []error {
 	ctx := context.Background()
 	results := make(map[string]chan error)
 	for _, rc := range s.rcpts {
-		if _, ok := results[rc.r.User]; ok {
-			continue
+		if _, ok := results[rc.r.User]; !ok {
+			results[rc.r.User] = make(chan error, 1)
 		}
-		ch := make(chan error, 1)
-		results[rc.r.User] = ch
-		go func(rc rcpt) {
-			defer func() {
-				if p := recover(); p != nil {
-					s.log.Error("panic in delivery", "panic", p, "stack", string(debug.Stack()))
-					ch <- &delivery.Error{Kind: delivery.TempFail, Msg: "internal error"}
-				}
-			}()
-			ch <- s.srv.d.DeliverMessage(ctx, env, rc.r, msg)
-		}(rc)
+	}
+	one := func(rc rcpt, ch chan error) {
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.Error("panic in delivery", "panic", p, "stack", string(debug.Stack()))
+				ch <- &delivery.Error{Kind: delivery.TempFail, Msg: "internal error"}
+			}
+		}()
+		ch <- s.srv.d.DeliverMessage(ctx, env, rc.r, msg)
+	}
+	if len(results) == 1 {
+		// One user (most transactions): delivered by the session's own
+		// goroutine, a goroutine and a wake-up fewer per message.
+		one(s.rcpts[0], results[s.rcpts[0].r.User])
+	} else {
+		started := make(map[string]bool, len(results))
+		for _, rc := range s.rcpts {
+			if !started[rc.r.User] {
+				started[rc.r.User] = true
+				go one(rc, results[rc.r.User])
+			}
+		}
 	}
 	final := make(map[string]error)
 	out := make([]error, len(s.rcpts))
