@@ -116,7 +116,12 @@ func (f *Folder) AppendUnsynced(ctx context.Context, m folder.NewMessage) (folde
 		} else if !lf {
 			lfBufs.Put(buf)
 		}
-		size, crlfSize = int64(len(data)), message.CRLFSize(m.Data)
+		size, crlfSize = int64(len(data)), int64(len(m.Data))
+		if !lf {
+			// Only a message with a bare LF is larger in canonical form
+			// (a lossless LF form has none).
+			crlfSize = message.CRLFSize(m.Data)
+		}
 	}
 	now := time.Now()
 	fsg := f.st.fsg
