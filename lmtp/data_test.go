@@ -2,9 +2,14 @@ package lmtp
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
+	"io"
 	"strings"
 	"testing"
+
+	"github.com/storaged/storaged/internal/spool"
+	"github.com/storaged/storaged/message"
 )
 
 // The end of data and dot-unstuffing, octet by octet.
@@ -69,13 +74,27 @@ func FuzzReadData(f *testing.F) {
 		if msg.Len() > len(in) {
 			t.Fatalf("message longer than the input")
 		}
-		rest, _ := br.ReadString(0)
+		rest, _ := io.ReadAll(br) // not ReadString(0): the input may hold NULs
 		consumed := string(in[:len(in)-len(rest)])
 		if !strings.HasSuffix("\r\n"+consumed, "\r\n.\r\n") {
 			t.Fatalf("ended at %q", consumed)
 		}
 		if i := strings.Index("\r\n"+consumed, "\r\n.\r\n"); i != len(consumed)-3 {
 			t.Fatalf("an earlier CRLF.CRLF at %d was passed over in %q", i, consumed)
+		}
+		// Into the spool (its WriteLine path), the same message,
+		// canonical.
+		sw := spool.NewWriter(t.TempDir(), 1<<20)
+		if err := readData(bufio.NewReaderSize(strings.NewReader(string(in)), 16), sw, 1<<20, 1<<20); err != nil {
+			t.Fatalf("readData into the spool: %v", err)
+		}
+		sm, err := sw.Finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sm.Close()
+		if want := message.Canonical([]byte(msg.String())); !bytes.Equal(sm.Bytes(), want) {
+			t.Fatalf("spooled %q, want %q", sm.Bytes(), want)
 		}
 	})
 }
