@@ -50,34 +50,37 @@ func splitName(name string) (key, info string) {
 	return name, ""
 }
 
-// crcFromKey reads ,H= (crcField) from a key.
-func crcFromKey(key string) (uint32, bool) {
-	i := strings.Index(key, ","+crcField+"=")
-	if i < 0 {
-		return 0, false
-	}
-	rest := key[i+len(crcField)+2:]
-	if j := strings.IndexByte(rest, ','); j >= 0 {
-		rest = rest[:j]
-	}
-	if len(rest) != 8 {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(rest, 16, 32)
-	return uint32(v), err == nil
-}
-
-// sizeFromKey reads ,S= from a key, as Dovecot and Courier write it.
-func sizeFromKey(key, field string) (int64, bool) {
+// keyField returns the value of ",field=" in a key (up to the next
+// comma), as Dovecot and Courier write S= and W=.
+func keyField(key, field string) (string, bool) {
 	i := strings.Index(key, ","+field+"=")
 	if i < 0 {
-		return 0, false
+		return "", false
 	}
 	rest := key[i+len(field)+2:]
 	if j := strings.IndexByte(rest, ','); j >= 0 {
 		rest = rest[:j]
 	}
-	n, err := strconv.ParseInt(rest, 10, 64)
+	return rest, true
+}
+
+// crcFromKey reads ,H= (crcField) from a key.
+func crcFromKey(key string) (uint32, bool) {
+	v, ok := keyField(key, crcField)
+	if !ok || len(v) != 8 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(v, 16, 32)
+	return uint32(n), err == nil
+}
+
+// sizeFromKey reads ,S= (or ,W=) from a key.
+func sizeFromKey(key, field string) (int64, bool) {
+	v, ok := keyField(key, field)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
 	return n, err == nil && n >= 0
 }
 
