@@ -54,6 +54,9 @@ func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry,
 // callers through the DirSyncer, which only lets an fsync that began
 // after this call count).
 func (f *Folder) SyncAppended(entries []folder.Entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
 	if fsg := f.st.fsg; fsg != nil {
 		// One syncfs covers the files, their inodes, and both
 		// directories of every rename, for every store on the file
