@@ -125,13 +125,10 @@ type FSGroup struct {
 	g  GroupSync
 	// syncfs is unix.Syncfs; tests make it fail.
 	syncfs func(fd int) error
-	// wmu guards writers: appends between Begin and End, whose files
-	// are being written and renamed; a leader waits for them (gather),
-	// at most maxGather, so that one syncfs covers them too. await is
-	// closed when writers drops to zero.
-	wmu     sync.Mutex
-	writers int
-	await   chan struct{}
+	// writers are the appends between Begin and End, whose files are
+	// being written and renamed; a leader waits for them, at most
+	// maxGather, so that one syncfs covers them too.
+	writers Writers
 	// errs counts failed syncfs calls. syncfs reports a write-back error
 	// once per descriptor (errseq), to whichever call comes first, which
 	// may be one that an append whose pages failed did not wait for: an
@@ -188,21 +185,12 @@ var ErrWriteback = errors.New("a write-back error on the file system while the m
 // file is written and renamed (or the append failed). Begin returns the
 // epoch that Sync takes.
 func (g *FSGroup) Begin() uint64 {
-	g.wmu.Lock()
-	g.writers++
-	g.wmu.Unlock()
+	g.writers.Begin()
 	return g.errs.Load()
 }
 
 // End counts out an append that Begin counted in.
-func (g *FSGroup) End() {
-	g.wmu.Lock()
-	if g.writers--; g.writers == 0 && g.await != nil {
-		close(g.await)
-		g.await = nil
-	}
-	g.wmu.Unlock()
-}
+func (g *FSGroup) End() { g.writers.End() }
 
 // maxGather bounds how long a syncfs waits for appends still writing
 // their files. Deliveries to different users do not meet in a mailbox's
@@ -213,31 +201,11 @@ func (g *FSGroup) End() {
 // under this; a large one costs the others at most this.
 const maxGather = time.Millisecond
 
-// gather waits, at most maxGather, until no append is writing.
-func (g *FSGroup) gather() {
-	g.wmu.Lock()
-	if g.writers == 0 {
-		g.wmu.Unlock()
-		return
-	}
-	if g.await == nil {
-		g.await = make(chan struct{})
-	}
-	ch := g.await
-	g.wmu.Unlock()
-	t := time.NewTimer(maxGather)
-	select {
-	case <-ch:
-	case <-t.C:
-	}
-	t.Stop()
-}
-
 // Sync returns once a syncfs that began after this call has succeeded
 // and no syncfs failed since epoch (Begin's, before the writes it is to
 // cover).
 func (g *FSGroup) Sync(epoch uint64) error {
-	err := g.g.DoGathered(g.gather, func() error {
+	err := g.g.DoGathered(func() { g.writers.Await(maxGather) }, func() error {
 		if err := g.syncfs(g.fd); err != nil {
 			g.errs.Add(1)
 			return fmt.Errorf("syncfs: %w", err)
@@ -248,4 +216,58 @@ func (g *FSGroup) Sync(epoch uint64) error {
 		err = ErrWriteback
 	}
 	return err
+}
+
+// Writers counts appends still writing their files, so that the leader
+// of a group sync (a mailbox's batch, a file system's syncfs) can wait a
+// little for those about to join it instead of leaving them to the next.
+type Writers struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed when n drops to 0, if someone waits
+}
+
+// Begin counts a writer in.
+func (w *Writers) Begin() {
+	w.mu.Lock()
+	w.n++
+	w.mu.Unlock()
+}
+
+// End counts a writer out, waking whoever waits for the last one.
+func (w *Writers) End() {
+	w.mu.Lock()
+	if w.n--; w.n == 0 && w.idle != nil {
+		close(w.idle)
+		w.idle = nil
+	}
+	w.mu.Unlock()
+}
+
+// Count is how many are counted in now (tests check nothing is left).
+func (w *Writers) Count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.n
+}
+
+// Await returns once no writer is counted in, or after max. With none it
+// returns at once: a lone writer does not wait for company.
+func (w *Writers) Await(max time.Duration) {
+	w.mu.Lock()
+	if w.n == 0 {
+		w.mu.Unlock()
+		return
+	}
+	if w.idle == nil {
+		w.idle = make(chan struct{})
+	}
+	ch := w.idle
+	w.mu.Unlock()
+	t := time.NewTimer(max)
+	select {
+	case <-ch:
+	case <-t.C:
+	}
+	t.Stop()
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -86,5 +87,35 @@ func TestFSSync(t *testing.T) {
 	}
 	if err := ga.Sync(ga.errs.Load()); err != nil {
 		t.Fatalf("Sync of an append begun after the failure = %v", err)
+	}
+}
+
+// A leader waits for writers in flight until the last one ends, never
+// longer than its bound, and not at all when none is writing.
+func TestWritersAwait(t *testing.T) {
+	var w Writers
+	start := time.Now()
+	w.Await(time.Hour) // none writing: at once
+	if time.Since(start) > time.Second {
+		t.Fatal("Await waited with no writer")
+	}
+	w.Begin()
+	w.Begin()
+	ended := make(chan struct{})
+	go func() {
+		w.End()
+		w.End()
+		close(ended)
+	}()
+	w.Await(time.Hour) // returns when the last ends
+	<-ended
+	if n := w.Count(); n != 0 {
+		t.Fatalf("Count = %d", n)
+	}
+	w.Begin() // one that never ends: the bound holds
+	start = time.Now()
+	w.Await(20 * time.Millisecond)
+	if d := time.Since(start); d < 20*time.Millisecond || d > 10*time.Second {
+		t.Fatalf("Await with a writer stuck took %v", d)
 	}
 }

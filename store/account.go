@@ -95,10 +95,10 @@ type Mailbox struct {
 	// runs (awaitIndexing).
 	aindexing []*batchInFlight
 	// awriting counts the appends still writing their files, which will
-	// queue; await, when set, is closed when the count drops to 0 (a
-	// leader waits on it for company, appendbatch.go).
-	awriting int
-	await    chan struct{}
+	// queue: a leader waits for them for company (appendbatch.go). A
+	// writer is counted out only after it queued, so a leader that saw
+	// none writing finds every one of them in the queue.
+	awriting folder.Writers
 }
 
 func (m *Mailbox) folder() folder.Folder {

@@ -79,10 +79,10 @@ func (m *Mailbox) commitAppended(ba folder.BatchAppender, st *staged, early bool
 	req := &appendReq{st: st, durable: make(chan struct{}), done: make(chan struct{}), wake: make(chan struct{}, 1), after: after}
 	m.amu.Lock()
 	m.aqueue = append(m.aqueue, req)
-	m.writeEnded()
 	lead := !m.aleading
 	m.aleading = true
 	m.amu.Unlock()
+	m.awriting.End() // after the append to the queue: see Mailbox.awriting
 	if lead {
 		m.leadBatch(ba)
 	}
@@ -103,7 +103,7 @@ func (m *Mailbox) commitAppended(ba folder.BatchAppender, st *staged, early bool
 // leadBatch fsyncs the directory for everything queued, has it indexed
 // (now, or by the lazy committer), and passes the lead on.
 func (m *Mailbox) leadBatch(ba folder.BatchAppender) {
-	m.awaitWriters()
+	m.awriting.Await(maxCompanyWait)
 	m.amu.Lock()
 	batch := m.aqueue
 	m.aqueue = nil
@@ -239,29 +239,16 @@ func (m *Mailbox) awaitIndexing(ctx context.Context) error {
 // made until it queues (or fails), so that a leader knows who is about
 // to join.
 func (m *Mailbox) writeUnsynced(ctx context.Context, ba folder.BatchAppender, st *staged, keys *[]string) error {
-	m.amu.Lock()
-	m.awriting++
-	m.amu.Unlock()
+	m.awriting.Begin()
 	e, err := ba.AppendUnsynced(ctx, m.newMessage(st, keys))
 	st.entry = e
 	// The file holds the bytes now; a batch (an early one waits for its
 	// commit up to a second, lazycommit.go) keeps only the record.
 	st.msg, st.canon, st.content = nil, nil, nil
 	if err != nil {
-		m.amu.Lock()
-		m.writeEnded()
-		m.amu.Unlock()
+		m.awriting.End()
 	}
 	return err
-}
-
-// writeEnded counts one writer out (it queued or failed), waking a
-// leader waiting for the last one. amu is held.
-func (m *Mailbox) writeEnded() {
-	if m.awriting--; m.awriting == 0 && m.await != nil {
-		close(m.await)
-		m.await = nil
-	}
 }
 
 // maxCompanyWait bounds how long a leader waits for the appends whose
@@ -274,25 +261,3 @@ func (m *Mailbox) writeEnded() {
 // at once), so a slow writer (a large spooled message) costs the others
 // at most that.
 const maxCompanyWait = time.Millisecond
-
-// awaitWriters has a leader wait, at most maxCompanyWait, until no
-// append to the mailbox is still writing its file. With none writing it
-// returns at once: a lone append does not wait for company.
-func (m *Mailbox) awaitWriters() {
-	m.amu.Lock()
-	if m.awriting == 0 {
-		m.amu.Unlock()
-		return
-	}
-	if m.await == nil {
-		m.await = make(chan struct{})
-	}
-	ch := m.await
-	m.amu.Unlock()
-	t := time.NewTimer(maxCompanyWait)
-	select {
-	case <-ch:
-	case <-t.C:
-	}
-	t.Stop()
-}

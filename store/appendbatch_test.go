@@ -101,7 +101,7 @@ func TestAppendWritersCounted(t *testing.T) {
 	wg.Wait()
 	mb.amu.Lock()
 	defer mb.amu.Unlock()
-	if mb.awriting != 0 || mb.await != nil || mb.aleading || len(mb.aqueue) != 0 {
-		t.Fatalf("after the appends: %d writing, await %v, leading %v, %d queued", mb.awriting, mb.await != nil, mb.aleading, len(mb.aqueue))
+	if n := mb.awriting.Count(); n != 0 || mb.aleading || len(mb.aqueue) != 0 {
+		t.Fatalf("after the appends: %d writing, leading %v, %d queued", n, mb.aleading, len(mb.aqueue))
 	}
 }
