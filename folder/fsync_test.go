@@ -101,16 +101,15 @@ func TestWritersAwait(t *testing.T) {
 	}
 	w.Begin()
 	w.Begin()
-	ended := make(chan struct{})
 	go func() {
+		time.Sleep(20 * time.Millisecond)
 		w.End()
+		time.Sleep(20 * time.Millisecond)
 		w.End()
-		close(ended)
 	}()
-	w.Await(time.Hour) // returns when the last ends
-	<-ended
+	w.Await(time.Hour) // returns when the last ends, not before
 	if n := w.Count(); n != 0 {
-		t.Fatalf("Count = %d", n)
+		t.Fatalf("Await returned with %d still writing", n)
 	}
 	w.Begin() // one that never ends: the bound holds
 	start = time.Now()
