@@ -1,6 +1,7 @@
 package imap
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -193,6 +194,32 @@ func parseUIDs(set string) ([]uint32, error) {
 	return out, nil
 }
 
+// expungedBehind appends n messages, opens a session that start turns
+// QRESYNC or CONDSTORE on in and selects INBOX with, and has another
+// session flag message seq \Deleted and expunge it: the first session
+// is not told of it yet (it sent nothing since).
+func expungedBehind(t *testing.T, n, seq int, start func(s *session)) (*testEnv, *session, *session) {
+	t.Helper()
+	e := newEnv(t)
+	for i := 0; i < n; i++ { // MODSEQs 2 to n+1
+		fetchTestAppend(t, e, "Subject: q\r\n\r\nbody\r\n", folder.Flags{}, fetchDate)
+	}
+	s := e.dial(t)
+	s.login()
+	start(s)
+	o := e.dial(t)
+	o.login()
+	o.selectInbox("o0")
+	o.do(fmt.Sprintf(`o1 STORE %d +FLAGS.SILENT (\Deleted)`, seq), "o1 OK STORE completed") // n+2
+	o.do("o2 EXPUNGE", fmt.Sprintf("* %d EXPUNGE", seq), "o2 OK EXPUNGE completed")         // n+3
+	return e, s, o
+}
+
+func startQResync(s *session) {
+	s.do("a1 ENABLE QRESYNC", "* ENABLED QRESYNC", "a1 OK ENABLE completed")
+	s.selectInbox("a2")
+}
+
 // RFC 7162 §3.2: while an expunge is withheld (RFC 9051 §7.5.1: not
 // during FETCH, STORE or SEARCH by sequence number), a command that
 // shows a MODSEQ at or above the expunge's is followed, before its
@@ -200,20 +227,8 @@ func parseUIDs(set string) ([]uint32, error) {
 // comes at the next point it may. A client that takes the highest MODSEQ
 // it saw and resynchronises from it is then told of the expunge.
 func TestQResyncWithheldExpunge(t *testing.T) {
-	e := newEnv(t)
-	for i := 0; i < 4; i++ { // MODSEQs 2 to 5
-		fetchTestAppend(t, e, "Subject: q\r\n\r\nbody\r\n", folder.Flags{}, fetchDate)
-	}
+	e, s, o := expungedBehind(t, 4, 3, startQResync) // UID 3's expunge is MODSEQ 7
 	uv := e.uidValidity(t, "INBOX")
-	s := e.dial(t)
-	s.login()
-	s.do("a1 ENABLE QRESYNC", "* ENABLED QRESYNC", "a1 OK ENABLE completed")
-	s.selectInbox("a2")
-	o := e.dial(t)
-	o.login()
-	o.selectInbox("o0")
-	o.do(`o1 STORE 3 +FLAGS.SILENT (\Deleted)`, "o1 OK STORE completed") // 6
-	o.do("o2 EXPUNGE", "* 3 EXPUNGE", "o2 OK EXPUNGE completed")         // 7
 	// A MODSEQ below the expunge's needs nothing.
 	s.do("a3 FETCH 2 (MODSEQ)", "* 2 FETCH (UID 2 MODSEQ (3))", "a3 OK FETCH completed")
 	o.do(`o3 STORE 1 +FLAGS.SILENT (\Flagged)`, "o3 OK STORE completed") // 8
@@ -247,20 +262,11 @@ func TestQResyncWithheldExpunge(t *testing.T) {
 // CHANGEDSINCE): the same OK [HIGHESTMODSEQ] while an EXPUNGE is
 // withheld, here for a SEARCH MODSEQ and for a STORE .SILENT.
 func TestCondstoreWithheldExpunge(t *testing.T) {
-	e := newEnv(t)
-	for i := 0; i < 3; i++ { // MODSEQs 2 to 4
-		fetchTestAppend(t, e, "Subject: c\r\n\r\nbody\r\n", folder.Flags{}, fetchDate)
-	}
-	s := e.dial(t)
-	s.login()
-	s.send("a1 SELECT INBOX (CONDSTORE)\r\n")
-	for l := s.line(); !strings.HasPrefix(l, "a1 "); l = s.line() {
-	}
-	o := e.dial(t)
-	o.login()
-	o.selectInbox("o0")
-	o.do(`o1 STORE 2 +FLAGS.SILENT (\Deleted)`, "o1 OK STORE completed") // 5
-	o.do("o2 EXPUNGE", "* 2 EXPUNGE", "o2 OK EXPUNGE completed")         // 6
+	_, s, _ := expungedBehind(t, 3, 2, func(s *session) { // UID 2's expunge is MODSEQ 6
+		s.send("a1 SELECT INBOX (CONDSTORE)\r\n")
+		for l := s.line(); !strings.HasPrefix(l, "a1 "); l = s.line() {
+		}
+	})
 	s.do(`a2 STORE 3 +FLAGS.SILENT (\Seen)`, "* 3 FETCH (MODSEQ (7))",
 		"* OK [HIGHESTMODSEQ 5] expunges pending", "a2 OK STORE completed")
 	s.do("a3 SEARCH MODSEQ 7", "* SEARCH 3 (MODSEQ 7)",
@@ -274,19 +280,7 @@ func TestCondstoreWithheldExpunge(t *testing.T) {
 // counts the message until then (imaptest: "VANISHED UID=n not found",
 // then "UID changed for sequence n").
 func TestQResyncVanishedOnce(t *testing.T) {
-	e := newEnv(t)
-	for i := 0; i < 3; i++ { // MODSEQs 2 to 4
-		fetchTestAppend(t, e, "Subject: q\r\n\r\nbody\r\n", folder.Flags{}, fetchDate)
-	}
-	s := e.dial(t)
-	s.login()
-	s.do("a1 ENABLE QRESYNC", "* ENABLED QRESYNC", "a1 OK ENABLE completed")
-	s.selectInbox("a2")
-	o := e.dial(t)
-	o.login()
-	o.selectInbox("o0")
-	o.do(`o1 STORE 2 +FLAGS.SILENT (\Deleted)`, "o1 OK STORE completed") // 5
-	o.do("o2 EXPUNGE", "* 2 EXPUNGE", "o2 OK EXPUNGE completed")         // 6
+	_, s, _ := expungedBehind(t, 3, 2, startQResync) // UID 2's expunge is MODSEQ 6
 	s.do("a3 UID FETCH 1:* (FLAGS) (CHANGEDSINCE 1 VANISHED)",
 		`* 1 FETCH (UID 1 FLAGS (\Recent) MODSEQ (2))`, `* 3 FETCH (UID 3 FLAGS (\Recent) MODSEQ (4))`,
 		"* VANISHED 2", "a3 OK FETCH completed")
