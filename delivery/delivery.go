@@ -251,7 +251,9 @@ func (d *Deliverer) overQuota(rcpt Recipient, err error) error {
 }
 
 // withTrace prepends Return-Path, Delivered-To and Received (RFC 5321
-// §4.4) to a canonical message.
+// §4.4) to a canonical message, in a new slice: the message may be the
+// spool's memory, which goes back to a pool when the transaction ends
+// (internal/spool), so nothing delivered may alias it.
 func (d *Deliverer) withTrace(env Envelope, rcpt Recipient, msg []byte, now time.Time) []byte {
 	return d.appendTrace(make([]byte, 0, len(msg)+512), env, rcpt, now, msg)
 }

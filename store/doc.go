@@ -25,6 +25,11 @@
 //     452 / NO [OVERQUOTA] and sends again, so the file is removed while
 //     its key is still pending (appendStaged), or the retry would make a
 //     second copy once space returns.
+//   - A file a Sync finds that the index does not know is first asked
+//     of the format (folder.Verifier): a Maildir file written under an
+//     FSSync whose size or CRC-32C is not what its name records was cut
+//     short by a crash before its append returned (nothing acknowledged
+//     it), and is removed, never indexed (sync.go dropTorn).
 //   - Remove: files go first, then the index. A crash in between leaves
 //     index entries without files, which Sync expunges. An expunged message
 //     can never come back under a new UID.

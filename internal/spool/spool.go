@@ -20,6 +20,12 @@
 //   - A spool is never fsynced: it is not the copy an LMTP 250 speaks
 //     of; a crash loses it with the unanswered transaction, and the
 //     client sends again.
+//   - A Message in memory gives its buffer back to a pool at Close, for
+//     the next message to be written into: nothing may keep what Bytes
+//     returned past Close. Its owner (the LMTP transaction) closes it
+//     only after every delivery returned, and a delivery stores a copy
+//     of its own (the trace fields, then the message: delivery.withTrace),
+//     never a slice of the spool's memory.
 package spool
 
 import (

@@ -126,3 +126,28 @@ func assertEmpty(t *testing.T, dir string) {
 		t.Fatalf("%s holds %v", dir, ents)
 	}
 }
+
+// A buffer given back at Close and taken by the next message holds only
+// that message: nothing of the one before shows, whatever their sizes.
+func TestMemoryReusedClean(t *testing.T) {
+	dir := t.TempDir()
+	sizes := []int{200 << 10, 100, 50 << 10, 0, 300 << 10, 17}
+	for i, n := range sizes {
+		w := NewWriter(dir, 1<<20)
+		body := bytes.Repeat([]byte{byte('a' + i)}, n)
+		if _, err := w.Write(body); err != nil {
+			t.Fatal(err)
+		}
+		m, err := w.Finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(m.Bytes(), body) || m.Size() != int64(n) {
+			t.Fatalf("message %d: %d octets, want %d of %q", i, len(m.Bytes()), n, string(rune('a'+i)))
+		}
+		m.Close()
+		if m.Bytes() != nil {
+			t.Fatalf("message %d still shows its memory after Close", i)
+		}
+	}
+}
