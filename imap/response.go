@@ -2,6 +2,7 @@ package imap
 
 import (
 	"errors"
+	"io/fs"
 	"log/slog"
 	"strconv"
 	"syscall"
@@ -63,6 +64,13 @@ func mapErr(log *slog.Logger, op string, err error) error {
 	case errors.Is(err, quota.ErrOverQuota):
 		// RFC 9208 §4.3 (and RFC 5530): nothing was stored.
 		return no(codeOverQuota, "quota exceeded: "+quotaText(err))
+	case errors.Is(err, fs.ErrPermission):
+		// The kernel refused the store's user (a server run as root
+		// works in each store as its user): a file in the store that is
+		// not theirs, or a link to one. RFC 5530 NOPERM, as Dovecot
+		// answers; the log names the file and the uid.
+		log.Error("permission denied in the store", "op", op, "err", err)
+		return no(codeNoPerm, "permission denied; the administrator has the details")
 	case errors.Is(err, folder.ErrLocked):
 		// RFC 5530 INUSE: another program (mutt, procmail) holds the
 		// mailbox's lock; the client may retry.

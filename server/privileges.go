@@ -17,8 +17,10 @@ package server
 //   - Without it, run as root: the process stays root, and every file
 //     and directory made in a user's store (and the user's index file)
 //     is given to the uid/gid of the user's passwd-file line, through
-//     safefs.Owner, right after it is made and before a byte is written.
-//     A line without them leaves the file root's, as before.
+//     safefs.Owner, right after it is made and before a byte is written,
+//     and every path operation in the store runs under that uid and gid
+//     on its own thread (safefs creds.go). A line without them leaves
+//     the file root's, as before.
 //
 // Invariants:
 //   - Nothing is served before the drop: listeners are bound first,

@@ -85,3 +85,32 @@ func BenchmarkReaddirnames(b *testing.B) {
 		}
 	}
 }
+
+// The same open under a user's credentials (run as root): what the
+// switch to the owner and back (creds.go) adds to each path operation.
+func BenchmarkOpenFdCreds(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	root, names := benchTree(b)
+	if err := filepath.Walk(filepath.Dir(root), func(p string, _ os.FileInfo, err error) error {
+		if err == nil {
+			err = os.Lchown(p, testUID, testGID)
+		}
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	d, err := OpenDirOwned(root, &Owner{UID: testUID, GID: testGID})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		fd, err := d.OpenFd(names[i%len(names)], unix.O_RDONLY|unix.O_NONBLOCK, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		unix.Close(fd)
+	}
+}

@@ -45,6 +45,12 @@
 //     makes to that owner before a byte is written, on a descriptor of
 //     the new file, never through a name or a link; nothing that
 //     existed before is chowned (owner.go).
+//   - A Dir with an Owner that has a uid of its own, in a process run
+//     as root, makes every path operation under the owner's file-system
+//     uid, gid and groups, on a thread locked for that one operation and
+//     switched back before it is unlocked (creds.go): a link that slips
+//     past the rules above reaches only what the owner may reach. No
+//     other goroutine ever runs on a thread with a user's ids.
 //   - The directory a Dir was opened on is trusted (the store root sits
 //     in the server's data directory, which users cannot write); only
 //     what lies beneath it is the user's.

@@ -51,6 +51,14 @@ func OpenDirOwned(path string, owner *Owner) (*Dir, error) {
 	if owner.needed() {
 		o := *owner
 		d.own = &o
+		d.cred = credsFor(&o)
+		if d.cred != nil && int(d.uid) != o.UID {
+			// Every operation would meet EACCES deep inside: say it
+			// once, with what to do.
+			d.Close()
+			return nil, fmt.Errorf("%s belongs to uid %d, and its user's passwd line says uid %d: storaged works in a store as its user (chown -R %d:%d %s)",
+				path, d.uid, o.UID, o.UID, d.cred.gid, path)
+		}
 	}
 	return d, nil
 }

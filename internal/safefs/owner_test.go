@@ -34,11 +34,19 @@ func TestOwnerCreates(t *testing.T) {
 		if err := MkdirOwned(root, 0o700, own); err != nil {
 			t.Fatal(err)
 		}
+		// What was there before is the user's (with another group):
+		// run as root, a Dir with an owner works as that user, who can
+		// use only what is theirs (creds.go).
 		if err := os.WriteFile(filepath.Join(root, "old"), []byte("x"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.Mkdir(filepath.Join(root, "olddir"), 0o700); err != nil {
 			t.Fatal(err)
+		}
+		for _, n := range []string{"old", "olddir"} {
+			if err := os.Chown(filepath.Join(root, n), testUID, 0); err != nil {
+				t.Fatal(err)
+			}
 		}
 		d, err := OpenDirOwned(root, own)
 		if err != nil {
@@ -84,8 +92,8 @@ func TestOwnerCreates(t *testing.T) {
 			}
 		}
 		for _, n := range []string{"old", "olddir"} {
-			if u, _ := ownerOf(t, filepath.Join(root, n)); u != 0 {
-				t.Errorf("%s existed before and was given away (uid %d)", n, u)
+			if u, g := ownerOf(t, filepath.Join(root, n)); u != testUID || g != 0 {
+				t.Errorf("%s existed before and was given away (%d:%d)", n, u, g)
 			}
 		}
 	})
@@ -113,6 +121,9 @@ func TestOwnerNeverChownsThroughLinks(t *testing.T) {
 		t.Skip("chown to another uid needs root")
 	}
 	fx := newFixture(t)
+	if err := os.Chown(fx.root, testUID, testGID); err != nil {
+		t.Fatal(err)
+	}
 	d, err := OpenDirOwned(fx.root, &Owner{UID: testUID, GID: testGID})
 	if err != nil {
 		t.Fatal(err)

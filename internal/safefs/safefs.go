@@ -61,6 +61,7 @@ type Dir struct {
 	path    string
 	uid     uint32
 	own     *Owner // who new files and directories are given to (OpenDirOwned)
+	cred    *creds // what path operations run as (creds.go); nil: the process's
 	cleanup runtime.Cleanup
 	closed  atomic.Bool
 }
@@ -122,6 +123,17 @@ var (
 	probe     sync.Once
 )
 
+// followLinks turns the resolution rules off (UnsafeFollowLinks).
+var followLinks atomic.Bool
+
+// noFollow is O_NOFOLLOW, unless a test turned the rules off.
+func noFollow() int {
+	if followLinks.Load() {
+		return 0
+	}
+	return unix.O_NOFOLLOW
+}
+
 // forceWalk makes every resolution walk component by component, as on a
 // kernel without openat2; tests use it to cover the fallback.
 var forceWalk atomic.Bool
@@ -145,7 +157,7 @@ const resolveFlags = unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESO
 // for the last component, O_NOFOLLOW are added). The name is checked.
 // A file it creates in a Dir with an owner is given to the owner.
 func (d *Dir) open(name string, flags int, mode uint32) (int, error) {
-	if d.own != nil && flags&unix.O_CREAT != 0 {
+	if d.own != nil && d.cred == nil && flags&unix.O_CREAT != 0 {
 		return d.openOwned(name, flags, mode)
 	}
 	return d.openName(name, flags, mode)
@@ -163,6 +175,13 @@ func (d *Dir) openName(name string, flags int, mode uint32) (int, error) {
 func (d *Dir) openChecked(name string, flags int, mode uint32) (int, error) {
 	if d.closed.Load() {
 		return -1, os.ErrClosed
+	}
+	if followLinks.Load() {
+		fd, err := retry(func() (int, error) { return unix.Openat(d.fd, name, flags|unix.O_CLOEXEC, mode) })
+		if err != nil {
+			return -1, &fs.PathError{Op: "open", Path: name, Err: err}
+		}
+		return fd, nil
 	}
 	if useOpenat2() {
 		how := unix.OpenHow{Flags: uint64(flags | unix.O_CLOEXEC), Resolve: resolveFlags}
@@ -314,8 +333,9 @@ const (
 // OpenFd opens name beneath d (see the package doc) and returns the bare
 // descriptor: the read path of message files, which an os.File would
 // make twice as dear.
-func (d *Dir) OpenFd(name string, flags int, perm uint32) (int, error) {
-	return d.open(name, flags, perm)
+func (d *Dir) OpenFd(name string, flags int, perm uint32) (fd int, err error) {
+	err = d.as(func() error { fd, err = d.open(name, flags, perm); return err })
+	return fd, err
 }
 
 // OpenFile opens name beneath d. Reads open with O_NONBLOCK (a FIFO
@@ -323,7 +343,8 @@ func (d *Dir) OpenFd(name string, flags int, perm uint32) (int, error) {
 // asked for are made on the descriptor itself.
 func (d *Dir) OpenFile(name string, flags int, perm os.FileMode, check Check) (*os.File, error) {
 	nb := flags&unix.O_NONBLOCK == 0
-	fd, err := d.open(name, flags|unix.O_NONBLOCK, uint32(perm.Perm()))
+	var fd int
+	err := d.as(func() (err error) { fd, err = d.open(name, flags|unix.O_NONBLOCK, uint32(perm.Perm())); return err })
 	if err != nil {
 		return nil, err
 	}
@@ -437,6 +458,10 @@ func (d *Dir) WriteFile(name string, data []byte, perm os.FileMode) error {
 
 // Mkdir makes the directory name; its parent must exist.
 func (d *Dir) Mkdir(name string, perm os.FileMode) error {
+	return d.as(func() error { return d.mkdir(name, perm) })
+}
+
+func (d *Dir) mkdir(name string, perm os.FileMode) error {
 	dir, base, done, err := d.at(name)
 	if err != nil {
 		return err
@@ -445,7 +470,7 @@ func (d *Dir) Mkdir(name string, perm os.FileMode) error {
 	if err := unix.Mkdirat(dir, base, uint32(perm.Perm())); err != nil {
 		return &fs.PathError{Op: "mkdir", Path: name, Err: err}
 	}
-	if d.own != nil {
+	if d.own != nil && d.cred == nil {
 		return d.chownNewDir(dir, base, name)
 	}
 	return nil
@@ -454,6 +479,10 @@ func (d *Dir) Mkdir(name string, perm os.FileMode) error {
 // MkdirAll makes name and any missing parents; a component that is a
 // link is ErrLink, one that is a file ENOTDIR.
 func (d *Dir) MkdirAll(name string, perm os.FileMode) error {
+	return d.as(func() error { return d.mkdirAll(name, perm) })
+}
+
+func (d *Dir) mkdirAll(name string, perm os.FileMode) error {
 	if err := CheckPath(name); err != nil {
 		return err
 	}
@@ -475,12 +504,12 @@ func (d *Dir) MkdirAll(name string, perm os.FileMode) error {
 		}
 		made := err == nil
 		next, err := retry(func() (int, error) {
-			return unix.Openat(dir, comp, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+			return unix.Openat(dir, comp, unix.O_PATH|unix.O_DIRECTORY|noFollow()|unix.O_CLOEXEC, 0)
 		})
 		if err != nil {
 			return &fs.PathError{Op: "mkdir", Path: name, Err: linkOr(dir, comp, err)}
 		}
-		if made && d.own != nil {
+		if made && d.own != nil && d.cred == nil {
 			if err := d.chownIfOurs(next, name); err != nil {
 				unix.Close(next)
 				return err
@@ -496,6 +525,10 @@ func (d *Dir) MkdirAll(name string, perm os.FileMode) error {
 
 // Remove unlinks the file (or link) name.
 func (d *Dir) Remove(name string) error {
+	return d.as(func() error { return d.remove(name) })
+}
+
+func (d *Dir) remove(name string) error {
 	dir, base, done, err := d.at(name)
 	if err != nil {
 		return err
@@ -509,6 +542,10 @@ func (d *Dir) Remove(name string) error {
 
 // RemoveDir removes the empty directory name.
 func (d *Dir) RemoveDir(name string) error {
+	return d.as(func() error { return d.removeDir(name) })
+}
+
+func (d *Dir) removeDir(name string) error {
 	dir, base, done, err := d.at(name)
 	if err != nil {
 		return err
@@ -524,6 +561,10 @@ func (d *Dir) RemoveDir(name string) error {
 // never leaving it through a link (a link is removed, not followed). A
 // name that does not exist is no error.
 func (d *Dir) RemoveAll(name string) error {
+	return d.as(func() error { return d.removeAll(name) })
+}
+
+func (d *Dir) removeAll(name string) error {
 	dir, base, done, err := d.at(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -580,6 +621,10 @@ func (d *Dir) RenameNoReplace(from, to string) error {
 }
 
 func (d *Dir) rename(from, to string, flags uint) error {
+	return d.as(func() error { return d.renameAs(from, to, flags) })
+}
+
+func (d *Dir) renameAs(from, to string, flags uint) error {
 	fdir, fbase, fdone, err := d.at(from)
 	if err != nil {
 		return err
@@ -606,6 +651,10 @@ func (d *Dir) rename(from, to string, flags uint) error {
 // Link makes to a new name of the file from (not of a link's target),
 // failing when to exists.
 func (d *Dir) Link(from, to string) error {
+	return d.as(func() error { return d.link(from, to) })
+}
+
+func (d *Dir) link(from, to string) error {
 	fdir, fbase, fdone, err := d.at(from)
 	if err != nil {
 		return err
@@ -624,7 +673,12 @@ func (d *Dir) Link(from, to string) error {
 
 // Lstat describes name itself (a link is described, not followed); the
 // directories on the way are resolved beneath d without links.
-func (d *Dir) Lstat(name string) (fs.FileInfo, error) {
+func (d *Dir) Lstat(name string) (fi fs.FileInfo, err error) {
+	err = d.as(func() error { fi, err = d.lstat(name); return err })
+	return fi, err
+}
+
+func (d *Dir) lstat(name string) (fs.FileInfo, error) {
 	if name == "" || name == "." {
 		var st unix.Stat_t
 		err := unix.Fstat(d.fd, &st)
@@ -640,7 +694,11 @@ func (d *Dir) Lstat(name string) (fs.FileInfo, error) {
 	}
 	defer done()
 	var st unix.Stat_t
-	if err := unix.Fstatat(dir, base, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	flags := unix.AT_SYMLINK_NOFOLLOW
+	if followLinks.Load() {
+		flags = 0
+	}
+	if err := unix.Fstatat(dir, base, &st, flags); err != nil {
 		return nil, &fs.PathError{Op: "stat", Path: name, Err: err}
 	}
 	return newInfo(base, &st), nil
@@ -661,7 +719,8 @@ func (d *Dir) IsRegular(name string) bool {
 // SyncDir fsyncs the directory name ("" or "." for d itself), so that
 // entries created, renamed or removed in it survive a crash.
 func (d *Dir) SyncDir(name string) error {
-	fd, err := d.selfOr(name, unix.O_RDONLY|unix.O_DIRECTORY)
+	var fd int
+	err := d.as(func() (err error) { fd, err = d.selfOr(name, unix.O_RDONLY|unix.O_DIRECTORY); return err })
 	if err != nil {
 		return err
 	}

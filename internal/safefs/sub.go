@@ -13,7 +13,8 @@ import (
 // the top again, so a directory swapped for a link between two levels
 // cannot redirect the walk: the descriptor already held is the one read.
 func (d *Dir) Sub(name string) (*Dir, error) {
-	fd, err := d.open(name, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	var fd int
+	err := d.as(func() (err error) { fd, err = d.open(name, unix.O_RDONLY|unix.O_DIRECTORY, 0); return err })
 	if err != nil {
 		return nil, err
 	}
@@ -22,7 +23,7 @@ func (d *Dir) Sub(name string) (*Dir, error) {
 		unix.Close(fd)
 		return nil, &fs.PathError{Op: "stat", Path: d.Join(name), Err: err}
 	}
-	sub := &Dir{fd: fd, path: d.Join(name), uid: st.Uid}
+	sub := &Dir{fd: fd, path: d.Join(name), uid: st.Uid, own: d.own, cred: d.cred}
 	sub.cleanup = runtime.AddCleanup(sub, func(fd int) { unix.Close(fd) }, fd)
 	return sub, nil
 }
