@@ -44,6 +44,10 @@ import (
 // test binary again with isoDropEnv set, and TestIsolation then drops the
 // whole process to that uid and gid before it makes anything, as serve
 // with [server] user runs; every store, socket and index is that user's.
+// TestIsolationPerUserIDs runs it a third time as root for users who each
+// have a uid of their own (passwd-file uid/gid fields), so that every
+// operation in a store runs as its user (safefs creds.go) and what an
+// attacker plants is theirs.
 
 // Markers no answer may ever carry.
 const (
@@ -123,6 +127,49 @@ func TestIsolation(t *testing.T) {
 	}
 }
 
+// isoUIDs makes the table's users (victim and attackers) users with uids
+// of their own, served by a server run as root: every operation in a
+// store then runs as its user (safefs creds.go), and what an attacker
+// plants in their store is theirs, as a local user's files are.
+var isoUIDs bool
+
+// isoUID is the uid (and gid) of the table's user i (-1: the victim) in
+// an isoUIDs run: numbers no account of the host has.
+func isoUID(i int) int { return 50000 + i }
+
+// TestIsolationPerUserIDs is the table again, run as root for users who
+// each have a uid of their own.
+func TestIsolationPerUserIDs(t *testing.T) {
+	if os.Geteuid() != 0 || isoDropped() {
+		t.Skip("per-user uids need a server run as root")
+	}
+	isoUIDs = true
+	defer func() { isoUIDs = false }()
+	TestIsolation(t)
+}
+
+// giveStore gives what the test planted as root in the attacker's store
+// to the attacker, as a local user's own files would be; a file with
+// several links (another's file linked in) or someone else's is left as
+// it is, and links are changed, never followed.
+func (a *attacker) giveStore() {
+	if !isoUIDs {
+		return
+	}
+	id := isoUID(slices.Index(a.users, a.user))
+	filepath.WalkDir(a.storeOf(a.user), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		var st unix.Stat_t
+		if unix.Lstat(p, &st) != nil || st.Uid != 0 || (st.Mode&unix.S_IFMT == unix.S_IFREG && st.Nlink > 1) {
+			return nil
+		}
+		os.Lchown(p, id, id)
+		return nil
+	})
+}
+
 func testIsolation(t *testing.T, format string) {
 	e := newIsoEnv(t, format)
 	for i, atk := range isoAttacks {
@@ -136,12 +183,14 @@ func testIsolation(t *testing.T, format string) {
 			a := &attacker{isoEnv: e, t: t, user: e.users[i]}
 			if atk.before != nil {
 				atk.before(a)
+				a.giveStore()
 			}
 			if atk.proto != "CLI" {
 				a.imapLogin().cmd("LOGOUT")
 			}
 			if atk.setup != nil {
 				atk.setup(a)
+				a.giveStore()
 			}
 			atk.try(a)
 			a.checkAnswers()
@@ -171,6 +220,16 @@ func newIsoEnv(t *testing.T, format string) *isoEnv {
 		c.Auth.MaxFailuresPerAddress, c.Auth.MaxFailuresPerUserAddress, c.Auth.MaxFailuresPerUser = 0, 0, 0
 		c.Auth.FailDelayMax = 0
 	}
+	if isoUIDs {
+		lines := fmt.Sprintf("bob:{PLAIN}secret-bob:%d:%d::::\n", isoUID(-1), isoUID(-1))
+		for i, u := range e.users {
+			lines += fmt.Sprintf("%s:{PLAIN}secret-%s:%d:%d::::\n", u, u, isoUID(i), isoUID(i))
+		}
+		os.MkdirAll(e.data, 0o700)
+		if err := os.WriteFile(filepath.Join(e.data, "users"), []byte(lines), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	e.ts = startServer(t, e.data, withFormat(format, noThrottle), append([]string{"bob"}, e.users...)...)
 	// The victim: mail in INBOX and Sent, a Sieve script.
 	deliverMsgs(t, e.ts, "bob", bobMessage(1), bobMessage(2))
@@ -188,6 +247,11 @@ func newIsoEnv(t *testing.T, format string) *isoEnv {
 		t.Fatalf("bob's PUTSCRIPT: %q", st)
 	}
 	m.cmd(`SETACTIVE "mine"`)
+	if isoUIDs {
+		if n := ownedBy(t, e.bobRoot(), isoUID(-1), isoUID(-1)); n < 3 {
+			t.Fatalf("bob's store: %d entries", n)
+		}
+	}
 	if isoDropped() {
 		// The server's files, from the data directory down (stores,
 		// indexes, scripts, the LMTP socket), are the dropped user's,
@@ -1175,6 +1239,7 @@ var isoAttacks = []isoAttack{
 			// it, for the first): what an older storaged trusted.
 			before, _ := os.ReadFile(inbox)
 			plant(a.t, inbox+".lock", fmt.Sprintf("999999999 %d %d\n", lastRecord(before), len(before)+100))
+			a.giveStore()
 			if st := c.appendMsg("INBOX", plainMsg); !strings.HasPrefix(st, "OK") {
 				a.t.Errorf("APPEND under a dead lock: %s", st)
 			}
@@ -1183,6 +1248,7 @@ var isoAttacks = []isoAttack{
 				a.t.Fatalf("INBOX cut under a forged lock: %d octets, had %d", len(after), len(before))
 			}
 			plant(a.t, inbox+".lock", fmt.Sprintf("999999999 0 %d\n", len(after)+1))
+			a.giveStore()
 			a.deliver(a.user+"@example.org", plainMsg)
 			if now, _ := os.ReadFile(inbox); !strings.HasPrefix(string(now), string(after)) {
 				a.t.Fatalf("INBOX cut under a forged lock at delivery: %d octets, had %d", len(now), len(after))
