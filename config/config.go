@@ -279,6 +279,17 @@ type IMAP struct {
 	AuthFailDelay Duration `toml:"auth_fail_delay"`
 	// MaxMessageSize is the APPENDLIMIT.
 	MaxMessageSize Size `toml:"max_message_size"`
+	// MaxLineLength bounds one line of a command between literals
+	// (Dovecot's imap_max_line_length); a longer one is BAD. RFC 7162
+	// §4 asks for at least 8000 octets.
+	MaxLineLength Size `toml:"max_line_length"`
+	// MaxLiteralSize bounds a literal that is not an APPEND message (a
+	// SEARCH string, a METADATA value): a larger one is BAD, answered
+	// before the client sends its octets (a synchronising literal).
+	MaxLiteralSize Size `toml:"max_literal_size"`
+	// MaxCommandSize bounds one command's lines and non-message literals
+	// together.
+	MaxCommandSize Size `toml:"max_command_size"`
 	// IdleTimeout logs out a session that sends nothing for this long;
 	// RFC 9051 §5.4 asks for at least 30 minutes once logged in.
 	IdleTimeout Duration `toml:"idle_timeout"`
@@ -401,6 +412,9 @@ func Defaults() Config {
 			ListenTLS:      []string{},
 			AuthFailDelay:  Duration(time.Second),
 			MaxMessageSize: 50 << 20,
+			MaxLineLength:  64 << 10,
+			MaxLiteralSize: 64 << 10,
+			MaxCommandSize: 1 << 20,
 
 			IdleTimeout:                  Duration(30 * time.Minute),
 			LoginIdleTimeout:             Duration(time.Minute),
@@ -598,6 +612,15 @@ func (c *Config) resolve() error {
 	}
 	if c.IMAP.MaxMessageSize <= 0 || c.IMAP.MaxMessageSize > 1<<32-1 {
 		return errors.New("imap.max_message_size: must be positive and under 4G")
+	}
+	if c.IMAP.MaxLineLength < 8000 || c.IMAP.MaxLineLength > 16<<20 {
+		return errors.New("imap.max_line_length: must be from 8000 (RFC 7162 §4) to 16M")
+	}
+	if c.IMAP.MaxLiteralSize <= 0 || c.IMAP.MaxLiteralSize > 16<<20 {
+		return errors.New("imap.max_literal_size: must be positive and at most 16M")
+	}
+	if c.IMAP.MaxCommandSize < c.IMAP.MaxLineLength || c.IMAP.MaxCommandSize > 64<<20 {
+		return errors.New("imap.max_command_size: must be at least imap.max_line_length and at most 64M")
 	}
 	if c.IMAP.IdleTimeout < Duration(30*time.Minute) {
 		return errors.New("imap.idle_timeout: must be at least 30m (RFC 9051 §5.4)")

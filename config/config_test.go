@@ -123,6 +123,9 @@ func TestErrorsNameTheKey(t *testing.T) {
 		"[imap]\nidle_timeout = \"10m\"":                       "imap.idle_timeout",
 		"[imap]\nlogin_idle_timeout = \"0s\"":                  "imap.login_idle_timeout",
 		"[imap]\nlogin_idle_timeout = \"2h\"":                  "imap.login_idle_timeout",
+		"[imap]\nmax_line_length = \"1000\"":                   "imap.max_line_length",
+		"[imap]\nmax_literal_size = \"0\"":                     "imap.max_literal_size",
+		"[imap]\nmax_command_size = \"10K\"":                   "imap.max_command_size",
 	}
 	for body, key := range cases {
 		_, err := Load(write(t, body))

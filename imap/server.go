@@ -26,6 +26,12 @@ import (
 type Config struct {
 	// MaxMessageSize is the APPENDLIMIT (RFC 7889).
 	MaxMessageSize int64
+	// MaxLine, MaxLiteral and MaxCommand bound one command line, one
+	// literal that is not a message, and a command's lines and literals
+	// together (wire.Limits); zero takes wire's defaults.
+	MaxLine    int
+	MaxLiteral int64
+	MaxCommand int64
 	// AuthFailDelay is how long a failed login waits before its NO.
 	AuthFailDelay time.Duration
 	// IdleTimeout ends a connection that sends nothing for this long
@@ -119,7 +125,7 @@ func New(cfg Config, users *auth.DB, accounts *store.Accounts, logger *slog.Logg
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg: cfg, users: users, accounts: accounts, log: logger, ctx: ctx, cancel: cancel,
-		parser: wire.NewParser(wire.Limits{MaxAppend: cfg.MaxMessageSize}),
+		parser: wire.NewParser(wire.Limits{MaxAppend: cfg.MaxMessageSize, MaxLine: cfg.MaxLine, MaxLiteral: cfg.MaxLiteral, MaxCommand: cfg.MaxCommand}),
 		cmds:   newCommands(), perUser: netserve.NewPerUser(cfg.MaxConnectionsPerUserAddress),
 		conns: map[*conn]struct{}{}, listeners: map[net.Listener]struct{}{},
 		compressQuiet: compressQuietDefault,

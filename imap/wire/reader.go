@@ -12,7 +12,8 @@ import (
 // fields take the defaults of DefaultLimits.
 type Limits struct {
 	// MaxLine is the longest line (CRLF excluded) of a command, counted
-	// between literals. At least 8000 per RFC 7162 §4; raised to 64 KiB.
+	// between literals. At least 8000 per RFC 7162 §4 (a smaller one is
+	// raised to it); default 64 KiB.
 	MaxLine int
 	// MaxLiteral bounds a literal that is not an APPEND message.
 	MaxLiteral int64
@@ -31,12 +32,13 @@ type Limits struct {
 	NonSyncMax int64
 }
 
-const minMaxLine = 64 << 10
+// minMaxLine is RFC 7162 §4's floor: "at least 8000 octets".
+const minMaxLine = 8000
 
 // DefaultLimits are the limits a zero field stands for.
 func DefaultLimits() Limits {
 	return Limits{
-		MaxLine:    minMaxLine,
+		MaxLine:    64 << 10,
 		MaxLiteral: 64 << 10,
 		MaxAppend:  64 << 20,
 		MaxCommand: 1 << 20,
@@ -46,8 +48,11 @@ func DefaultLimits() Limits {
 
 func (l Limits) withDefaults() Limits {
 	d := DefaultLimits()
-	if l.MaxLine < minMaxLine {
+	switch {
+	case l.MaxLine <= 0:
 		l.MaxLine = d.MaxLine
+	case l.MaxLine < minMaxLine:
+		l.MaxLine = minMaxLine
 	}
 	if l.MaxLiteral <= 0 {
 		l.MaxLiteral = d.MaxLiteral
