@@ -31,6 +31,10 @@ func BenchmarkOpenFd(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	benchOpen(b, d, names)
+}
+
+func benchOpen(b *testing.B, d *Dir, names []string) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		fd, err := d.OpenFd(names[i%len(names)], unix.O_RDONLY|unix.O_NONBLOCK, 0)
@@ -105,12 +109,5 @@ func BenchmarkOpenFdCreds(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		fd, err := d.OpenFd(names[i%len(names)], unix.O_RDONLY|unix.O_NONBLOCK, 0)
-		if err != nil {
-			b.Fatal(err)
-		}
-		unix.Close(fd)
-	}
+	benchOpen(b, d, names)
 }
