@@ -153,18 +153,16 @@ func (d *Deliverer) Deliver(ctx context.Context, env Envelope, rcpt Recipient, m
 }
 
 // DeliverMessage is Deliver for a message the front end kept
-// (spool.Message, canonical): in memory it takes Deliver's path; spooled,
-// every copy streams from the spool (spooled.go) and none is held whole.
-// The stored octets are the same either way.
+// (spool.Message, canonical): the copy is the recipient's trace fields
+// and then m, as two pieces (spooled.go), stored without a copy of the
+// whole joined first; spooled, it streams from the spool and is never
+// held whole. The stored octets are Deliver's either way.
 func (d *Deliverer) DeliverMessage(ctx context.Context, env Envelope, rcpt Recipient, m *spool.Message) error {
-	if !m.Spooled() {
-		return d.deliverBytes(ctx, env, rcpt, m.Bytes())
-	}
 	acct, err := d.Accounts.Open(ctx, rcpt.User)
 	if err != nil {
 		return &Error{Kind: TempFail, Msg: "mailbox unavailable, try again later", Err: err}
 	}
-	return d.deliverSpooled(ctx, env, rcpt, acct, m)
+	return d.deliverContent(ctx, env, rcpt, acct, m)
 }
 
 // deliverBytes is Deliver for a canonical message in memory.
@@ -252,14 +250,15 @@ func (d *Deliverer) overQuota(rcpt Recipient, err error) error {
 
 // withTrace prepends Return-Path, Delivered-To and Received (RFC 5321
 // §4.4) to a canonical message, in a new slice: the message may be the
-// spool's memory, which goes back to a pool when the transaction ends
-// (internal/spool), so nothing delivered may alias it.
+// spool's memory (joined for Sieve, spooled.go), which goes back to a
+// pool when the transaction ends (internal/spool), so nothing delivered
+// may alias it.
 func (d *Deliverer) withTrace(env Envelope, rcpt Recipient, msg []byte, now time.Time) []byte {
 	return d.appendTrace(make([]byte, 0, len(msg)+512), env, rcpt, now, msg)
 }
 
 // trace is the trace fields alone, canonical and ending in CRLF: the
-// head of a spooled copy.
+// head of a copy of a spool.Message.
 func (d *Deliverer) trace(env Envelope, rcpt Recipient, now time.Time) []byte {
 	return d.appendTrace(nil, env, rcpt, now, nil)
 }

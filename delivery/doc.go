@@ -9,10 +9,14 @@
 //     durable and indexed (store.Mailbox.Append's contract).
 //   - Trace fields are prepended; the message itself is never altered
 //     beyond canonical line endings (message.Canonical).
-//   - A spooled message (DeliverMessage, spooled.go) is never held
-//     whole: each copy is its trace fields in memory and the spool after
-//     them, stored as the same octets the in-memory path stores; Sieve
-//     reads its header and a bounded body prefix, its size whole.
+//   - A message the front end kept (DeliverMessage, spooled.go) is
+//     delivered as two pieces, its trace fields in memory and the spool
+//     after them, stored as the same octets Deliver stores; nothing
+//     delivered keeps a reference to the spool's memory past the store's
+//     return (the format copies it into the stored form). Sieve reads a
+//     copy in memory joined whole, as Deliver's; a spooled message is
+//     never held whole: Sieve reads its header and a bounded body
+//     prefix, its size whole.
 //   - Every failure is an *Error of a known Kind; internal causes are
 //     wrapped for the log, never shown to the peer.
 //   - Sieve (sieve.go) never loses mail: a script that does not compile

@@ -97,6 +97,7 @@ func (d *Deliverer) filter(ctx context.Context, env Envelope, rcpt Recipient, ac
 	if len(steps) == 0 {
 		return d.keep(ctx, acct, rcpt, full, nil, env)
 	}
+	full = joined(full)
 	mem := acct.SieveMemory()
 	view, err := d.sieveMessage(full)
 	if err != nil {

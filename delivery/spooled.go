@@ -13,11 +13,21 @@ import (
 	"github.com/storaged/storaged/store"
 )
 
-// A message larger than the LMTP spool threshold reaches delivery as a
-// spool.Message (a file, canonical, read once per recipient). Its copies
-// are spool.Contents: the recipient's trace fields (or a header Sieve
-// edited) in memory, then the spooled octets; the store streams them.
-// Nothing here holds the whole message:
+// A message from LMTP reaches delivery as a spool.Message (canonical: in
+// the spool's memory, or a file above the spool threshold, read once per
+// recipient). Its copies are spool.Contents: the recipient's trace
+// fields (or a header Sieve edited) in memory, then the spool's octets.
+// The store parses and writes the two pieces as they are: the message
+// is never copied whole to put its trace fields before it, and the
+// format's own buffer (the LF form) is the only copy; nothing keeps a
+// reference to the spool's memory once the store returned (its pool
+// takes it back at the end of the transaction).
+//
+// When a Sieve script is to run on a copy in memory, the copy is joined
+// first (joined), so that Sieve reads, edits, redirects and answers what
+// Deliver gives it: the whole message, in a slice of its own, which an
+// edited header or a redirect may keep. A spooled message is never held
+// whole:
 //   - Sieve gets the header (at most maxSieveHeader octets) and a body
 //     prefix of twice the body test's budget (RunLimits.MaxBodySize):
 //     every value the body test reads is cut at that budget anyway
@@ -64,13 +74,28 @@ func (x content) messageID() string {
 	return messageID(head)
 }
 
-// deliverSpooled is Deliver for a spooled message.
-func (d *Deliverer) deliverSpooled(ctx context.Context, env Envelope, rcpt Recipient, acct *store.Account, m *spool.Message) error {
+// deliverContent is Deliver for a spool.Message.
+func (d *Deliverer) deliverContent(ctx context.Context, env Envelope, rcpt Recipient, acct *store.Account, m *spool.Message) error {
 	full := content{c: &spool.Content{Head: d.trace(env, rcpt, time.Now()), Body: m}}
 	if d.Sieve != nil && d.Sieve.Scripts != nil {
 		return d.filter(ctx, env, rcpt, acct, full)
 	}
 	return d.keep(ctx, acct, rcpt, full, nil, env)
+}
+
+// joined is x as one slice of its own when its body is in memory (the
+// head, then the body: what withTrace makes of the message), for Sieve;
+// a spooled copy stays as it is.
+func joined(x content) content {
+	if x.c == nil {
+		return x
+	}
+	head, body, ok := x.c.Pieces()
+	if !ok {
+		return x
+	}
+	b := make([]byte, 0, len(head)+len(body))
+	return content{b: append(append(b, head...), body...)}
 }
 
 // sieveView is what Sieve sees of a copy, and where its body starts

@@ -22,10 +22,14 @@
 //     whatever form it has on disk; ReadStored returns it as it was
 //     received (message.StoredForm), which differs only for a message an
 //     IMAP client sent in a literal8 with bare LFs.
-//   - A NewMessage with Content (a spooled message) is stored as the
-//     same octets as one whose Data holds them, streamed, never read
-//     into memory whole; the sizes (Content.StoredSize) are known before
-//     the first write.
+//   - A NewMessage with Content (a delivery's copy: a head, then the
+//     received message) is stored as the same octets as one whose Data
+//     holds them; a spooled one streamed, never read into memory whole,
+//     its sizes (Content.StoredSize) known before the first write. One
+//     whose body is in memory may be streamed the same way, or put into
+//     its stored form in a buffer of the format's own
+//     (Content.AppendStored); nothing a format keeps past Append may
+//     alias the body, the spool's memory, which a pool takes back.
 //   - Mailbox names reaching a format have passed CheckName: no format
 //     ever sees "..", an empty level or a control character.
 //   - A format that cannot take a lock another program holds, in the time

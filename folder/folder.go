@@ -40,11 +40,12 @@ type NewMessage struct {
 	// data. Formats store message.StorageLF(Data), which keeps such a
 	// message as it is, and ReadStored gives it back.
 	Data []byte
-	// Content, when set, is the message instead of Data: one too large
-	// to hold in memory (a spooled delivery), canonical. A format
-	// streams it (Content.StoredReader, of Content.StoredSize octets)
-	// and stores byte for byte what it would store of Data holding the
-	// same octets; never the whole of it in memory.
+	// Content, when set, is the message instead of Data: a delivery's
+	// copy, canonical, its body spooled or in the spool's memory. A
+	// format streams it (Content.StoredReader, of Content.StoredSize
+	// octets), never a spooled one whole in memory, or, for a body in
+	// memory, may write Content.AppendStored; either way it stores byte
+	// for byte what it would store of Data holding the same octets.
 	Content *spool.Content
 	Flags   Flags
 	// Date becomes the arrival date the format records where it can.

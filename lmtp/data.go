@@ -26,6 +26,9 @@ import (
 //   - Nothing is held here: every fragment goes to the sink as it is
 //     read (the session's spool.Writer, which keeps a large message in a
 //     file), and nothing more once the data is refused.
+//   - A sink with WriteLine (the spool.Writer) is given each fragment
+//     there: one LF at most, at its end, as ReadSlice found it, so the
+//     spool need not search the octets for LFs again.
 
 var (
 	errDataTooBig  = errors.New("message too big")
@@ -33,12 +36,22 @@ var (
 	errSink        = errors.New("message not kept")
 )
 
+// lineWriter is a sink that takes a fragment of a line (no LF but as
+// its last octet) without looking for LFs in it: spool.Writer.WriteLine.
+type lineWriter interface {
+	WriteLine(p []byte) (int, error)
+}
+
 // readData reads one DATA body from br and writes it unstuffed, its line
 // ends as sent, to w. maxSize bounds the message, maxLine one line (CRLF
 // excluded). On errDataTooBig, errLineTooLong or errSink (w failed) the
 // data was read to its end and the stream is in sync; any other error is
 // the connection's.
 func readData(br *bufio.Reader, w io.Writer, maxSize int64, maxLine int) error {
+	write := w.Write
+	if lw, ok := w.(lineWriter); ok {
+		write = lw.WriteLine
+	}
 	var (
 		size int64 // octets written to w
 		// lineStart: the next octet begins a line; afterCRLF: the line
@@ -87,7 +100,7 @@ func readData(br *bufio.Reader, w io.Writer, maxSize int64, maxLine int) error {
 		}
 		if fail == nil {
 			// What is read after a failure is dropped: none of it held.
-			if _, err := w.Write(data); err != nil {
+			if _, err := write(data); err != nil {
 				fail = fmt.Errorf("%w: %w", errSink, err)
 			}
 			size += int64(len(data))

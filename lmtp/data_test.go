@@ -55,6 +55,23 @@ func TestReadData(t *testing.T) {
 				t.Errorf("%q: left %q, want %q", tc.in, rest, tc.rest)
 			}
 		}
+		if tc.err != nil {
+			continue
+		}
+		// Into the spool, through WriteLine: the same message, canonical.
+		sw := spool.NewWriter(t.TempDir(), 1<<20)
+		if err := readData(bufio.NewReaderSize(strings.NewReader(tc.in), 16), sw, 1000, 1000); err != nil {
+			t.Errorf("%q: into the spool: %v", tc.in, err)
+			continue
+		}
+		sm, err := sw.Finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := message.Canonical([]byte(tc.msg)); !bytes.Equal(sm.Bytes(), want) {
+			t.Errorf("%q: spooled %q, want %q", tc.in, sm.Bytes(), want)
+		}
+		sm.Close()
 	}
 }
 
@@ -97,4 +114,38 @@ func FuzzReadData(f *testing.F) {
 			t.Fatalf("spooled %q, want %q", sm.Bytes(), want)
 		}
 	})
+}
+
+// BenchmarkReadData: a 100 KB message (76-octet lines) read from DATA
+// into the spool, through WriteLine and through Write.
+func BenchmarkReadData(b *testing.B) {
+	var msg []byte
+	msg = append(msg, "Subject: bench\r\n\r\n"...)
+	for len(msg) < 100<<10 {
+		msg = append(msg, strings.Repeat("lorem ipsum ", 6)+"dolor sit\r\n"...)
+	}
+	in := append(msg, ".\r\n"...)
+	for _, tc := range []struct {
+		name string
+		sink func(*spool.Writer) io.Writer
+	}{
+		{"WriteLine", func(w *spool.Writer) io.Writer { return w }},
+		{"Write", func(w *spool.Writer) io.Writer { return struct{ io.Writer }{w} }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(in)))
+			r := bytes.NewReader(in)
+			br := bufio.NewReaderSize(r, 16<<10)
+			for b.Loop() {
+				r.Reset(in)
+				br.Reset(r)
+				sw := spool.NewWriter("", 1<<20)
+				if err := readData(br, tc.sink(sw), 1<<30, 1000); err != nil {
+					b.Fatal(err)
+				}
+				m, _ := sw.Finish()
+				m.Close()
+			}
+		})
+	}
 }

@@ -29,7 +29,9 @@
 //     (message.StorageLF), else exactly as received; Open always yields
 //     the canonical CRLF form, ReadStored the form received. A spooled
 //     message (NewMessage.Content) is streamed into tmp/ in that same
-//     form (its size, for the name's S= and W=, known beforehand).
+//     form (its size, for the name's S= and W=, known beforehand); a
+//     Content in memory is put into it in one pass (AppendStored), its
+//     head and body never joined in a copy of their own first.
 //   - Remove unlinks and fsyncs before it returns, so an expunge recorded
 //     afterwards in the index can never be undone by a crash.
 //   - Scan reads new/ before cur/: a file another program moves from new/

@@ -99,7 +99,21 @@ func (f *Folder) AppendUnsynced(ctx context.Context, m folder.NewMessage) (folde
 	}
 	var data []byte
 	var size, crlfSize int64
-	if m.Content != nil {
+	// stream: the message is read from a spool file as it is written.
+	stream := m.Content != nil && m.Content.Body.Spooled()
+	if m.Content != nil && !stream {
+		// A delivery in memory: its head and the spool's memory, put
+		// into the stored form in one pass, in a buffer of our own
+		// (nothing written may alias the spool, which the transaction
+		// reuses). Either form is canonical, so the content's size is
+		// the canonical size.
+		buf := lfBufs.Get().(*[]byte)
+		data, _, _ = m.Content.AppendStored((*buf)[:0])
+		if cap(data) <= maxPooledLF {
+			defer func() { *buf = data[:0]; lfBufs.Put(buf) }()
+		}
+		size, crlfSize = int64(len(data)), m.Content.Size()
+	} else if stream {
 		// A spooled message: streamed from the spool in the form
 		// StorageLF would give, sizes known beforehand.
 		var err error
@@ -141,9 +155,9 @@ func (f *Folder) AppendUnsynced(ctx context.Context, m folder.NewMessage) (folde
 		var n int64
 		var crc uint32
 		switch {
-		case m.Content != nil && fsg != nil:
+		case stream && fsg != nil:
 			n, crc, err = folder.WriteFileUnsyncedFrom(f.dir(), tmp, m.Content.StoredReader(), m.Date)
-		case m.Content != nil:
+		case stream:
 			n, err = folder.WriteFileSyncedFrom(f.dir(), tmp, m.Content.StoredReader(), m.Date)
 		case fsg != nil:
 			n = size

@@ -56,9 +56,12 @@ func TestTornSyncfs(t *testing.T) {
 	}
 	defer sm.Close()
 	content := &spool.Content{Body: sm}
+	inMem := spool.FromBytes(body)
+	defer inMem.Close()
 	msgs := map[string]folder.NewMessage{
 		"memory":         {Data: body},
 		"spool":          {Content: content},
+		"spool memory":   {Content: &spool.Content{Head: []byte("Delivered-To: a@example.org\r\n"), Body: inMem}},
 		"memory, flags":  {Data: body, Flags: folder.Flags{Sys: folder.Seen}},
 		"spool, keyword": {Content: content, Flags: folder.Flags{Keywords: []string{"$Label1"}}},
 	}
@@ -112,5 +115,58 @@ func TestTornSyncfs(t *testing.T) {
 	}
 	if torn, err := v.Torn(se); torn || err != nil {
 		t.Fatalf("foreign file Torn = %v, %v", torn, err)
+	}
+}
+
+// A Content whose body is in the spool's memory is named as the same
+// octets given as Data are: S= (stored size), W= (canonical size) and H=
+// (CRC-32C of the stored octets) alike, for an LF form and for a message
+// stored as received ("\r\r\n" has no LF form).
+func TestContentInMemoryName(t *testing.T) {
+	st, err := openSyncfs(t, filepath.Join(t.TempDir(), "mail"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := st.Folder("INBOX")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := []byte("Return-Path: <a@example.org>\r\nDelivered-To: b@example.org\r\n")
+	for _, body := range []string{
+		"Subject: lf\r\n\r\n" + strings.Repeat("line of the body\r\n", 300),
+		"Subject: lossy\r\n\r\nbody\r\r\nmore\r\n",
+		"Subject: bare\n\nLFs made canonical\n",
+		"",
+	} {
+		sm := spool.FromBytes([]byte(body))
+		c := &spool.Content{Head: head, Body: sm}
+		e1, err := f.Append(context.Background(), folder.NewMessage{Content: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		data := append(append([]byte(nil), head...), sm.Bytes()...)
+		e2, err := f.Append(context.Background(), folder.NewMessage{Data: data})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sm.Close()
+		for _, field := range []string{"S", "W", crcField} {
+			v1, ok1 := keyField(e1.Key, field)
+			v2, ok2 := keyField(e2.Key, field)
+			if !ok1 || !ok2 || v1 != v2 {
+				t.Errorf("%q: %s= of the Content %q, of the Data %q", body, field, v1, v2)
+			}
+		}
+		b1, err := f.ReadStored(e1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b2, err := f.ReadStored(e2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(b1) != string(b2) || e1.Size != e2.Size {
+			t.Errorf("%q: stored %q (%d), want %q (%d)", body, b1, e1.Size, b2, e2.Size)
+		}
 	}
 }

@@ -25,12 +25,19 @@ func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry,
 	if err := ctx.Err(); err != nil {
 		return folder.Entry{}, err
 	}
-	if m.Content != nil {
-		return f.appendStream(ctx, m)
-	}
 	// LF on disk when that reads back as the canonical bytes; otherwise
 	// the canonical bytes themselves, which read back unchanged.
-	data, _ := message.StorageLF(m.Data)
+	var data []byte
+	if m.Content != nil {
+		// A copy in memory is put into that form in one pass, in a
+		// slice of our own; a spooled one streams.
+		var ok bool
+		if data, _, ok = m.Content.AppendStored(nil); !ok {
+			return f.appendStream(ctx, m)
+		}
+	} else {
+		data, _ = message.StorageLF(m.Data)
+	}
 	key, flags, date, err := recordHead(m)
 	if err != nil {
 		return folder.Entry{}, err

@@ -29,13 +29,16 @@ type line struct {
 // lineReader splits a message into lines, reading from a byte slice
 // (ParseBytes, no copy) or a bufio.Reader (Parse, bounded memory).
 type lineReader struct {
-	src []byte        // ParseBytes: the unread rest
-	br  *bufio.Reader // Parse
-	off int64
-	err error // first read error other than io.EOF
-	eof bool
-	buf []byte
-	ln  line
+	src []byte // ParseBytes: the unread rest
+	// then is read after src (ParsePieces: a body after its head), as
+	// if the two were one slice.
+	then []byte
+	br   *bufio.Reader // Parse
+	off  int64
+	err  error // first read error other than io.EOF
+	eof  bool
+	buf  []byte
+	ln   line
 }
 
 // next reads the next line into r.ln, keeping at most keep bytes of its
@@ -116,6 +119,9 @@ func (r *lineReader) add(ln *line, b []byte, keep int) {
 func (r *lineReader) fragment() (frag []byte, complete, ok bool) {
 	if r.br == nil {
 		if len(r.src) == 0 {
+			r.src, r.then = r.then, nil
+		}
+		if len(r.src) == 0 {
 			return nil, false, false
 		}
 		i := bytes.IndexByte(r.src, '\n')
@@ -140,6 +146,39 @@ func (r *lineReader) fragment() (frag []byte, complete, ok bool) {
 	}
 	return frag, false, len(frag) > 0
 }
+
+// rest reads the input to its end and returns the LFs in it, in
+// passes of bytes.Count over whole buffers instead of a line at a time.
+func (r *lineReader) rest() int64 {
+	if r.eof {
+		return 0
+	}
+	r.eof = true
+	var n int64
+	if r.br == nil {
+		for _, b := range [][]byte{r.src, r.then} {
+			n += int64(bytes.Count(b, newline))
+			r.off += int64(len(b))
+		}
+		r.src, r.then = nil, nil
+		return n
+	}
+	for r.err == nil {
+		b, err := r.br.Peek(r.br.Size())
+		n += int64(bytes.Count(b, newline))
+		r.off += int64(len(b))
+		r.br.Discard(len(b))
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			if err != io.EOF {
+				r.err = err
+			}
+			break
+		}
+	}
+	return n
+}
+
+var newline = []byte{'\n'}
 
 func isWSP(b []byte) bool {
 	for _, c := range b {

@@ -451,6 +451,14 @@ func TestCorpus(t *testing.T) {
 				t.Fatalf("%s: %s and ParseBytes differ (%v)", name, how, err)
 			}
 		}
+		checkPieces(t, msg, info)
+		checkNoSkip(t, msg, info)
+		// A delivery's copy: trace fields, then the message.
+		trace := []byte("Return-Path: <a@example.org>\r\nDelivered-To: b@example.org\r\n")
+		whole, _ := ParseBytes(append(append([]byte(nil), trace...), msg...))
+		if got, _ := ParsePieces(trace, msg); !reflect.DeepEqual(got, whole) {
+			t.Fatalf("%s: ParsePieces(trace, message) and ParseBytes of both differ", name)
+		}
 		checkRoundTrip(t, name, info)
 
 		golden := filepath.Join("testdata", "golden", strings.ReplaceAll(name, "/", "_")+".golden")
@@ -1033,8 +1041,46 @@ func FuzzParse(f *testing.F) {
 		if err != nil || !reflect.DeepEqual(streamed, info) {
 			t.Fatalf("Parse and ParseBytes differ")
 		}
+		checkPieces(t, msg, info)
+		checkNoSkip(t, msg, info)
 		checkRoundTrip(t, "fuzz", info)
 	})
+}
+
+// checkNoSkip: the parse that counts an opaque rest at once (opaque) is
+// the parse that reads it a line at a time.
+func checkNoSkip(t *testing.T, msg []byte, want *Info) {
+	t.Helper()
+	skipOff = true
+	defer func() { skipOff = false }()
+	got, _ := ParseBytes(msg)
+	streamed, err := Parse(iotest.HalfReader(bytes.NewReader(msg)))
+	if !reflect.DeepEqual(got, want) || err != nil || !reflect.DeepEqual(streamed, want) {
+		t.Fatalf("%q: the parse line by line differs from the one that skips", msg)
+	}
+}
+
+// checkPieces: ParsePieces gives ParseBytes' result wherever the message
+// is cut, after a line (the pieces read as they lie) or inside one (they
+// are joined first).
+func checkPieces(t *testing.T, msg []byte, want *Info) {
+	t.Helper()
+	cuts := []int{0, len(msg), len(msg) / 2}
+	if i := bytes.IndexByte(msg, '\n'); i >= 0 {
+		cuts = append(cuts, i+1)
+	}
+	if i := bytes.LastIndexByte(msg, '\n'); i >= 0 {
+		cuts = append(cuts, i+1)
+	}
+	if i := bytes.Index(msg, []byte("\r\n\r\n")); i >= 0 {
+		cuts = append(cuts, i+2, i+4)
+	}
+	for _, k := range cuts {
+		got, err := ParsePieces(msg[:k:k], msg[k:])
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("ParsePieces cut at %d of %q differs from ParseBytes", k, msg)
+		}
+	}
 }
 
 // FuzzUnmarshal feeds the decoders what a corrupt index could hold: they
@@ -1284,5 +1330,25 @@ func BenchmarkMarshalInfo(b *testing.B) {
 	var buf []byte
 	for b.Loop() {
 		buf, _ = info.AppendBinary(buf[:0])
+	}
+}
+
+// BenchmarkParseBytes: a 100 KB single-part message (76-octet lines),
+// its body counted at once and a line at a time.
+func BenchmarkParseBytes(b *testing.B) {
+	msg := []byte("From: a@example.org\r\nSubject: bench\r\nContent-Type: text/plain\r\n\r\n")
+	for len(msg) < 100<<10 {
+		msg = append(msg, strings.Repeat("lorem ipsum ", 6)+"dolor sit\r\n"...)
+	}
+	for _, off := range []bool{false, true} {
+		name := map[bool]string{false: "skip", true: "lines"}[off]
+		b.Run(name, func(b *testing.B) {
+			skipOff = off
+			defer func() { skipOff = false }()
+			b.SetBytes(int64(len(msg)))
+			for b.Loop() {
+				ParseBytes(msg)
+			}
+		})
 	}
 }

@@ -306,6 +306,20 @@ func ParseBytes(b []byte) (*Info, error) {
 	return p.run(), nil
 }
 
+// ParsePieces is ParseBytes of head followed by body, without the copy
+// that joining them would cost (a delivery's trace fields, then the
+// received message). head is empty or ends in LF, so that no line is
+// split between the two: a line split there would be read as two
+// fragments, and the first alone decides whether a body line may be a
+// delimiter (lineReader.next).
+func ParsePieces(head, body []byte) (*Info, error) {
+	if len(head) > 0 && head[len(head)-1] != '\n' {
+		return ParseBytes(append(head[:len(head):len(head)], body...))
+	}
+	p := &parser{lr: lineReader{src: head, then: body}}
+	return p.run(), nil
+}
+
 func (ps *parser) run() *Info {
 	ps.info = &Info{}
 	ps.parts = 1
@@ -319,6 +333,13 @@ func (ps *parser) run() *Info {
 		if ps.inHeader {
 			// Room for the field name, so a value can be kept whole.
 			keep, dashOnly = MaxFieldSize+256, false
+		}
+		if !ps.inHeader && !skipOff && ps.opaque() {
+			// No line of the rest can be a delimiter or a header: it
+			// only adds octets and lines to the parts open, and is
+			// counted at once, not split into lines.
+			ps.lf += ps.lr.rest()
+			break
 		}
 		if !ps.lr.next(keep, dashOnly) {
 			break
@@ -352,6 +373,25 @@ func (ps *parser) run() *Info {
 	ps.info.HeaderSize = ps.info.Body.BodyOffset
 	ps.info.Date = ps.info.Envelope.Time
 	return ps.info
+}
+
+// skipOff turns opaque's shortcut off, for tests to compare the results
+// with and without it.
+var skipOff bool
+
+// opaque tells whether the rest of the input is body that no delimiter
+// can end: no multipart open has a boundary still to come, or the parts
+// are capped (MaxParts: delimiters are no longer looked for).
+func (ps *parser) opaque() bool {
+	if ps.capped {
+		return true
+	}
+	for _, f := range ps.stack {
+		if f.boundary != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // findDelimiter returns the index in the stack of the multipart whose

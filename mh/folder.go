@@ -107,7 +107,7 @@ func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry,
 	}
 	tmp := f.name(tmpPrefix + safefs.RandomName())
 	var size int64
-	if m.Content != nil {
+	if m.Content != nil && m.Content.Body.Spooled() {
 		// A spooled message, streamed in the form StorageLF would give.
 		want, _, err := m.Content.StoredSize()
 		if err != nil {
@@ -121,7 +121,13 @@ func (f *Folder) Append(ctx context.Context, m folder.NewMessage) (folder.Entry,
 			return folder.Entry{}, fmt.Errorf("mh: wrote %d octets of a %d octet message", size, want)
 		}
 	} else {
-		data, _ := message.StorageLF(m.Data)
+		var data []byte
+		if m.Content != nil {
+			// In memory: that form in one pass, in a slice of our own.
+			data, _, _ = m.Content.AppendStored(nil)
+		} else {
+			data, _ = message.StorageLF(m.Data)
+		}
 		if err := folder.WriteFileSynced(f.dir(), tmp, data, m.Date); err != nil {
 			return folder.Entry{}, f.notFound(err)
 		}

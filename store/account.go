@@ -202,11 +202,14 @@ func (m *Mailbox) append(ctx context.Context, msg []byte, opt AppendOptions, res
 	return m.appendStaged(ctx, st, opt, res)
 }
 
-// AppendContent is Append for a message too large to hold in memory (a
-// spooled delivery, canonical): it is parsed as it streams from the
-// spool for the cached ENVELOPE and BODYSTRUCTURE, the quota is reserved
-// for its known size, and the format streams it into place. The
-// durability order, and what a failure leaves, are Append's.
+// AppendContent is Append for a delivery's copy (canonical): its head
+// (trace fields, or a header Sieve edited) and then the received
+// message, in memory or spooled. Spooled, it is parsed as it streams
+// for the cached ENVELOPE and BODYSTRUCTURE and the format streams it
+// into place; in memory, the two pieces are parsed and stored as they
+// lie, never joined in a copy of the whole. The quota is reserved for
+// its known size. The durability order, and what a failure leaves, are
+// Append's; c is not read after AppendContent returns.
 func (m *Mailbox) AppendContent(ctx context.Context, c *spool.Content, opt AppendOptions) (Appended, error) {
 	st, err := stageContent(c, opt)
 	if err != nil {
@@ -405,11 +408,19 @@ func stage(msg []byte, opt AppendOptions) (*staged, error) {
 	return st, nil
 }
 
-// stageContent is stage for a spooled message: message.Parse reads it
-// as it streams (one line and the kept header fields in memory), so the
-// cache is what ParseBytes would have made of the same octets.
+// stageContent is stage for a Content: message.Parse reads a spooled
+// one as it streams (one line and the kept header fields in memory),
+// ParsePieces one in memory where it lies; the cache is what ParseBytes
+// would have made of the same octets, and no Canonical pass is spent on
+// octets the spool made canonical.
 func stageContent(c *spool.Content, opt AppendOptions) (*staged, error) {
-	info, err := message.Parse(c.NewReader())
+	var info *message.Info
+	var err error
+	if head, body, ok := c.Pieces(); ok {
+		info, err = message.ParsePieces(head, body)
+	} else {
+		info, err = message.Parse(c.NewReader())
+	}
 	st, err := newStaged(info, err, opt)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,7 @@ package foldertest
 import (
 	"bytes"
 	"context"
+	"math"
 	"slices"
 	"testing"
 	"time"
@@ -28,11 +29,18 @@ var spooledCases = [][]byte{
 	[]byte(""),
 }
 
-// testSpooledAppend: a message given as a spooled Content is stored as
-// the same octets given as Data are: same size on disk, same stored
-// and canonical forms, with trace fields before it or an edited header
-// in place of its own.
+// testSpooledAppend: a message given as a Content, spooled or in the
+// spool's memory, is stored as the same octets given as Data are: same
+// size on disk, same stored and canonical forms, with trace fields
+// before it or an edited header in place of its own.
 func testSpooledAppend(t *testing.T, corpusDir string, newStore NewStore) {
+	t.Run("spooled", func(t *testing.T) { testContentAppend(t, corpusDir, newStore, 0) })
+	t.Run("in memory", func(t *testing.T) { testContentAppend(t, corpusDir, newStore, math.MaxInt64) })
+}
+
+// testContentAppend is testSpooledAppend with the body kept by a
+// spool.Writer of that threshold.
+func testContentAppend(t *testing.T, corpusDir string, newStore NewStore, threshold int64) {
 	mem, spooled := inbox(t, newStore(t)), inbox(t, newStore(t))
 	ctx := context.Background()
 	date := time.Date(2024, 2, 29, 13, 14, 15, 0, time.UTC)
@@ -42,11 +50,14 @@ func testSpooledAppend(t *testing.T, corpusDir string, newStore NewStore) {
 	}
 	dir := t.TempDir()
 	for i, msg := range msgs {
-		w := spool.NewWriter(dir, 0)
+		w := spool.NewWriter(dir, threshold)
 		w.Write(msg)
 		body, err := w.Finish()
 		if err != nil {
 			t.Fatal(err)
+		}
+		if body.Spooled() != (threshold == 0 && len(msg) > 0) {
+			t.Fatalf("message %d: Spooled() = %v with threshold %d", i, body.Spooled(), threshold)
 		}
 		defer body.Close()
 		heads := []struct {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"io"
+	"slices"
 
 	"github.com/storaged/storaged/message"
 )
@@ -49,6 +50,45 @@ func (c *Content) lossless() bool {
 		return false
 	}
 	return c.Body.lastLossy < c.Off
+}
+
+// Pieces returns the canonical octets as the two slices they are in
+// memory, the head and the body from Off on; ok is false when the body
+// is spooled. The body is the spool's memory: see the package
+// invariants.
+func (c *Content) Pieces() (head, body []byte, ok bool) {
+	if c.Body.f != nil {
+		return nil, nil, false
+	}
+	return c.Head, c.Body.mem[c.Off:], true
+}
+
+// AppendStored appends the stored form (see StoredSize) of a content
+// whose body is in memory to dst, which must not be the spool's memory,
+// and tells whether it is the LF form: byte for byte what
+// message.StorageLF of the whole would give, in one pass over the
+// octets and never aliasing the spool. ok is false for a spooled body.
+func (c *Content) AppendStored(dst []byte) (out []byte, lf, ok bool) {
+	head, body, ok := c.Pieces()
+	if !ok {
+		return dst, false, false
+	}
+	if !c.lossless() {
+		return append(append(dst, head...), body...), false, true
+	}
+	// Lossless: neither part holds a bare LF or "\r\r\n", and head
+	// ends in LF, so body starts a line as AppendStorageLF's scan of
+	// the whole would see it. Were either lossy after all, the call
+	// would give its input back, never to be stored as an LF form.
+	out = slices.Grow(dst, len(head)+len(body))
+	out, lf = message.AppendStorageLF(out, head)
+	if lf {
+		out, lf = message.AppendStorageLF(out, body)
+	}
+	if !lf {
+		return append(append(dst, head...), body...), false, true
+	}
+	return out, true, true
 }
 
 // StoredSize is the size of the form the formats store: the LF form

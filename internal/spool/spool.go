@@ -22,10 +22,10 @@
 //     client sends again.
 //   - A Message in memory gives its buffer back to a pool at Close, for
 //     the next message to be written into: nothing may keep what Bytes
-//     returned past Close. Its owner (the LMTP transaction) closes it
-//     only after every delivery returned, and a delivery stores a copy
-//     of its own (the trace fields, then the message: delivery.withTrace),
-//     never a slice of the spool's memory.
+//     (or Content.Pieces) returned past Close. Its owner (the LMTP
+//     transaction) closes it only after every delivery returned; a store
+//     reads the memory while it appends (parse, Content.AppendStored into
+//     a buffer of its own), and keeps none of it after.
 package spool
 
 import (
@@ -165,22 +165,50 @@ func (w *Writer) Write(p []byte) (int, error) {
 			w.emit(p)
 			break
 		}
-		before := w.tail[1] // the octet before the LF, written or not
-		if i > 0 {
-			before = p[i-1]
-		}
-		if before != '\r' {
-			w.emit(p[:i])
-			w.emit(crlf)
-		} else {
-			w.emit(p[:i+1])
-		}
+		w.line(p[:i+1])
 		p = p[i+1:]
 	}
 	if w.err != nil {
 		return 0, w.err
 	}
 	return n, nil
+}
+
+// WriteLine is Write for a p that holds no LF but possibly as its last
+// octet: a line, or a piece of one, as bufio.Reader.ReadSlice('\n')
+// returns it. The reader that split its input at LFs (the LMTP DATA
+// reader) has found that LF already, and Write would look for it again:
+// one IndexByte pass over every octet of the message fewer. An LF
+// before p's last octet would reach the spool as it is, not canonical.
+func (w *Writer) WriteLine(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	if k := len(p); k > 0 && p[k-1] == '\n' {
+		w.line(p)
+	} else {
+		w.emit(p)
+	}
+	if w.err != nil {
+		return 0, w.err
+	}
+	return len(p), nil
+}
+
+// line writes p, which ends in its only LF, with a CR before the LF
+// when it has none.
+func (w *Writer) line(p []byte) {
+	i := len(p) - 1
+	before := w.tail[1] // the octet before the LF, written or not
+	if i > 0 {
+		before = p[i-1]
+	}
+	if before != '\r' {
+		w.emit(p[:i])
+		w.emit(crlf)
+	} else {
+		w.emit(p)
+	}
 }
 
 // grow makes room for need octets in memory by doubling from 16 KiB, up
@@ -190,7 +218,10 @@ func (w *Writer) Write(p []byte) (int, error) {
 // The first buffer comes from memBufs when one there is large enough: a
 // message a session received and delivered gave it back (Message.Close),
 // so a stream of deliveries reuses a few buffers instead of making the
-// collector free some 240 KB per 100 KB message.
+// collector free some 240 KB per 100 KB message. A buffer outgrown on
+// the way is dropped, not pooled: pooled, the 16, 32 and 64 KiB steps of
+// one message were what the next ones got first, and each of them grew
+// through the steps again (44 KB allocated per 100 KB delivery).
 func (w *Writer) grow(need int) {
 	if len(w.buf) == 0 {
 		if b, ok := memBufs.Get().(*[]byte); ok {
@@ -207,7 +238,6 @@ func (w *Writer) grow(need int) {
 	}
 	nb := make([]byte, len(w.buf), c)
 	copy(nb, w.buf)
-	putMem(w.buf)
 	w.buf = nb
 }
 

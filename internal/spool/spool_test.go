@@ -1,7 +1,9 @@
 package spool
 
 import (
+	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -89,6 +91,27 @@ func TestSameAsInMemory(t *testing.T) {
 		if last := c.Last(); len(whole) > 0 && last != whole[len(whole)-1] {
 			t.Fatalf("%q: last %q", raw, last)
 		}
+		// In memory: the pieces are the content, and the stored form
+		// is appended (after what dst held) into dst's memory, never
+		// the spool's.
+		h, b, ok := c.Pieces()
+		if ok != !m.Spooled() {
+			t.Fatalf("%q: Pieces ok %v, spooled %v", raw, ok, m.Spooled())
+		}
+		if !ok {
+			continue
+		}
+		if !bytes.Equal(append(append([]byte(nil), h...), b...), whole) {
+			t.Fatalf("%q at %d: pieces %q %q, want %q", raw, off, h, b, whole)
+		}
+		dst := append(make([]byte, 0, rnd.IntN(2*len(whole)+2)), "x"...)
+		out, gotLF, ok := c.AppendStored(dst)
+		if !ok || gotLF != lf || !bytes.Equal(out[:1], []byte("x")) || !bytes.Equal(out[1:], want) {
+			t.Fatalf("%q at %d: AppendStored %q lf %v, want %q lf %v", raw, off, out, gotLF, want, lf)
+		}
+		if len(out) > 1 && len(m.Bytes()) > 0 && &out[len(out)-1] == &m.Bytes()[len(m.Bytes())-1] {
+			t.Fatalf("%q: AppendStored aliases the spool's memory", raw)
+		}
 	}
 }
 
@@ -149,5 +172,68 @@ func TestMemoryReusedClean(t *testing.T) {
 		if m.Bytes() != nil {
 			t.Fatalf("message %d still shows its memory after Close", i)
 		}
+	}
+}
+
+// A buffer a message outgrew is not pooled: the next message of the
+// same size starts in the one given back at Close, not in a step on the
+// way to it (which it would outgrow again, allocating each step anew).
+func TestOutgrownBuffersNotPooled(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's sync.Pool drops buffers at random")
+	}
+	big := bytes.Repeat([]byte("0123456789abcd\r\n"), 100<<10/16)
+	deliver := func() {
+		w := NewWriter("", 1<<20)
+		w.Write(big)
+		m, _ := w.Finish()
+		m.Close()
+	}
+	deliver()
+	// The Writer, the Message and the pool's slice header (5 when the
+	// steps were pooled); a collection emptying the pool costs a run
+	// its buffers now and then.
+	if n := testing.AllocsPerRun(100, deliver); n > 3.5 {
+		t.Fatalf("%.1f allocations per 100 KB message, want 3: the buffer grows from a step of its own", n)
+	}
+}
+
+// WriteLine, given the fragments ReadSlice('\n') cuts, keeps what Write
+// keeps of the same octets: canonical form, sizes, the LF form's
+// decision, in memory or spooled.
+func TestWriteLine(t *testing.T) {
+	dir := t.TempDir()
+	rnd := rand.New(rand.NewPCG(3, 4))
+	for i := 0; i < 3000; i++ {
+		raw := randomMessage(rnd)
+		threshold := int64(rnd.IntN(len(raw) + 2))
+		want := write(t, dir, threshold, raw, rnd)
+		w := NewWriter(dir, threshold)
+		br := bufio.NewReaderSize(bytes.NewReader(raw), 16)
+		for {
+			frag, err := br.ReadSlice('\n')
+			if _, werr := w.WriteLine(frag); werr != nil {
+				t.Fatal(werr)
+			}
+			if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+				break
+			}
+		}
+		got, err := w.Finish()
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := io.ReadAll(got.NewReader(0))
+		b, _ := io.ReadAll(want.NewReader(0))
+		if !bytes.Equal(a, b) || got.Spooled() != want.Spooled() {
+			t.Fatalf("%q: WriteLine kept %q (spooled %v), Write %q (spooled %v)", raw, a, got.Spooled(), b, want.Spooled())
+		}
+		gc, wc := &Content{Body: got}, &Content{Body: want}
+		gs, glf, _ := gc.StoredSize()
+		ws, wlf, _ := wc.StoredSize()
+		if gs != ws || glf != wlf || gc.Last() != wc.Last() {
+			t.Fatalf("%q: WriteLine stored size %d lf %v, Write %d %v", raw, gs, glf, ws, wlf)
+		}
+		got.Close()
 	}
 }
