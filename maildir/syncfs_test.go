@@ -29,14 +29,9 @@ func TestConformanceSyncfs(t *testing.T) {
 	})
 }
 
-func TestCrashSyncfs(t *testing.T) {
-	foldertest.Crash(t, func(root string) (folder.Store, error) { return openSyncfs(t, root) })
-}
-
-// A name written under syncfs records size and CRC-32C; Torn tells a
-// file that lost its octets (a crash before the syncfs) from a whole one,
-// for messages from memory and from a spool, in new/ and in cur/.
-func TestTornSyncfs(t *testing.T) {
+// syncfsInbox is a new store in syncfs mode and its INBOX.
+func syncfsInbox(t *testing.T) (folder.Store, folder.Folder) {
+	t.Helper()
 	st, err := openSyncfs(t, filepath.Join(t.TempDir(), "mail"))
 	if err != nil {
 		t.Fatal(err)
@@ -45,6 +40,18 @@ func TestTornSyncfs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return st, f
+}
+
+func TestCrashSyncfs(t *testing.T) {
+	foldertest.Crash(t, func(root string) (folder.Store, error) { return openSyncfs(t, root) })
+}
+
+// A name written under syncfs records size and CRC-32C; Torn tells a
+// file that lost its octets (a crash before the syncfs) from a whole one,
+// for messages from memory and from a spool, in new/ and in cur/.
+func TestTornSyncfs(t *testing.T) {
+	st, f := syncfsInbox(t)
 	v := f.(folder.Verifier)
 	root := st.(*Store).Root()
 	body := []byte("Subject: torn\r\n\r\n" + strings.Repeat("line of the body\r\n", 200))
@@ -123,14 +130,7 @@ func TestTornSyncfs(t *testing.T) {
 // (CRC-32C of the stored octets) alike, for an LF form and for a message
 // stored as received ("\r\r\n" has no LF form).
 func TestContentInMemoryName(t *testing.T) {
-	st, err := openSyncfs(t, filepath.Join(t.TempDir(), "mail"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := st.Folder("INBOX")
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, f := syncfsInbox(t)
 	head := []byte("Return-Path: <a@example.org>\r\nDelivered-To: b@example.org\r\n")
 	for _, body := range []string{
 		"Subject: lf\r\n\r\n" + strings.Repeat("line of the body\r\n", 300),
