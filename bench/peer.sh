@@ -13,10 +13,11 @@
 # Sizes, overridable from the environment:
 #   RUNS=3                timed runs per scenario and server (after one warm-up for reads)
 #   LMTP_N=2000           messages per LMTP run
-#   LMTP_SIZES=4096       message sizes, e.g. "4096 102400"
-#   LMTP_CONNS=4          connection counts, e.g. "1 4 20"
-#   LMTP_USERS="1 10"     recipient counts (round robin), e.g. "1 100"
-#   IMAP_N=10000          messages in the IMAP mailbox (FETCH, SEARCH)
+#   LMTP_SIZES="4096 102400"   message sizes
+#   LMTP_CONNS="1 4 20"   connection counts (Postfix's default destination concurrency is 20)
+#   LMTP_USERS="1 100"    recipient counts (round robin)
+#   IMAP_N=10000          messages in the IMAP mailbox (FETCH, SEARCH); the 100,000-message
+#                         rows: IMAP_N=100000 FILL_MODE=maildir SCENARIOS="imap-meta imap-body"
 #   POP3_N=2000           messages in the POP3 maildrop
 #   IDLE_CONNS=100        IMAP connections in IDLE for the notification latency
 #   IDLE_ROUNDS=5         messages delivered, one at a time, to the idle mailbox
@@ -81,9 +82,9 @@ ROOT=$PWD
 
 RUNS=${RUNS:-3}
 LMTP_N=${LMTP_N:-2000}
-LMTP_SIZES=${LMTP_SIZES:-4096}
-LMTP_CONNS=${LMTP_CONNS:-4}
-LMTP_USERS=${LMTP_USERS:-"1 10"}
+LMTP_SIZES=${LMTP_SIZES:-"4096 102400"}
+LMTP_CONNS=${LMTP_CONNS:-"1 4 20"}
+LMTP_USERS=${LMTP_USERS:-"1 100"}
 IMAP_N=${IMAP_N:-10000}
 POP3_N=${POP3_N:-2000}
 IDLE_CONNS=${IDLE_CONNS:-100}
